@@ -1,0 +1,111 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"parley/engine"
+)
+
+type sendRequest struct {
+	Body         string `json:"body"`
+	ClientTempID string `json:"client_temp_id"`
+}
+
+func (s *Server) send(c echo.Context) error {
+	var req sendRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	m, created, err := s.svc.Send(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), req.Body, req.ClientTempID)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, m)
+}
+
+func (s *Server) history(c echo.Context) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.History(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), c.QueryParam("before_id"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+type editRequest struct {
+	Body string `json:"body"`
+}
+
+func (s *Server) edit(c echo.Context) error {
+	var req editRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	m, err := s.svc.Edit(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), c.Param("message_id"), req.Body)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+func (s *Server) deleteMessage(c echo.Context) error {
+	m, err := s.svc.Delete(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), c.Param("message_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+type readRequest struct {
+	MessageID string `json:"message_id"`
+}
+
+func (s *Server) markRead(c echo.Context) error {
+	var req readRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	st, err := s.svc.MarkRead(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), req.MessageID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+func (s *Server) receipts(c echo.Context) error {
+	rs, err := s.svc.Receipts(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), c.Param("message_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"message_id": c.Param("message_id"), "reads": rs})
+}
+
+func (s *Server) delta(c echo.Context) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	cur := engine.DeltaCursor{AfterMessageID: c.QueryParam("after_message_id")}
+	if v := c.QueryParam("after_seq"); v != "" {
+		seq, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return engine.ErrUnknownCursor
+		}
+		cur.AfterSeq, cur.HasSeq = seq, true
+	}
+	d, err := s.svc.Delta(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), cur, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}

@@ -1,0 +1,82 @@
+// Package api is Parley's HTTP side on echo v4: authentication, the REST
+// routes, and (later) the realtime transports and operations pages. Handlers
+// are thin: bind, call the engine, render.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"parley/engine"
+)
+
+// Config wires the API to the engine.
+type Config struct {
+	Service   *engine.Service
+	JWTSecret []byte
+	Logger    *slog.Logger
+	// Ready reports whether the node can serve (for /readyz).
+	Ready func() error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	echo   *echo.Echo
+	svc    *engine.Service
+	auth   *Authenticator
+	logger *slog.Logger
+	ready  func() error
+}
+
+// New builds the API and registers its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default().With("component", "api")
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{echo: e, svc: cfg.Service, auth: NewAuthenticator(cfg.JWTSecret), logger: cfg.Logger, ready: cfg.Ready}
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Routes lists the registered routes as "METHOD path" (for the OpenAPI check).
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+
+	api := e.Group("/api", s.requireUser)
+	api.POST("/conversations", s.createConversation)
+	api.GET("/conversations", s.listConversations)
+	api.GET("/conversations/:id", s.getConversation)
+	api.POST("/conversations/:id/participants", s.addParticipants)
+	api.DELETE("/conversations/:id/participants/:user_id", s.removeParticipant)
+
+	api.GET("/messages/:conversation_id", s.history)
+	api.POST("/messages/:conversation_id", s.send)
+	api.GET("/messages/:conversation_id/delta", s.delta)
+	api.POST("/messages/:conversation_id/read", s.markRead)
+	api.PATCH("/messages/:conversation_id/:message_id", s.edit)
+	api.DELETE("/messages/:conversation_id/:message_id", s.deleteMessage)
+	api.GET("/messages/:conversation_id/:message_id/reads", s.receipts)
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.ready != nil {
+		if err := s.ready(); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

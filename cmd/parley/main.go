@@ -1,0 +1,52 @@
+// Command parley is the Parley messaging engine: serve runs everything in one
+// process; token, replay, verify, stats and bench are its tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `parley: an event-sourced realtime messaging engine
+
+Usage:
+  parley serve [flags]    run the engine (embedded NATS + SQLite + HTTP)
+  parley token [flags]    print a JWT for a user (or --ops for an operator)
+
+Run "parley COMMAND -h" for a command's flags. Every flag also reads the
+environment variable PARLEY_<FLAG> (upper case, dashes as underscores).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "parley:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"parley/internal/node"
+)
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := node.DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Register(fs)
+	if err := parseFlags(fs, args, nil); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(logger)
+	m := &node.Node{Config: cfg, Logger: logger}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	logger.Info("parley serving", "url", m.URL(), "data", cfg.DataDir, "applied_seq", m.DB().Applied())
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case runErr = <-m.Done():
+		logger.Error("stopping", "err", runErr)
+	}
+	if err := m.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}

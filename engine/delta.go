@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// DeltaCursor says where a delta starts: after a message or after a stream
+// sequence. The zero value starts at the beginning of the conversation.
+type DeltaCursor struct {
+	AfterMessageID string
+	AfterSeq       uint64
+	HasSeq         bool
+}
+
+// cursorWait bounds how long a delta waits for a sequence this node has not
+// applied yet (a client that last talked to a node further ahead).
+const cursorWait = 2 * time.Second
+
+// Delta replays the conversation's events after the cursor straight from the
+// log, up to the local projection's checkpoint, so the events and the summary
+// in the answer agree. Events the projector rejected are left out, but the
+// cursor moves past them.
+func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur DeltaCursor, limit int) (*Delta, error) {
+	limit, err := s.limits.page(limit, s.limits.DefaultDelta, s.limits.MaxDelta)
+	if err != nil {
+		return nil, err
+	}
+	if cur.AfterMessageID != "" && cur.HasSeq {
+		return nil, Errorf(KindMalformed, "ambiguous_cursor", "give after_message_id or after_seq, not both")
+	}
+	if _, err := s.participant(ctx, conversationID, userID); err != nil {
+		return nil, err
+	}
+	after := cur.AfterSeq
+	if cur.AfterMessageID != "" {
+		m, err := s.message(ctx, conversationID, cur.AfterMessageID)
+		if err != nil {
+			return nil, ErrUnknownCursor
+		}
+		after = m.Seq
+	}
+	if after > s.store.Applied() {
+		last, lerr := s.log.LastSeq(ctx)
+		if lerr != nil {
+			return nil, lerr
+		}
+		if after > last {
+			return nil, ErrUnknownCursor
+		}
+		wctx, cancel := context.WithTimeout(ctx, cursorWait)
+		err := s.store.WaitApplied(wctx, after)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, ErrUnknownCursor
+		}
+	}
+	snap, err := s.store.Snapshot(ctx, conversationID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if snap == nil {
+		return nil, ErrConversationNotFound
+	}
+	d := &Delta{Events: []WireEvent{}, Conversation: snap.Conversation, Summary: snap.Summary, LastSeq: after}
+	if after >= snap.Checkpoint {
+		return d, nil
+	}
+	evs, more, err := s.log.ConversationEvents(ctx, conversationID, after, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	d.HasMore = more
+	for len(evs) > 0 && evs[len(evs)-1].Seq > snap.Checkpoint {
+		evs, d.HasMore = evs[:len(evs)-1], false // the rest is not projected here yet
+	}
+	if len(evs) > limit {
+		evs, d.HasMore = evs[:limit], true
+	}
+	if len(evs) == 0 {
+		return d, nil
+	}
+	d.LastSeq = evs[len(evs)-1].Seq
+	skipped, err := s.store.Skipped(ctx, conversationID, after, d.LastSeq)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range evs {
+		if !skipped[ev.Seq] {
+			d.Events = append(d.Events, Wire(ev))
+		}
+	}
+	return d, nil
+}

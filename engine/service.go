@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Service runs the commands and queries of the messaging API. Every command
+// appends events to the Log and then waits until the local read model has
+// applied them, so the caller reads its own writes.
+type Service struct {
+	log          Log
+	store        Store
+	limits       Limits
+	now          func() time.Time
+	applyTimeout time.Duration
+}
+
+// ServiceConfig tunes a Service; zero values take the defaults.
+type ServiceConfig struct {
+	Limits       Limits
+	Now          func() time.Time
+	ApplyTimeout time.Duration // how long a command waits for its projection (default 10s)
+}
+
+// NewService returns a Service over the given log and read model.
+func NewService(log Log, store Store, cfg ServiceConfig) *Service {
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout}
+}
+
+// Limits returns the limits the service enforces.
+func (s *Service) Limits() Limits { return s.limits }
+
+// await waits until the read model has applied seq.
+func (s *Service) await(ctx context.Context, seq uint64) error {
+	if s.store.Applied() >= seq {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.applyTimeout)
+	defer cancel()
+	if err := s.store.WaitApplied(wctx, seq); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ErrNotProjected
+	}
+	return nil
+}
+
+// appendAndWait appends ev and waits for its projection.
+func (s *Service) appendAndWait(ctx context.Context, ev Event, msgID string) (seq uint64, dup bool, err error) {
+	seq, dup, err = s.log.Append(ctx, ev, msgID)
+	if err != nil {
+		return 0, false, err
+	}
+	return seq, dup, s.await(ctx, seq)
+}
+
+// participant returns the caller's membership or ErrConversationNotFound.
+func (s *Service) participant(ctx context.Context, conversationID, userID string) (*Participant, error) {
+	if !ValidID(conversationID) {
+		return nil, ErrConversationNotFound
+	}
+	p, err := s.store.Participant(ctx, conversationID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, ErrConversationNotFound
+	}
+	return p, nil
+}
+
+// summary returns the caller's view of a conversation or ErrConversationNotFound.
+func (s *Service) summary(ctx context.Context, conversationID, userID string) (*ConversationSummary, error) {
+	if !ValidID(conversationID) {
+		return nil, ErrConversationNotFound
+	}
+	sum, err := s.store.Summary(ctx, conversationID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if sum == nil {
+		return nil, ErrConversationNotFound
+	}
+	return sum, nil
+}
+
+// message returns a message of a conversation or ErrMessageNotFound.
+func (s *Service) message(ctx context.Context, conversationID, messageID string) (*Message, error) {
+	if !ValidID(messageID) {
+		return nil, ErrMessageNotFound
+	}
+	m, err := s.store.Message(ctx, conversationID, messageID)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, ErrMessageNotFound
+	}
+	return m, nil
+}
+
+// isCtxErr reports whether err is a context cancellation or deadline.
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

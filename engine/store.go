@@ -1,0 +1,46 @@
+package engine
+
+import "context"
+
+// Log is the event log. Implementations must be safe for concurrent use.
+type Log interface {
+	// Append stores ev under its conversation's subject. A non-empty msgID is
+	// the deduplication key: when the log already holds an event with that key
+	// it stores nothing and returns the original sequence with duplicate=true.
+	Append(ctx context.Context, ev Event, msgID string) (seq uint64, duplicate bool, err error)
+	// ConversationEvents returns up to limit events of one conversation with a
+	// sequence above afterSeq, in stream order, and whether the log holds more
+	// after the last one returned. Its cost follows limit, not the
+	// conversation's history.
+	ConversationEvents(ctx context.Context, conversationID string, afterSeq uint64, limit int) (evs []Event, more bool, err error)
+	// LastSeq is the stream's last sequence.
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Store is the read model, as the commands and queries need it. Lookups of a
+// single thing return (nil, nil) when it does not exist.
+type Store interface {
+	// Applied is the last stream sequence the projector has committed.
+	Applied() uint64
+	// WaitApplied blocks until Applied() >= seq or ctx ends.
+	WaitApplied(ctx context.Context, seq uint64) error
+
+	Participant(ctx context.Context, conversationID, userID string) (*Participant, error)
+	Summary(ctx context.Context, conversationID, userID string) (*ConversationSummary, error)
+	Participants(ctx context.Context, conversationID string) ([]Participant, error)
+	Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int) ([]ConversationSummary, error)
+	UnreadTotal(ctx context.Context, userID string) (int64, error)
+	DirectConversation(ctx context.Context, directKey string) (string, error)
+
+	Message(ctx context.Context, conversationID, messageID string) (*Message, error)
+	MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (*Message, error)
+	Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) ([]Message, error)
+	Receipts(ctx context.Context, messageID string) ([]Receipt, error)
+
+	// Snapshot reads the checkpoint, the user's summary of the conversation
+	// and their unread total in one transaction; nil when not a participant.
+	Snapshot(ctx context.Context, conversationID, userID string) (*Snapshot, error)
+	// Skipped returns the sequences in (from, to] of this conversation's
+	// events that the projector rejected (duplicates, stale commands).
+	Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error)
+}

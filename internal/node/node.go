@@ -1,0 +1,198 @@
+// Package node wires Parley's concrete parts into one running engine: the
+// log, the read models, the projector and the HTTP API. `parley serve` and the
+// integration tests start it the same way.
+package node
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"parley/api"
+	"parley/engine"
+	"parley/projections"
+	"parley/streams"
+)
+
+// Config is everything `parley serve` can be told.
+type Config struct {
+	Addr            string
+	DataDir         string
+	JWTSecret       string
+	NATSURL         string
+	Sync            string // "interval" (default) or "always"
+	Replicas        int
+	DuplicateWindow time.Duration
+	ApplyTimeout    time.Duration
+	LogLevel        string
+}
+
+// DefaultConfig is what `parley serve` runs with when told nothing.
+func DefaultConfig() Config {
+	return Config{
+		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "interval",
+		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, LogLevel: "info",
+	}
+}
+
+// Validate reports every problem with the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("--addr is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data is required"))
+	}
+	if c.Sync != "interval" && c.Sync != "always" {
+		errs = append(errs, fmt.Errorf("--sync must be interval or always, not %q", c.Sync))
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, errors.New("--replicas must be between 0 (auto) and 5"))
+	}
+	if c.DuplicateWindow < 100*time.Millisecond {
+		errs = append(errs, errors.New("--dup-window must be at least 100ms"))
+	}
+	if c.ApplyTimeout <= 0 {
+		errs = append(errs, errors.New("--apply-timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Register defines the serve flags on fs.
+func (c *Config) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "HTTP listen address")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (NATS store, SQLite, generated secrets)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret for user tokens (default: generated into the data dir)")
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS JetStream URL(s), comma-separated; empty embeds a server")
+	fs.StringVar(&c.Sync, "sync", c.Sync, "JetStream fsync policy: interval (fsync every 2 min) or always (fsync before every ack)")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "stream replicas (0: 1 embedded)")
+	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
+	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+}
+
+// Node is one running engine: log, read models, projector and HTTP. Tests
+// start it exactly as `parley serve` does.
+type Node struct {
+	Config Config
+	Logger *slog.Logger
+
+	conn     *streams.Conn
+	db       *projections.DB
+	ln       net.Listener
+	http     *http.Server
+	api      *api.Server
+	stopProj context.CancelFunc
+	projDone chan error
+	httpDone chan error
+}
+
+// Run starts everything and returns once the engine serves.
+func (m *Node) Run(ctx context.Context) (err error) {
+	if err := m.Config.Validate(); err != nil {
+		return err
+	}
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if err := os.MkdirAll(m.Config.DataDir, 0o755); err != nil {
+		return err
+	}
+	secret, err := JWTSecret(m.Config.JWTSecret, m.Config.DataDir)
+	if err != nil {
+		return fmt.Errorf("jwt secret: %w", err)
+	}
+	m.conn, err = streams.Open(ctx, streams.Config{
+		DataDir: m.Config.DataDir, URL: m.Config.NATSURL, SyncAlways: m.Config.Sync == "always",
+		Replicas: m.Config.Replicas, DuplicateWindow: m.Config.DuplicateWindow,
+	})
+	if err != nil {
+		return err
+	}
+	m.db, err = projections.Open(ctx, filepath.Join(m.Config.DataDir, "parley.db"))
+	if err != nil {
+		return err
+	}
+	log := m.conn.Log()
+	proj := projections.NewProjector(m.db, log.Tail, projections.ProjectorConfig{
+		OnCommit: m.onCommit, Logger: m.Logger.With("component", "projector"),
+	})
+	projCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopProj, m.projDone = stop, make(chan error, 1)
+	go func() { m.projDone <- proj.Run(projCtx) }()
+
+	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout})
+	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api")})
+	m.ln, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return err
+	}
+	m.http = &http.Server{Handler: m.api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	m.httpDone = make(chan error, 1)
+	go func() { m.httpDone <- m.http.Serve(m.ln) }()
+	return nil
+}
+
+// Addr is the address HTTP listens on.
+func (m *Node) Addr() string { return m.ln.Addr().String() }
+
+// URL is the base URL of the HTTP API.
+func (m *Node) URL() string { return "http://" + m.Addr() }
+
+// DB is the read-model database.
+func (m *Node) DB() *projections.DB { return m.db }
+
+// Done reports a component that stopped on its own (an error, or nil).
+func (m *Node) Done() <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		select {
+		case err := <-m.projDone:
+			out <- fmt.Errorf("projector stopped: %w", err)
+		case err := <-m.httpDone:
+			out <- fmt.Errorf("http stopped: %w", err)
+		}
+	}()
+	return out
+}
+
+// Close shuts down in order: stop accepting and drain HTTP, let the projector
+// commit its batch, then close NATS and SQLite.
+func (m *Node) Close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, m.http.Shutdown(ctx))
+		cancel()
+	} else if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.stopProj != nil {
+		m.stopProj()
+		if err := <-m.projDone; err != nil {
+			errs = append(errs, err)
+		}
+		m.stopProj = nil
+	}
+	if m.conn != nil {
+		m.conn.Close()
+	}
+	if m.db != nil {
+		errs = append(errs, m.db.Close())
+		m.db = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,141 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+
+	"parley/engine"
+)
+
+// checkpointName is the projector's row in checkpoints.
+const checkpointName = "messages"
+
+// TailFunc delivers the log's events from sequence from onwards, in order,
+// until ctx ends. streams.Log.Tail is one.
+type TailFunc func(ctx context.Context, from uint64, out chan<- engine.Event) error
+
+// Projector applies the log to the read models: one transaction per batch,
+// the checkpoint written in the same transaction, accepted events handed to
+// OnCommit only after the commit.
+type Projector struct {
+	db       *DB
+	cache    *stmtCache
+	tail     TailFunc
+	onCommit func([]engine.Event)
+	batchMax int
+	logger   *slog.Logger
+}
+
+// ProjectorConfig configures a Projector.
+type ProjectorConfig struct {
+	// OnCommit receives the accepted events of each committed batch, in order.
+	// It runs on the projector's goroutine and must not block.
+	OnCommit func([]engine.Event)
+	// BatchMax bounds the events per transaction (default 2000).
+	BatchMax int
+	Logger   *slog.Logger
+}
+
+// NewProjector returns a projector that writes into db and reads with tail.
+func NewProjector(db *DB, tail TailFunc, cfg ProjectorConfig) *Projector {
+	if cfg.BatchMax <= 0 {
+		cfg.BatchMax = 2000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default().With("component", "projector")
+	}
+	return &Projector{
+		db: db, cache: &stmtCache{db: db.w, stmts: map[string]*sql.Stmt{}}, tail: tail,
+		onCommit: cfg.OnCommit, batchMax: cfg.BatchMax, logger: cfg.Logger,
+	}
+}
+
+// Run follows the log from the checkpoint until ctx ends. The batch in hand
+// when ctx ends is committed before Run returns.
+func (p *Projector) Run(ctx context.Context) error {
+	defer p.cache.close()
+	tailCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	in := make(chan engine.Event, 2*p.batchMax)
+	tailErr := make(chan error, 1)
+	go func() { tailErr <- p.tail(tailCtx, p.db.Applied()+1, in) }()
+	batch := make([]engine.Event, 0, p.batchMax)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-tailErr:
+			if err != nil {
+				return err
+			}
+			return nil
+		case ev := <-in:
+			batch = append(batch, ev)
+		}
+	drain:
+		for len(batch) < p.batchMax {
+			select {
+			case ev := <-in:
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		if err := p.ApplyBatch(context.WithoutCancel(ctx), batch); err != nil {
+			return err
+		}
+	}
+}
+
+// ApplyBatch applies events in one transaction, skipping those at or below
+// the checkpoint, and commits the new checkpoint with them.
+func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error {
+	cp := p.db.Applied()
+	tx, err := p.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	t := &Tx{ctx: ctx, tx: tx, cache: p.cache, bound: map[string]*sql.Stmt{}}
+	accepted := make([]engine.Event, 0, len(events))
+	last := cp
+	for _, ev := range events {
+		if ev.Seq <= last {
+			continue
+		}
+		reason, err := Apply(t, ev)
+		if err != nil {
+			return fmt.Errorf("apply seq %d (%s): %w", ev.Seq, ev.Type, err)
+		}
+		if reason != "" {
+			if _, err := t.exec(`INSERT INTO skipped_events (seq, conversation_id, type, reason) VALUES (?, ?, ?, ?)`,
+				ev.Seq, ev.ConversationID, string(ev.Type), reason); err != nil {
+				return err
+			}
+		} else {
+			accepted = append(accepted, ev)
+		}
+		last = ev.Seq
+	}
+	if last == cp {
+		return nil
+	}
+	if _, err := t.exec(`INSERT INTO checkpoints (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`,
+		checkpointName, last); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit through seq %d: %w", last, err)
+	}
+	p.db.setApplied(last)
+	if err := p.cache.promote(ctx); err != nil {
+		return err
+	}
+	if p.onCommit != nil && len(accepted) > 0 {
+		p.onCommit(accepted)
+	}
+	return nil
+}

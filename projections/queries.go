@@ -1,0 +1,247 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+
+	"parley/engine"
+)
+
+// summaryCols selects a ConversationSummary; the query joins conversations c,
+// the caller's participants row p and the last message m.
+const summaryCols = `c.id, c.kind, c.title, c.created_by, c.created_at, c.last_activity_at, c.last_activity_seq,
+	c.last_event_seq, c.participant_count, p.unread_count, p.last_read_message_id, p.last_read_seq,
+	m.id, m.sender_id, m.body, m.client_temp_id, m.seq, m.created_at, m.edited_at, m.deleted_at`
+
+const summaryFrom = ` FROM participants p JOIN conversations c ON c.id = p.conversation_id
+	LEFT JOIN messages m ON m.seq = c.last_message_seq AND c.last_message_seq > 0 `
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanSummary(r rowScanner) (*engine.ConversationSummary, error) {
+	var s engine.ConversationSummary
+	var mID, mSender, mBody, mTemp, mCreated sql.NullString
+	var mSeq sql.NullInt64
+	var mEdited, mDeleted *string
+	err := r.Scan(&s.ID, &s.Kind, &s.Title, &s.CreatedBy, &s.CreatedAt, &s.LastActivityAt, &s.LastActivitySeq,
+		&s.LastSeq, &s.ParticipantCount, &s.UnreadCount, &s.LastReadMessageID, &s.LastReadSeq,
+		&mID, &mSender, &mBody, &mTemp, &mSeq, &mCreated, &mEdited, &mDeleted)
+	if err != nil {
+		return nil, err
+	}
+	if mID.Valid {
+		s.LastMessage = &engine.Message{
+			ID: mID.String, ConversationID: s.ID, SenderID: mSender.String, Body: mBody.String,
+			ClientTempID: mTemp.String, Seq: uint64(mSeq.Int64), CreatedAt: mCreated.String,
+			EditedAt: mEdited, DeletedAt: mDeleted,
+		}
+	}
+	return &s, nil
+}
+
+// one turns sql.ErrNoRows into (nil, nil).
+func one[T any](v *T, err error) (*T, error) {
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	return v, err
+}
+
+// Participant returns a user's membership, or nil.
+func (db *DB) Participant(ctx context.Context, conversationID, userID string) (*engine.Participant, error) {
+	var p engine.Participant
+	err := db.r.QueryRowContext(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
+		FROM participants WHERE conversation_id = ? AND user_id = ?`, conversationID, userID).
+		Scan(&p.UserID, &p.JoinedAt, &p.JoinedSeq, &p.LastReadMessageID, &p.LastReadSeq, &p.LastReadAt)
+	return one(&p, err)
+}
+
+// Participants lists a conversation's members in the order they joined.
+func (db *DB) Participants(ctx context.Context, conversationID string) ([]engine.Participant, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
+		FROM participants WHERE conversation_id = ? ORDER BY joined_seq, user_id`, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []engine.Participant{}
+	for rows.Next() {
+		var p engine.Participant
+		if err := rows.Scan(&p.UserID, &p.JoinedAt, &p.JoinedSeq, &p.LastReadMessageID, &p.LastReadSeq, &p.LastReadAt); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Summary returns the conversation as userID sees it, or nil when userID is
+// not a participant.
+func (db *DB) Summary(ctx context.Context, conversationID, userID string) (*engine.ConversationSummary, error) {
+	return one(scanSummary(db.r.QueryRowContext(ctx, `SELECT `+summaryCols+summaryFrom+
+		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
+}
+
+// Conversations lists userID's conversations with activity before
+// beforeActivitySeq (0: from the newest), newest first.
+func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int) ([]engine.ConversationSummary, error) {
+	if beforeActivitySeq == 0 {
+		beforeActivitySeq = 1<<63 - 1
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+summaryCols+summaryFrom+
+		`WHERE p.user_id = ? AND p.last_activity_seq < ? ORDER BY p.last_activity_seq DESC LIMIT ?`,
+		userID, beforeActivitySeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []engine.ConversationSummary{}
+	for rows.Next() {
+		s, err := scanSummary(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
+// UnreadTotal is the user's unread messages over all their conversations.
+func (db *DB) UnreadTotal(ctx context.Context, userID string) (int64, error) {
+	return unreadTotal(ctx, db.r, userID)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func unreadTotal(ctx context.Context, q queryer, userID string) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT unread_total FROM unread_summary WHERE user_id = ?`, userID).Scan(&n)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return n, err
+}
+
+// DirectConversation returns the id of the direct conversation with this
+// key, or "".
+func (db *DB) DirectConversation(ctx context.Context, directKey string) (string, error) {
+	var id string
+	err := db.r.QueryRowContext(ctx, `SELECT id FROM conversations WHERE direct_key = ?`, directKey).Scan(&id)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	return id, err
+}
+
+const messageCols = `id, conversation_id, sender_id, body, client_temp_id, seq, created_at, edited_at, deleted_at`
+
+func scanMessage(r rowScanner) (*engine.Message, error) {
+	var m engine.Message
+	err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Body, &m.ClientTempID, &m.Seq, &m.CreatedAt, &m.EditedAt, &m.DeletedAt)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Message returns one message of a conversation, or nil.
+func (db *DB) Message(ctx context.Context, conversationID, messageID string) (*engine.Message, error) {
+	return one(scanMessage(db.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND conversation_id = ?`,
+		messageID, conversationID)))
+}
+
+// MessageByTempID finds a message by its idempotency key, or nil.
+func (db *DB) MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (*engine.Message, error) {
+	return one(scanMessage(db.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE sender_id = ? AND conversation_id = ? AND client_temp_id = ?`, senderID, conversationID, clientTempID)))
+}
+
+// Messages returns up to limit messages before beforeSeq (0: the newest),
+// oldest first.
+func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) ([]engine.Message, error) {
+	if beforeSeq == 0 {
+		beforeSeq = 1<<63 - 1
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, conversationID, beforeSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []engine.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	slices.Reverse(out)
+	return out, rows.Err()
+}
+
+// Receipts lists who read a message, in the order they read it.
+func (db *DB) Receipts(ctx context.Context, messageID string) ([]engine.Receipt, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT user_id, read_at, read_seq FROM message_reads
+		WHERE message_id = ? ORDER BY read_seq, user_id`, messageID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []engine.Receipt{}
+	for rows.Next() {
+		var r engine.Receipt
+		if err := rows.Scan(&r.UserID, &r.ReadAt, &r.ReadSeq); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Snapshot reads the checkpoint, the user's summary of the conversation and
+// their unread total in one read transaction.
+func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (*engine.Snapshot, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var snap engine.Snapshot
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`, checkpointName).
+		Scan(&snap.Checkpoint); err != nil {
+		return nil, err
+	}
+	sum, err := one(scanSummary(tx.QueryRowContext(ctx, `SELECT `+summaryCols+summaryFrom+
+		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
+	if err != nil || sum == nil {
+		return nil, err
+	}
+	snap.Conversation = *sum
+	if snap.Summary.UnreadTotal, err = unreadTotal(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	return &snap, nil
+}
+
+// Skipped returns the rejected sequences of a conversation in (from, to].
+func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT seq FROM skipped_events WHERE conversation_id = ? AND seq > ? AND seq <= ?`,
+		conversationID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint64]bool{}
+	for rows.Next() {
+		var seq uint64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		out[seq] = true
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,181 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"parley/engine"
+)
+
+// StreamName is the event log's stream. Renaming it loses the history.
+const StreamName = "MESSAGES"
+
+// EventHeader carries the event type beside the JSON envelope.
+const EventHeader = "Parley-Event"
+
+// errDuplicateInProcess is JetStream's answer on a replicated stream to a
+// Msg-Id whose first publish is not committed yet.
+const errDuplicateInProcess = 10158
+
+// Log is the MESSAGES stream.
+type Log struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+var _ engine.Log = (*Log)(nil)
+
+func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error) {
+	replicas := cfg.Replicas
+	if replicas <= 0 {
+		replicas = 1
+	}
+	window := cfg.DuplicateWindow
+	if window <= 0 {
+		window = 2 * time.Minute
+	}
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Subjects:    []string{"conv.>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  window,
+		AllowDirect: true,
+		MaxMsgSize:  1 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	return &Log{js: js, stream: st}, nil
+}
+
+// Append publishes ev on its conversation's subject and waits for the ack.
+// With a msgID, a duplicate inside the window returns the original sequence;
+// a replicated stream's "duplicate in process" answer is retried after a
+// short backoff until it turns into that duplicate ack.
+func (l *Log) Append(ctx context.Context, ev engine.Event, msgID string) (uint64, bool, error) {
+	if !validToken(ev.ConversationID) {
+		return 0, false, fmt.Errorf("append: invalid conversation id %q", ev.ConversationID)
+	}
+	raw, err := ev.Encode()
+	if err != nil {
+		return 0, false, err
+	}
+	m := nats.NewMsg(engine.Subject(ev.ConversationID))
+	m.Data = raw
+	m.Header.Set(EventHeader, string(ev.Type))
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	backoff := 2 * time.Millisecond
+	for {
+		ack, err := l.js.PublishMsg(ctx, m, opts...)
+		if err == nil {
+			return ack.Sequence, ack.Duplicate, nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errDuplicateInProcess {
+			return 0, false, fmt.Errorf("append %s: %w", m.Subject, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// deltaMaxBytes bounds one delta read; a page of events stays far below it.
+const deltaMaxBytes = 16 << 20
+
+// ConversationEvents reads a conversation's events after afterSeq with one
+// Direct Get batch on the conversation's literal subject: no consumer, and a
+// cost that follows the number of events read.
+func (l *Log) ConversationEvents(ctx context.Context, conversationID string, afterSeq uint64, limit int) ([]engine.Event, bool, error) {
+	if !validToken(conversationID) || limit <= 0 {
+		return nil, false, nil
+	}
+	it, err := jetstreamext.GetBatch(ctx, l.js, StreamName, limit,
+		jetstreamext.GetBatchSeq(afterSeq+1),
+		jetstreamext.GetBatchSubject(engine.Subject(conversationID)),
+		jetstreamext.GetBatchMaxBytes(deltaMaxBytes))
+	if err != nil {
+		return nil, false, fmt.Errorf("delta %s: %w", conversationID, err)
+	}
+	var evs []engine.Event
+	more := false
+	for m, err := range it {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("delta %s: %w", conversationID, err)
+		}
+		evs = append(evs, decode(m.Data, m.Sequence))
+		more = m.Header.Get("Nats-Num-Pending") != "0"
+	}
+	return evs, more, nil
+}
+
+// LastSeq returns the stream's last sequence.
+func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}
+
+// Invalid is the event type given to a stored message that is not a valid
+// event; the projector rejects it.
+const Invalid engine.EventType = "invalid"
+
+// decode parses a stored event; what does not parse becomes an Invalid event
+// at the same sequence, so readers still move past it.
+func decode(raw []byte, seq uint64) engine.Event {
+	ev, err := engine.DecodeEvent(raw, seq)
+	if err != nil {
+		return engine.Event{Type: Invalid, Seq: seq}
+	}
+	return ev
+}
+
+// Tail delivers every event from sequence from onwards, in stream order, to
+// out until ctx ends. It reads with an ordered consumer: no acks and no
+// server-side state beyond the caller's own position.
+func (l *Log) Tail(ctx context.Context, from uint64, out chan<- engine.Event) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("tail from %d: %w", from, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		select {
+		case out <- decode(m.Data(), md.Sequence.Stream):
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return fmt.Errorf("tail from %d: %w", from, err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+	return nil
+}
