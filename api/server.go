@@ -56,7 +56,9 @@ func (s *Server) routes() {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
 
-	api := e.Group("/api", s.requireUser)
+	// requireUser is set per route, not with Group.Use, which would answer
+	// 404 instead of 405 for a wrong method on a known path.
+	api := &authGroup{g: e.Group("/api"), mw: s.requireUser}
 	api.POST("/conversations", s.createConversation)
 	api.GET("/conversations", s.listConversations)
 	api.GET("/conversations/:id", s.getConversation)
@@ -80,3 +82,14 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
+
+// authGroup registers routes that all carry one middleware.
+type authGroup struct {
+	g  *echo.Group
+	mw echo.MiddlewareFunc
+}
+
+func (a *authGroup) GET(path string, h echo.HandlerFunc)    { a.g.GET(path, h, a.mw) }
+func (a *authGroup) POST(path string, h echo.HandlerFunc)   { a.g.POST(path, h, a.mw) }
+func (a *authGroup) PATCH(path string, h echo.HandlerFunc)  { a.g.PATCH(path, h, a.mw) }
+func (a *authGroup) DELETE(path string, h echo.HandlerFunc) { a.g.DELETE(path, h, a.mw) }

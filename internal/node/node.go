@@ -152,6 +152,12 @@ func (m *Node) Addr() string { return m.ln.Addr().String() }
 // URL is the base URL of the HTTP API.
 func (m *Node) URL() string { return "http://" + m.Addr() }
 
+// API is the HTTP API.
+func (m *Node) API() *api.Server { return m.api }
+
+// Log is the event log.
+func (m *Node) Log() *streams.Log { return m.conn.Log() }
+
 // DB is the read-model database.
 func (m *Node) DB() *projections.DB { return m.db }
 
