@@ -8,9 +8,11 @@ run *ARGS:
 test:
     go test ./...
 
-# Benchmarks of the hot paths (send over HTTP, delta on short and long history).
+# The standard load set (parley bench standard: every workload, a few minutes), then the Go
+# microbenchmarks of the hot paths.
 bench:
-    go test ./api/ -run '^$' -bench 'SendHTTP|Delta' -benchtime 5s
+    go run ./cmd/parley bench standard
+    go test ./engine ./projections -run '^$' -bench . -benchtime 2s
 
 # Formatting and static checks.
 lint:

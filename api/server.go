@@ -4,8 +4,10 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -20,6 +22,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Ready reports whether the node can serve (for /readyz).
 	Ready func() error
+	// Realtime configures WebSocket, SSE, presence and typing; nil turns
+	// them off.
+	Realtime *Realtime
 }
 
 // Server is the HTTP API.
@@ -29,6 +34,14 @@ type Server struct {
 	auth   *Authenticator
 	logger *slog.Logger
 	ready  func() error
+
+	rt             *Realtime
+	origins        originPolicy
+	typingLimit    *keyedLimiter
+	heartbeatLimit *keyedLimiter
+	wsConns        sync.WaitGroup
+	closing        context.Context
+	stopRealtime   context.CancelFunc
 }
 
 // New builds the API and registers its routes.
@@ -38,7 +51,12 @@ func New(cfg Config) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, svc: cfg.Service, auth: NewAuthenticator(cfg.JWTSecret), logger: cfg.Logger, ready: cfg.Ready}
+	s := &Server{echo: e, svc: cfg.Service, auth: NewAuthenticator(cfg.JWTSecret), logger: cfg.Logger, ready: cfg.Ready,
+		rt: cfg.Realtime.withDefaults(), typingLimit: newKeyedLimiter(3, 3, 100000), heartbeatLimit: newKeyedLimiter(1, 5, 100000)}
+	if s.rt != nil {
+		s.origins = originPolicy{patterns: s.rt.AllowedOrigins}
+	}
+	s.closing, s.stopRealtime = context.WithCancel(context.Background())
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
 	s.routes()
@@ -72,6 +90,18 @@ func (s *Server) routes() {
 	api.PATCH("/messages/:conversation_id/:message_id", s.edit)
 	api.DELETE("/messages/:conversation_id/:message_id", s.deleteMessage)
 	api.GET("/messages/:conversation_id/:message_id/reads", s.receipts)
+
+	// Realtime: Pusher protocol 7 WebSocket, its auth endpoint, SSE,
+	// presence heartbeat and typing for clients without a socket.
+	e.GET("/app/:key", s.websocket)
+	e.GET("/api/config", s.clientConfig, s.cors)
+	e.OPTIONS("/api/config", noContent, s.cors)
+	e.POST("/broadcasting/auth", s.broadcastingAuth, s.cors, s.requireUser)
+	e.OPTIONS("/broadcasting/auth", noContent, s.cors)
+	e.OPTIONS("/api/stream", noContent, s.cors)
+	e.GET("/api/stream", s.stream, s.cors, s.requireUser)
+	api.POST("/messages/presence/heartbeat", s.heartbeat)
+	api.POST("/messages/:conversation_id/typing", s.typing)
 }
 
 func (s *Server) readyz(c echo.Context) error {

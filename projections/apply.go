@@ -81,77 +81,86 @@ func applyCreated(tx *Tx, ev engine.Event, d engine.ConversationCreatedData) (st
 		ev.ConversationID, d.Kind, d.Title, nullable(d.DirectKey), ev.ActorID, at, ev.Seq, ev.Seq, at, ev.Seq, len(d.ParticipantIDs)); err != nil {
 		return "", err
 	}
+	c := &convState{exists: true, lastActivitySeq: ev.Seq, lastActivityAt: at, lastEventSeq: ev.Seq, members: map[string]*memberState{}}
+	tx.st.convs[ev.ConversationID] = c
 	for _, u := range d.ParticipantIDs {
-		if err := insertParticipant(tx, ev, u, at); err != nil {
+		if err := insertParticipant(tx, ev, c, u, at); err != nil {
 			return "", err
 		}
 	}
 	return "", nil
 }
 
-func insertParticipant(tx *Tx, ev engine.Event, userID, at string) error {
+func insertParticipant(tx *Tx, ev engine.Event, c *convState, userID, at string) error {
 	if _, err := tx.exec(`INSERT INTO participants (conversation_id, user_id, joined_seq, joined_at, last_read_seq, last_activity_seq)
-		VALUES (?, ?, ?, ?, ?, (SELECT last_activity_seq FROM conversations WHERE id = ?))`,
-		ev.ConversationID, userID, ev.Seq, at, ev.Seq, ev.ConversationID); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?)`, ev.ConversationID, userID, ev.Seq, at, ev.Seq, c.lastActivitySeq); err != nil {
 		return err
 	}
+	c.members[userID] = &memberState{lastReadSeq: ev.Seq}
 	_, err := tx.exec(`INSERT INTO unread_summary (user_id, unread_total) VALUES (?, 0) ON CONFLICT (user_id) DO NOTHING`, userID)
 	return err
 }
 
-// isParticipant reports whether user is in the conversation.
-func isParticipant(tx *Tx, conversationID, userID string) (bool, error) {
-	var n int
-	_, err := tx.scan(`SELECT count(*) FROM participants WHERE conversation_id = ? AND user_id = ?`, []any{conversationID, userID}, &n)
-	return n > 0, err
-}
-
-// touch records that an accepted event changed the conversation.
-func touch(tx *Tx, ev engine.Event) error {
-	_, err := tx.exec(`UPDATE conversations SET last_event_seq = ? WHERE id = ?`, ev.Seq, ev.ConversationID)
-	return err
+// member returns the conversation and the actor's membership, or a reason.
+func member(tx *Tx, conversationID, userID string) (*convState, *memberState, string, error) {
+	c, err := tx.conv(conversationID)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if !c.exists {
+		return nil, nil, skipUnknownConv, nil
+	}
+	m := c.members[userID]
+	if m == nil {
+		return nil, nil, skipNotParticipant, nil
+	}
+	return c, m, "", nil
 }
 
 func applyAdded(tx *Tx, ev engine.Event, d engine.ParticipantData) (string, error) {
-	if ok, err := isParticipant(tx, ev.ConversationID, ev.ActorID); err != nil || !ok {
-		return skipNotParticipant, err
+	c, _, reason, err := member(tx, ev.ConversationID, ev.ActorID)
+	if err != nil || reason != "" {
+		return reason, err
 	}
-	if ok, err := isParticipant(tx, ev.ConversationID, d.UserID); err != nil || ok {
-		return skipAlreadyMember, err
+	if c.members[d.UserID] != nil {
+		return skipAlreadyMember, nil
 	}
-	if err := insertParticipant(tx, ev, d.UserID, engine.FormatTime(ev.At)); err != nil {
+	if err := insertParticipant(tx, ev, c, d.UserID, engine.FormatTime(ev.At)); err != nil {
 		return "", err
 	}
-	if _, err := tx.exec(`UPDATE conversations SET participant_count = participant_count + 1 WHERE id = ?`, ev.ConversationID); err != nil {
-		return "", err
-	}
-	return "", touch(tx, ev)
+	c.partDelta++
+	c.touch(ev.Seq)
+	return "", nil
 }
 
 func applyRemoved(tx *Tx, ev engine.Event, d engine.ParticipantData) (string, error) {
-	if ok, err := isParticipant(tx, ev.ConversationID, ev.ActorID); err != nil || !ok {
-		return skipNotParticipant, err
+	c, _, reason, err := member(tx, ev.ConversationID, ev.ActorID)
+	if err != nil || reason != "" {
+		return reason, err
 	}
-	var unread int64
-	if found, err := tx.scan(`SELECT unread_count FROM participants WHERE conversation_id = ? AND user_id = ?`,
-		[]any{ev.ConversationID, d.UserID}, &unread); err != nil || !found {
-		return skipNotParticipant, err
+	m := c.members[d.UserID]
+	if m == nil {
+		return skipNotParticipant, nil
 	}
-	if _, err := tx.exec(`UPDATE unread_summary SET unread_total = unread_total - ? WHERE user_id = ?`, unread, d.UserID); err != nil {
+	tot, err := tx.total(d.UserID)
+	if err != nil {
 		return "", err
 	}
+	tot.total -= m.unread
+	tot.dirty = true
 	if _, err := tx.exec(`DELETE FROM participants WHERE conversation_id = ? AND user_id = ?`, ev.ConversationID, d.UserID); err != nil {
 		return "", err
 	}
-	if _, err := tx.exec(`UPDATE conversations SET participant_count = participant_count - 1 WHERE id = ?`, ev.ConversationID); err != nil {
-		return "", err
-	}
-	return "", touch(tx, ev)
+	delete(c.members, d.UserID)
+	c.partDelta--
+	c.touch(ev.Seq)
+	return "", nil
 }
 
 func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error) {
-	if ok, err := isParticipant(tx, ev.ConversationID, ev.ActorID); err != nil || !ok {
-		return skipNotParticipant, err
+	c, _, reason, err := member(tx, ev.ConversationID, ev.ActorID)
+	if err != nil || reason != "" {
+		return reason, err
 	}
 	at := engine.FormatTime(ev.At)
 	n, err := tx.exec(`INSERT INTO messages (seq, id, conversation_id, sender_id, body, client_temp_id, created_at)
@@ -160,54 +169,55 @@ func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error
 	if err != nil || n == 0 {
 		return skipDuplicate, err
 	}
-	if _, err := tx.exec(`UPDATE conversations SET last_message_seq = ?, last_activity_seq = ?, last_activity_at = ?,
-		last_event_seq = ?, message_count = message_count + 1 WHERE id = ?`, ev.Seq, ev.Seq, at, ev.Seq, ev.ConversationID); err != nil {
-		return "", err
+	c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt = ev.Seq, ev.Seq, at
+	c.msgDelta++
+	c.activityDirty = true
+	c.touch(ev.Seq)
+	for u, m := range c.members {
+		if u != ev.ActorID {
+			if err := tx.addUnread(u, m, 1); err != nil {
+				return "", err
+			}
+		}
 	}
-	if _, err := tx.exec(`UPDATE unread_summary SET unread_total = unread_total + 1
-		WHERE user_id IN (SELECT user_id FROM participants WHERE conversation_id = ? AND user_id <> ?)`, ev.ConversationID, ev.ActorID); err != nil {
-		return "", err
-	}
-	_, err = tx.exec(`UPDATE participants SET last_activity_seq = ?, unread_count = unread_count + (user_id <> ?)
-		WHERE conversation_id = ?`, ev.Seq, ev.ActorID, ev.ConversationID)
-	return "", err
+	return "", nil
 }
 
 // ownMessage loads a live message of the actor's for edit and delete.
-func ownMessage(tx *Tx, ev engine.Event, messageID string) (seq uint64, reason string, err error) {
+func ownMessage(tx *Tx, ev engine.Event, messageID string) (*convState, uint64, string, error) {
+	var seq uint64
 	var sender string
 	var deleted *string
 	found, err := tx.scan(`SELECT seq, sender_id, deleted_at FROM messages WHERE id = ? AND conversation_id = ?`,
 		[]any{messageID, ev.ConversationID}, &seq, &sender, &deleted)
 	switch {
 	case err != nil:
-		return 0, "", err
+		return nil, 0, "", err
 	case !found:
-		return 0, skipUnknownMessage, nil
+		return nil, 0, skipUnknownMessage, nil
 	case sender != ev.ActorID:
-		return 0, skipNotSender, nil
+		return nil, 0, skipNotSender, nil
 	case deleted != nil:
-		return 0, skipDeleted, nil
+		return nil, 0, skipDeleted, nil
 	}
-	if ok, err := isParticipant(tx, ev.ConversationID, ev.ActorID); err != nil || !ok {
-		return 0, skipNotParticipant, err
-	}
-	return seq, "", nil
+	c, _, reason, err := member(tx, ev.ConversationID, ev.ActorID)
+	return c, seq, reason, err
 }
 
 func applyEdited(tx *Tx, ev engine.Event, d engine.MessageEditedData) (string, error) {
-	seq, reason, err := ownMessage(tx, ev, d.MessageID)
+	c, seq, reason, err := ownMessage(tx, ev, d.MessageID)
 	if err != nil || reason != "" {
 		return reason, err
 	}
 	if _, err := tx.exec(`UPDATE messages SET body = ?, edited_at = ? WHERE seq = ?`, d.Body, engine.FormatTime(ev.At), seq); err != nil {
 		return "", err
 	}
-	return "", touch(tx, ev)
+	c.touch(ev.Seq)
+	return "", nil
 }
 
 func applyDeleted(tx *Tx, ev engine.Event, d engine.MessageDeletedData) (string, error) {
-	seq, reason, err := ownMessage(tx, ev, d.MessageID)
+	c, seq, reason, err := ownMessage(tx, ev, d.MessageID)
 	if err != nil || reason != "" {
 		return reason, err
 	}
@@ -215,49 +225,46 @@ func applyDeleted(tx *Tx, ev engine.Event, d engine.MessageDeletedData) (string,
 		return "", err
 	}
 	// The message no longer counts as unread for those who had not read it.
-	if _, err := tx.exec(`UPDATE unread_summary SET unread_total = unread_total - 1 WHERE user_id IN
-		(SELECT user_id FROM participants WHERE conversation_id = ? AND user_id <> ? AND last_read_seq < ?)`,
-		ev.ConversationID, ev.ActorID, seq); err != nil {
-		return "", err
+	for u, m := range c.members {
+		if u != ev.ActorID && m.lastReadSeq < seq {
+			if err := tx.addUnread(u, m, -1); err != nil {
+				return "", err
+			}
+		}
 	}
-	if _, err := tx.exec(`UPDATE participants SET unread_count = unread_count - 1
-		WHERE conversation_id = ? AND user_id <> ? AND last_read_seq < ?`, ev.ConversationID, ev.ActorID, seq); err != nil {
-		return "", err
-	}
-	return "", touch(tx, ev)
+	c.touch(ev.Seq)
+	return "", nil
 }
 
 func applyRead(tx *Tx, ev engine.Event, d engine.ConversationReadData) (string, error) {
-	var marker uint64
-	if found, err := tx.scan(`SELECT last_read_seq FROM participants WHERE conversation_id = ? AND user_id = ?`,
-		[]any{ev.ConversationID, ev.ActorID}, &marker); err != nil || !found {
-		return skipNotParticipant, err
+	c, m, reason, err := member(tx, ev.ConversationID, ev.ActorID)
+	if err != nil || reason != "" {
+		return reason, err
 	}
 	var seq uint64
 	if found, err := tx.scan(`SELECT seq FROM messages WHERE id = ? AND conversation_id = ?`,
 		[]any{d.MessageID, ev.ConversationID}, &seq); err != nil || !found {
 		return skipUnknownMessage, err
 	}
-	if seq <= marker {
+	if seq <= m.lastReadSeq {
 		return skipNotForward, nil
 	}
 	at := engine.FormatTime(ev.At)
 	n, err := tx.exec(`INSERT INTO message_reads (message_id, user_id, conversation_id, read_seq, read_at)
 		SELECT id, ?, conversation_id, ?, ? FROM messages
 		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? AND deleted_at IS NULL`,
-		ev.ActorID, ev.Seq, at, ev.ConversationID, marker, seq, ev.ActorID)
+		ev.ActorID, ev.Seq, at, ev.ConversationID, m.lastReadSeq, seq, ev.ActorID)
 	if err != nil {
 		return "", err
 	}
-	if _, err := tx.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?,
-		unread_count = unread_count - ? WHERE conversation_id = ? AND user_id = ?`,
-		seq, d.MessageID, at, n, ev.ConversationID, ev.ActorID); err != nil {
+	msgID := d.MessageID
+	m.lastReadSeq, m.lastReadID, m.lastReadAt = seq, &msgID, &at
+	m.dirty = true
+	if err := tx.addUnread(ev.ActorID, m, -n); err != nil {
 		return "", err
 	}
-	if _, err := tx.exec(`UPDATE unread_summary SET unread_total = unread_total - ? WHERE user_id = ?`, n, ev.ActorID); err != nil {
-		return "", err
-	}
-	return "", touch(tx, ev)
+	c.touch(ev.Seq)
+	return "", nil
 }
 
 func nullable(s string) any {

@@ -20,24 +20,38 @@ import (
 )
 
 // DB is the read-model database: one writer connection for the projector and
-// a pool of readers. It implements engine.Store.
+// a pool of readers. It implements engine.Store. Swap replaces the file under
+// it (a rebuilt database) without readers noticing.
 type DB struct {
-	w, r *sql.DB
-	path string
+	cur atomic.Pointer[pools]
 
 	applied atomic.Uint64
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied moves
 }
 
+// pools are the connections to one database file.
+type pools struct {
+	w, r *sql.DB
+	path string
+
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt // reader statements, prepared once per query text
+}
+
 var _ engine.Store = (*DB)(nil)
 
-func dsn(path string, write bool) string {
+func dsn(path string, write, bulk bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	if bulk {
+		q.Add("_pragma", "synchronous(OFF)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
 	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "temp_store(MEMORY)") // statement journals stay off disk
 	if write {
 		q.Set("_txlock", "immediate")
 		q.Add("_pragma", "cache_size(-65536)")
@@ -49,8 +63,30 @@ func dsn(path string, write bool) string {
 
 // Open opens (creating if needed) the database at path and applies the
 // migrations.
-func Open(ctx context.Context, path string) (*DB, error) {
-	w, err := sql.Open("sqlite", dsn(path, true))
+func Open(ctx context.Context, path string) (*DB, error) { return open(ctx, path, false) }
+
+// OpenBulk opens a database for a rebuild: no fsync until it is closed, so a
+// crash mid-build leaves a file to throw away, not a live one.
+func OpenBulk(ctx context.Context, path string) (*DB, error) { return open(ctx, path, true) }
+
+func open(ctx context.Context, path string, bulk bool) (*DB, error) {
+	p, err := openPools(ctx, path, bulk)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{advance: make(chan struct{})}
+	db.cur.Store(p)
+	cp, err := db.checkpoint(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.applied.Store(cp)
+	return db, nil
+}
+
+func openPools(ctx context.Context, path string, bulk bool) (*pools, error) {
+	w, err := sql.Open("sqlite", dsn(path, true, bulk))
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +97,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, false))
+	r, err := sql.Open("sqlite", dsn(path, false, false))
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -69,31 +105,89 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	db := &DB{w: w, r: r, path: path, advance: make(chan struct{})}
-	cp, err := db.checkpoint(ctx)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	db.applied.Store(cp)
-	return db, nil
+	return &pools{w: w, r: r, path: path, stmts: map[string]*sql.Stmt{}}, nil
 }
 
-// Path is the database file.
-func (db *DB) Path() string { return db.path }
+// stmt returns the reader pool's prepared statement for query; database/sql
+// prepares it on each connection once and keeps it, so a query is parsed
+// once per connection instead of once per call.
+func (p *pools) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	p.mu.RLock()
+	s := p.stmts[query]
+	p.mu.RUnlock()
+	if s != nil {
+		return s, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s = p.stmts[query]; s != nil {
+		return s, nil
+	}
+	s, err := p.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	p.stmts[query] = s
+	return s, nil
+}
 
-// Close closes both pools.
-func (db *DB) Close() error {
-	err := db.r.Close()
-	if werr := db.w.Close(); err == nil {
+// queryRow runs a prepared one-row read.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := db.cur.Load().stmt(ctx, query)
+	if err != nil {
+		// QueryRowContext on the pool reports the same error through Scan.
+		return db.rd().QueryRowContext(ctx, query, args...)
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// query runs a prepared read.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := db.cur.Load().stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// txRow runs a prepared one-row read inside a read transaction.
+func (db *DB) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	s, err := db.cur.Load().stmt(ctx, query)
+	if err != nil {
+		return tx.QueryRowContext(ctx, query, args...)
+	}
+	return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+}
+
+func (p *pools) close() error {
+	p.mu.Lock()
+	for _, s := range p.stmts {
+		s.Close()
+	}
+	p.stmts = map[string]*sql.Stmt{}
+	p.mu.Unlock()
+	err := p.r.Close()
+	if werr := p.w.Close(); err == nil {
 		err = werr
 	}
 	return err
 }
 
+// rd is the current reader pool.
+func (db *DB) rd() *sql.DB { return db.cur.Load().r }
+
+// wr is the current writer connection.
+func (db *DB) wr() *sql.DB { return db.cur.Load().w }
+
+// Path is the database file.
+func (db *DB) Path() string { return db.cur.Load().path }
+
+// Close closes both pools.
+func (db *DB) Close() error { return db.cur.Load().close() }
+
 func (db *DB) checkpoint(ctx context.Context) (uint64, error) {
 	var seq uint64
-	err := db.w.QueryRowContext(ctx, `SELECT seq FROM checkpoints WHERE name = ?`, checkpointName).Scan(&seq)
+	err := db.wr().QueryRowContext(ctx, `SELECT seq FROM checkpoints WHERE name = ?`, checkpointName).Scan(&seq)
 	if err == sql.ErrNoRows {
 		return 0, nil
 	}

@@ -47,7 +47,7 @@ func NewProjector(db *DB, tail TailFunc, cfg ProjectorConfig) *Projector {
 		cfg.Logger = slog.Default().With("component", "projector")
 	}
 	return &Projector{
-		db: db, cache: &stmtCache{db: db.w, stmts: map[string]*sql.Stmt{}}, tail: tail,
+		db: db, cache: &stmtCache{db: db.wr(), stmts: map[string]*sql.Stmt{}}, tail: tail,
 		onCommit: cfg.OnCommit, batchMax: cfg.BatchMax, logger: cfg.Logger,
 	}
 }
@@ -94,12 +94,12 @@ func (p *Projector) Run(ctx context.Context) error {
 // the checkpoint, and commits the new checkpoint with them.
 func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error {
 	cp := p.db.Applied()
-	tx, err := p.db.w.BeginTx(ctx, nil)
+	tx, err := p.db.wr().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	t := &Tx{ctx: ctx, tx: tx, cache: p.cache, bound: map[string]*sql.Stmt{}}
+	t := &Tx{ctx: ctx, tx: tx, cache: p.cache, bound: map[string]*sql.Stmt{}, st: newBatchState()}
 	accepted := make([]engine.Event, 0, len(events))
 	last := cp
 	for _, ev := range events {
@@ -122,6 +122,9 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error
 	}
 	if last == cp {
 		return nil
+	}
+	if err := t.flush(); err != nil {
+		return fmt.Errorf("flush through seq %d: %w", last, err)
 	}
 	if _, err := t.exec(`INSERT INTO checkpoints (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`,
 		checkpointName, last); err != nil {

@@ -51,7 +51,7 @@ func one[T any](v *T, err error) (*T, error) {
 // Participant returns a user's membership, or nil.
 func (db *DB) Participant(ctx context.Context, conversationID, userID string) (*engine.Participant, error) {
 	var p engine.Participant
-	err := db.r.QueryRowContext(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
+	err := db.queryRow(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
 		FROM participants WHERE conversation_id = ? AND user_id = ?`, conversationID, userID).
 		Scan(&p.UserID, &p.JoinedAt, &p.JoinedSeq, &p.LastReadMessageID, &p.LastReadSeq, &p.LastReadAt)
 	return one(&p, err)
@@ -59,7 +59,7 @@ func (db *DB) Participant(ctx context.Context, conversationID, userID string) (*
 
 // Participants lists a conversation's members in the order they joined.
 func (db *DB) Participants(ctx context.Context, conversationID string) ([]engine.Participant, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
+	rows, err := db.query(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
 		FROM participants WHERE conversation_id = ? ORDER BY joined_seq, user_id`, conversationID)
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func (db *DB) Participants(ctx context.Context, conversationID string) ([]engine
 // Summary returns the conversation as userID sees it, or nil when userID is
 // not a participant.
 func (db *DB) Summary(ctx context.Context, conversationID, userID string) (*engine.ConversationSummary, error) {
-	return one(scanSummary(db.r.QueryRowContext(ctx, `SELECT `+summaryCols+summaryFrom+
+	return one(scanSummary(db.queryRow(ctx, `SELECT `+summaryCols+summaryFrom+
 		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
 }
 
@@ -89,7 +89,7 @@ func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySe
 	if beforeActivitySeq == 0 {
 		beforeActivitySeq = 1<<63 - 1
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+summaryCols+summaryFrom+
+	rows, err := db.query(ctx, `SELECT `+summaryCols+summaryFrom+
 		`WHERE p.user_id = ? AND p.last_activity_seq < ? ORDER BY p.last_activity_seq DESC LIMIT ?`,
 		userID, beforeActivitySeq, limit)
 	if err != nil {
@@ -109,16 +109,14 @@ func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySe
 
 // UnreadTotal is the user's unread messages over all their conversations.
 func (db *DB) UnreadTotal(ctx context.Context, userID string) (int64, error) {
-	return unreadTotal(ctx, db.r, userID)
+	return scanTotal(db.queryRow(ctx, totalQuery, userID))
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+const totalQuery = `SELECT unread_total FROM unread_summary WHERE user_id = ?`
 
-func unreadTotal(ctx context.Context, q queryer, userID string) (int64, error) {
+func scanTotal(r *sql.Row) (int64, error) {
 	var n int64
-	err := q.QueryRowContext(ctx, `SELECT unread_total FROM unread_summary WHERE user_id = ?`, userID).Scan(&n)
+	err := r.Scan(&n)
 	if err == sql.ErrNoRows {
 		return 0, nil
 	}
@@ -129,7 +127,7 @@ func unreadTotal(ctx context.Context, q queryer, userID string) (int64, error) {
 // key, or "".
 func (db *DB) DirectConversation(ctx context.Context, directKey string) (string, error) {
 	var id string
-	err := db.r.QueryRowContext(ctx, `SELECT id FROM conversations WHERE direct_key = ?`, directKey).Scan(&id)
+	err := db.queryRow(ctx, `SELECT id FROM conversations WHERE direct_key = ?`, directKey).Scan(&id)
 	if err == sql.ErrNoRows {
 		return "", nil
 	}
@@ -149,13 +147,13 @@ func scanMessage(r rowScanner) (*engine.Message, error) {
 
 // Message returns one message of a conversation, or nil.
 func (db *DB) Message(ctx context.Context, conversationID, messageID string) (*engine.Message, error) {
-	return one(scanMessage(db.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND conversation_id = ?`,
+	return one(scanMessage(db.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND conversation_id = ?`,
 		messageID, conversationID)))
 }
 
 // MessageByTempID finds a message by its idempotency key, or nil.
 func (db *DB) MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (*engine.Message, error) {
-	return one(scanMessage(db.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
+	return one(scanMessage(db.queryRow(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE sender_id = ? AND conversation_id = ? AND client_temp_id = ?`, senderID, conversationID, clientTempID)))
 }
 
@@ -165,7 +163,7 @@ func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uin
 	if beforeSeq == 0 {
 		beforeSeq = 1<<63 - 1
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
+	rows, err := db.query(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, conversationID, beforeSeq, limit)
 	if err != nil {
 		return nil, err
@@ -185,7 +183,7 @@ func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uin
 
 // Receipts lists who read a message, in the order they read it.
 func (db *DB) Receipts(ctx context.Context, messageID string) ([]engine.Receipt, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT user_id, read_at, read_seq FROM message_reads
+	rows, err := db.query(ctx, `SELECT user_id, read_at, read_seq FROM message_reads
 		WHERE message_id = ? ORDER BY read_seq, user_id`, messageID)
 	if err != nil {
 		return nil, err
@@ -205,23 +203,23 @@ func (db *DB) Receipts(ctx context.Context, messageID string) ([]engine.Receipt,
 // Snapshot reads the checkpoint, the user's summary of the conversation and
 // their unread total in one read transaction.
 func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (*engine.Snapshot, error) {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.rd().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	var snap engine.Snapshot
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`, checkpointName).
+	if err := db.txRow(ctx, tx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`, checkpointName).
 		Scan(&snap.Checkpoint); err != nil {
 		return nil, err
 	}
-	sum, err := one(scanSummary(tx.QueryRowContext(ctx, `SELECT `+summaryCols+summaryFrom+
+	sum, err := one(scanSummary(db.txRow(ctx, tx, `SELECT `+summaryCols+summaryFrom+
 		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
 	if err != nil || sum == nil {
 		return nil, err
 	}
 	snap.Conversation = *sum
-	if snap.Summary.UnreadTotal, err = unreadTotal(ctx, tx, userID); err != nil {
+	if snap.Summary.UnreadTotal, err = scanTotal(db.txRow(ctx, tx, totalQuery, userID)); err != nil {
 		return nil, err
 	}
 	return &snap, nil
@@ -229,7 +227,7 @@ func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (*eng
 
 // Skipped returns the rejected sequences of a conversation in (from, to].
 func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT seq FROM skipped_events WHERE conversation_id = ? AND seq > ? AND seq <= ?`,
+	rows, err := db.query(ctx, `SELECT seq FROM skipped_events WHERE conversation_id = ? AND seq > ? AND seq <= ?`,
 		conversationID, from, to)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ type Tx struct {
 	tx    *sql.Tx
 	cache *stmtCache
 	bound map[string]*sql.Stmt
+	st    *batchState
 }
 
 // stmtCache holds the writer connection's prepared statements by SQL text.

@@ -32,6 +32,13 @@ type Log struct {
 var _ engine.Log = (*Log)(nil)
 
 func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error) {
+	if cfg.Existing {
+		st, err := js.Stream(ctx, StreamName)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", StreamName, err)
+		}
+		return &Log{js: js, stream: st}, nil
+	}
 	replicas := cfg.Replicas
 	if replicas <= 0 {
 		replicas = 1

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +33,16 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// ServerName names the embedded server.
 	ServerName string
+	// Listen, when set ("127.0.0.1:0" for a random port), makes the embedded
+	// server also accept TCP clients there, so tools such as `parley replay`
+	// can read the log while the server runs. Token guards that port.
+	Listen string
+	Token  string
+	// Existing binds to the streams as they are instead of creating or
+	// updating them (for tools that must not change a server's config).
+	Existing bool
+	// NoReconnect makes a lost connection to URL final (tools).
+	NoReconnect bool
 }
 
 // Conn is an open connection to JetStream, embedded or external.
@@ -50,10 +62,16 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 	opts := []nats.Option{nats.Name("parley"), nats.MaxReconnects(-1), nats.ClosedHandler(func(*nats.Conn) { close(c.done) })}
 	var err error
 	if cfg.URL != "" {
+		if cfg.NoReconnect {
+			opts = append(opts, nats.NoReconnect(), nats.Timeout(2*time.Second))
+		}
 		c.nc, err = nats.Connect(cfg.URL, opts...)
 	} else {
 		c.ns, err = startEmbedded(cfg)
 		if err == nil {
+			if cfg.Token != "" {
+				opts = append(opts, nats.Token(cfg.Token))
+			}
 			c.nc, err = nats.Connect("", append(opts, nats.InProcessServer(c.ns))...)
 		}
 	}
@@ -79,7 +97,7 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 	if name == "" {
 		name = "parley"
 	}
-	ns, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName:             name,
 		JetStream:              true,
 		StoreDir:               filepath.Join(cfg.DataDir, "nats"),
@@ -87,7 +105,21 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		DontListen:             true,
 		NoSigs:                 true,
 		DisableJetStreamBanner: true,
-	})
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("nats listen address: %w", err)
+		}
+		opts.DontListen, opts.Host, opts.Port = false, host, server.RANDOM_PORT
+		if port != "0" {
+			if opts.Port, err = strconv.Atoi(port); err != nil {
+				return nil, fmt.Errorf("nats listen port: %w", err)
+			}
+		}
+		opts.Authorization = cfg.Token
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +129,15 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		return nil, errors.New("embedded nats-server did not become ready")
 	}
 	return ns, nil
+}
+
+// ClientURL is the embedded server's TCP address ("" when it does not
+// listen or is not embedded).
+func (c *Conn) ClientURL() string {
+	if c.ns == nil || c.ns.Addr() == nil {
+		return ""
+	}
+	return c.ns.ClientURL()
 }
 
 // Log returns the MESSAGES stream as an engine.Log.

@@ -18,6 +18,9 @@ const usage = `parley: an event-sourced realtime messaging engine
 Usage:
   parley serve [flags]    run the engine (embedded NATS + SQLite + HTTP)
   parley token [flags]    print a JWT for a user (or --ops for an operator)
+  parley replay [flags]   rebuild the read models from the log into a new file
+  parley verify [flags]   rebuild in a temp file and compare with the live read models
+  parley bench WORKLOAD   run a named load against a server (see parley bench -h)
 
 Run "parley COMMAND -h" for a command's flags. Every flag also reads the
 environment variable PARLEY_<FLAG> (upper case, dashes as underscores).
@@ -43,6 +46,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -15,7 +15,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg.Register(fs)
-	if err := parseFlags(fs, args, nil); err != nil {
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
+	if err := parseFlags(fs, args, map[string]string{"MESSAGING_REALTIME": "realtime"}); err != nil {
 		return err
 	}
 	var level slog.Level
@@ -24,6 +25,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
+	if *pprofAddr != "" {
+		if err := startPprof(*pprofAddr, logger); err != nil {
+			return err
+		}
+	}
 	m := &node.Node{Config: cfg, Logger: logger}
 	if err := m.Run(ctx); err != nil {
 		return err

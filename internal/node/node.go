@@ -12,7 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
+	"sync"
 	"time"
 
 	"parley/api"
@@ -32,6 +32,12 @@ type Config struct {
 	DuplicateWindow time.Duration
 	ApplyTimeout    time.Duration
 	LogLevel        string
+	// NATSListen is where the embedded server also accepts local TCP clients
+	// (tools such as replay and verify); "" turns it off.
+	NATSListen string
+	// ProjectionVersion overrides projections.Version (tests of upgrades).
+	ProjectionVersion int
+	RealtimeConfig
 }
 
 // DefaultConfig is what `parley serve` runs with when told nothing.
@@ -39,6 +45,8 @@ func DefaultConfig() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "interval",
 		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, LogLevel: "info",
+		NATSListen: "127.0.0.1:0",
+		RealtimeConfig: DefaultRealtimeConfig(),
 	}
 }
 
@@ -63,6 +71,7 @@ func (c Config) Validate() error {
 	if c.ApplyTimeout <= 0 {
 		errs = append(errs, errors.New("--apply-timeout must be positive"))
 	}
+	errs = append(errs, c.RealtimeConfig.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -77,6 +86,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "loopback address where the embedded NATS also serves local tools (replay, verify, stats), token-protected; empty turns it off")
+	c.RealtimeConfig.register(fs)
 }
 
 // Node is one running engine: log, read models, projector and HTTP. Tests
@@ -90,9 +101,13 @@ type Node struct {
 	ln       net.Listener
 	http     *http.Server
 	api      *api.Server
-	stopProj context.CancelFunc
-	projDone chan error
+	projMu   sync.Mutex // guards proj and closing against the upgrade
+	proj     *projRunner
+	closing  bool
+	fail     chan error // a component that stopped by itself
 	httpDone chan error
+	upgrade  *upgrader
+	rt       *realtime
 }
 
 // Run starts everything and returns once the engine serves.
@@ -115,27 +130,44 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("jwt secret: %w", err)
 	}
-	m.conn, err = streams.Open(ctx, streams.Config{
+	scfg := streams.Config{
 		DataDir: m.Config.DataDir, URL: m.Config.NATSURL, SyncAlways: m.Config.Sync == "always",
 		Replicas: m.Config.Replicas, DuplicateWindow: m.Config.DuplicateWindow,
-	})
+	}
+	if m.Config.NATSURL == "" && m.Config.NATSListen != "" {
+		scfg.Listen = m.Config.NATSListen
+		if scfg.Token, err = randomToken(); err != nil {
+			return err
+		}
+	}
+	m.conn, err = streams.Open(ctx, scfg)
 	if err != nil {
 		return err
 	}
-	m.db, err = projections.Open(ctx, filepath.Join(m.Config.DataDir, "parley.db"))
+	if err := writeToolURL(m.Config.DataDir, m.conn.ClientURL(), scfg.Token); err != nil {
+		return err
+	}
+	m.db, err = projections.Open(ctx, projections.LivePath(m.Config.DataDir))
+	if err != nil {
+		return err
+	}
+	built, err := m.checkVersion(ctx)
+	if err != nil {
+		return err
+	}
+	rtAPI, err := m.startRealtime(ctx)
 	if err != nil {
 		return err
 	}
 	log := m.conn.Log()
-	proj := projections.NewProjector(m.db, log.Tail, projections.ProjectorConfig{
-		OnCommit: m.onCommit, Logger: m.Logger.With("component", "projector"),
-	})
-	projCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m.stopProj, m.projDone = stop, make(chan error, 1)
-	go func() { m.projDone <- proj.Run(projCtx) }()
+	m.fail = make(chan error, 1)
+	m.startProjector()
+	if built < m.version() {
+		m.startUpgrade(built)
+	}
 
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout})
-	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api")})
+	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI})
 	m.ln, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return err
@@ -166,8 +198,8 @@ func (m *Node) Done() <-chan error {
 	out := make(chan error, 1)
 	go func() {
 		select {
-		case err := <-m.projDone:
-			out <- fmt.Errorf("projector stopped: %w", err)
+		case err := <-m.fail:
+			out <- err
 		case err := <-m.httpDone:
 			out <- fmt.Errorf("http stopped: %w", err)
 		}
@@ -179,6 +211,11 @@ func (m *Node) Done() <-chan error {
 // commit its batch, then close NATS and SQLite.
 func (m *Node) Close() error {
 	var errs []error
+	if m.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.api.CloseRealtime(ctx)
+		cancel()
+	}
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs = append(errs, m.http.Shutdown(ctx))
@@ -186,14 +223,14 @@ func (m *Node) Close() error {
 	} else if m.ln != nil {
 		m.ln.Close()
 	}
-	if m.stopProj != nil {
-		m.stopProj()
-		if err := <-m.projDone; err != nil {
-			errs = append(errs, err)
-		}
-		m.stopProj = nil
-	}
+	m.stopUpgrade()
+	m.projMu.Lock()
+	m.closing = true
+	m.stopProjector()
+	m.projMu.Unlock()
+	m.closeRealtime()
 	if m.conn != nil {
+		removeToolURL(m.Config.DataDir)
 		m.conn.Close()
 	}
 	if m.db != nil {

@@ -1,7 +1,240 @@
 package node
 
-import "parley/engine"
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"parley/api"
+	"parley/engine"
+	"parley/streams"
+)
+
+// RealtimeConfig is the part of Config that shapes live delivery.
+type RealtimeConfig struct {
+	Realtime          bool
+	AppKey            string
+	AppSecret         string
+	AllowedOrigins    string // comma-separated
+	PresenceTTL       time.Duration
+	WSMaxMessage      int
+	WSBuffer          int
+	WSActivityTimeout time.Duration
+	WSPongTimeout     time.Duration
+	WSIdleTimeout     time.Duration
+	MaxConnections    int
+	SSEKeepAlive      time.Duration
+}
+
+// DefaultRealtimeConfig is live delivery as `parley serve` runs it.
+func DefaultRealtimeConfig() RealtimeConfig {
+	return RealtimeConfig{
+		Realtime: true, PresenceTTL: 60 * time.Second, WSMaxMessage: 10 << 10, WSBuffer: engine.DefaultHubBuffer,
+		WSActivityTimeout: 30 * time.Second, WSPongTimeout: 30 * time.Second, WSIdleTimeout: 120 * time.Second,
+		MaxConnections: engine.DefaultMaxClients, SSEKeepAlive: 15 * time.Second,
+	}
+}
+
+func (c *RealtimeConfig) register(fs *flag.FlagSet) {
+	fs.BoolVar(&c.Realtime, "realtime", c.Realtime, "serve WebSocket (Pusher protocol 7) and SSE; false makes clients poll delta (also MESSAGING_REALTIME)")
+	fs.StringVar(&c.AppKey, "app-key", c.AppKey, "Pusher app key clients connect with (default: generated into the data dir)")
+	fs.StringVar(&c.AppSecret, "app-secret", c.AppSecret, "Pusher app secret that signs subscriptions (default: generated into the data dir)")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", c.AllowedOrigins,
+		"comma-separated browser origins allowed besides the server's own host (https://app.example.com, *.example.com, *); empty allows the same host and localhost")
+	fs.DurationVar(&c.PresenceTTL, "presence-ttl", c.PresenceTTL, "how long a presence heartbeat or a crashed node's socket keeps a user online")
+	fs.IntVar(&c.WSMaxMessage, "ws-max-message", c.WSMaxMessage, "largest WebSocket message a client may send, in bytes")
+	fs.IntVar(&c.WSBuffer, "ws-buffer", c.WSBuffer, "outbound buffer per connection, in messages; a client that lets it fill is disconnected")
+	fs.DurationVar(&c.WSActivityTimeout, "ws-activity-timeout", c.WSActivityTimeout, "silence after which the server pings a socket")
+	fs.DurationVar(&c.WSPongTimeout, "ws-pong-timeout", c.WSPongTimeout, "how long a pinged socket has to answer before it is closed (4201)")
+	fs.DurationVar(&c.WSIdleTimeout, "ws-idle-timeout", c.WSIdleTimeout, "how long a socket may stay without any subscription (4202)")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "realtime connections (WebSocket + SSE) this node accepts")
+	fs.DurationVar(&c.SSEKeepAlive, "sse-keepalive", c.SSEKeepAlive, "interval of SSE keep-alive comments")
+}
+
+func (c RealtimeConfig) validate() []error {
+	var errs []error
+	if c.PresenceTTL < time.Second || c.PresenceTTL%time.Second != 0 {
+		errs = append(errs, errors.New("--presence-ttl must be whole seconds, at least 1s"))
+	}
+	if c.WSMaxMessage < 1024 || c.WSMaxMessage > 1<<20 {
+		errs = append(errs, errors.New("--ws-max-message must be between 1024 and 1048576 bytes"))
+	}
+	if c.WSBuffer < 1 || c.WSBuffer > 1<<16 {
+		errs = append(errs, errors.New("--ws-buffer must be between 1 and 65536"))
+	}
+	if c.WSActivityTimeout < time.Second || c.WSPongTimeout <= 0 || c.WSIdleTimeout <= 0 || c.SSEKeepAlive <= 0 {
+		errs = append(errs, errors.New("--ws-activity-timeout must be at least 1s; --ws-pong-timeout, --ws-idle-timeout and --sse-keepalive positive"))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, errors.New("--max-connections must be positive"))
+	}
+	if c.AppKey != "" && !validAppKey(c.AppKey) {
+		errs = append(errs, errors.New("--app-key must be 1-64 characters of A-Z a-z 0-9 _ -"))
+	}
+	return errs
+}
+
+func validAppKey(k string) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// realtime is the node's live-delivery machinery.
+type realtime struct {
+	hub        *engine.Hub
+	presence   *engine.Presence
+	dispatcher *engine.Dispatcher
+	stopRelay  func()
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+// startRealtime builds the hub, presence and relay, and returns what the
+// API needs; nil when realtime is off. It runs before the projector starts,
+// so onCommit sees a complete realtime.
+func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
+	cfg := m.Config.RealtimeConfig
+	if !cfg.Realtime {
+		return nil, nil
+	}
+	key, secret, err := AppCredentials(cfg.AppKey, cfg.AppSecret, m.Config.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("app credentials: %w", err)
+	}
+	store, err := m.conn.Presence(ctx, streams.PresenceConfig{TTL: cfg.PresenceTTL, Replicas: m.Config.Replicas})
+	if err != nil {
+		return nil, err
+	}
+	logger := m.Logger.With("component", "realtime")
+	hub := engine.NewHub(engine.HubConfig{Buffer: cfg.WSBuffer, MaxClients: cfg.MaxConnections})
+	presence := engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger})
+	rt := &realtime{hub: hub, presence: presence, done: make(chan struct{})}
+	rt.dispatcher = engine.NewDispatcher(hub, m.db, engine.DispatcherConfig{Logger: logger,
+		OnRemoved: func(ctx context.Context, conversationID, userID string) {
+			presence.Evict(ctx, engine.PresenceConversationChannel(conversationID), userID)
+		}})
+	relay := m.conn.Relay()
+	if rt.stopRelay, err = relay.Subscribe(hub.Deliver); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rt.cancel = cancel
+	go func() {
+		defer close(rt.done)
+		go rt.dispatcher.Run()
+		_ = presence.Run(runCtx)
+	}()
+	m.rt = rt
+	select {
+	case <-presence.Synced():
+	case <-time.After(10 * time.Second):
+		return nil, errors.New("presence: the watcher did not load the bucket in 10s")
+	}
+	var origins []string
+	for _, o := range strings.Split(cfg.AllowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return &api.Realtime{
+		Hub: hub, Presence: presence, Relay: relay, Changes: m.db,
+		AppKey: key, AppSecret: []byte(secret), AllowedOrigins: origins,
+		MaxMessageBytes: cfg.WSMaxMessage, ActivityTimeout: cfg.WSActivityTimeout,
+		PongTimeout: cfg.WSPongTimeout, IdleTimeout: cfg.WSIdleTimeout, SSEKeepAlive: cfg.SSEKeepAlive,
+	}, nil
+}
 
 // onCommit receives every batch of accepted events after the projector has
 // committed it: the hand-off point to realtime delivery.
-func (m *Node) onCommit(events []engine.Event) {}
+func (m *Node) onCommit(events []engine.Event) {
+	if m.rt != nil {
+		m.rt.dispatcher.OnCommit(events)
+	}
+}
+
+// closeRealtime stops the dispatcher, the presence watcher and the relay;
+// the API has dropped the clients already.
+func (m *Node) closeRealtime() {
+	rt := m.rt
+	if rt == nil {
+		return
+	}
+	rt.dispatcher.Close()
+	rt.cancel()
+	<-rt.done
+	if rt.stopRelay != nil {
+		rt.stopRelay()
+	}
+	m.rt = nil
+}
+
+// Hub is the node's realtime hub (nil with realtime off), for stats and tests.
+func (m *Node) Hub() *engine.Hub {
+	if m.rt == nil {
+		return nil
+	}
+	return m.rt.hub
+}
+
+// AppCredentials returns the configured Pusher app key and secret, or the
+// data dir's, generating and storing them on first use (app.key, app.secret).
+func AppCredentials(key, secret, dataDir string) (string, string, error) {
+	var err error
+	if key == "" {
+		if key, err = storedValue(filepath.Join(dataDir, "app.key"), 10); err != nil {
+			return "", "", err
+		}
+	}
+	if secret == "" {
+		if secret, err = storedValue(filepath.Join(dataDir, "app.secret"), 32); err != nil {
+			return "", "", err
+		}
+	}
+	return key, secret, nil
+}
+
+// storedValue reads path, or creates it holding n random bytes in hex.
+func storedValue(path string, n int) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, n)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return storedValue(path, n) // another process made it first
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	return s, f.Close()
+}

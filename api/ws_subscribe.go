@@ -1,0 +1,181 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"parley/engine"
+)
+
+type subscribeData struct {
+	Channel     string `json:"channel"`
+	Auth        string `json:"auth"`
+	ChannelData string `json:"channel_data"`
+}
+
+// subscribe handles pusher:subscribe. A refused subscription gets a
+// pusher:subscription_error on its channel, which Echo's .error() receives.
+func (w *wsConn) subscribe(ctx context.Context, payload json.RawMessage) {
+	var req subscribeData
+	if err := json.Unmarshal(payload, &req); err != nil {
+		w.client.Send(errorFrame(pusherReconnect, "malformed message: pusher:subscribe needs {channel, auth?, channel_data?}"))
+		return
+	}
+	ch, err := engine.ParseChannel(req.Channel)
+	if err != nil {
+		w.subscriptionError(req.Channel, http.StatusBadRequest, "invalid channel name")
+		return
+	}
+	var who channelData
+	if ch.Private() {
+		if !verifyAuth(w.rt.AppKey, w.rt.AppSecret, req.Auth, w.client.ID(), req.Channel, req.ChannelData) {
+			w.subscriptionError(req.Channel, http.StatusForbidden, "invalid signature for this socket and channel; get one from /broadcasting/auth")
+			return
+		}
+		if req.ChannelData != "" {
+			if json.Unmarshal([]byte(req.ChannelData), &who) != nil || !engine.ValidUserID(who.UserID) {
+				w.subscriptionError(req.Channel, http.StatusBadRequest, "channel_data must hold a valid user_id")
+				return
+			}
+			if !w.bind(req.Channel, who.UserID) {
+				return
+			}
+		}
+	}
+	if ch.Presence() {
+		w.joinPresence(ctx, ch, who)
+		return
+	}
+	ack := control(evSubscriptionSucceeded, ch.Name, struct{}{})
+	if err := w.rt.Hub.Subscribe(w.client, ch.Name, ack); err != nil {
+		w.subscribeFailed(ch.Name, err, ack)
+		return
+	}
+	w.lastSubs.Store(0)
+}
+
+// bind ties the socket to the signed user; a socket serves one user.
+func (w *wsConn) bind(channel, userID string) bool {
+	err := w.rt.Hub.BindUser(w.client, userID)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, engine.ErrUserMismatch):
+		w.subscriptionError(channel, http.StatusForbidden, "this connection is already bound to another user")
+	default:
+		w.subscriptionError(channel, http.StatusTooManyRequests, "too many connections for this user")
+		w.fail(pusherCode(err), "over quota: too many connections for this user")
+	}
+	return false
+}
+
+func (w *wsConn) joinPresence(ctx context.Context, ch engine.Channel, who channelData) {
+	if who.UserID == "" {
+		w.subscriptionError(ch.Name, http.StatusBadRequest, "presence channels need channel_data with user_id")
+		return
+	}
+	ack := func(members []engine.Member) *engine.Frame { return presenceAck(ch.Name, members) }
+	jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := w.rt.Presence.Join(jctx, w.client, ch.Name, engine.Member{UserID: who.UserID, Info: who.UserInfo}, ack)
+	if err != nil {
+		if errors.Is(err, engine.ErrAlreadySubscribed) {
+			members, _ := w.rt.Presence.Members(ch.Name)
+			w.client.Send(presenceAck(ch.Name, members))
+			return
+		}
+		w.subscribeFailed(ch.Name, err, nil)
+		return
+	}
+	w.presence[ch.Name] = true
+	w.lastSubs.Store(0)
+}
+
+// presenceAck is subscription_succeeded with Pusher's presence data.
+func presenceAck(channel string, members []engine.Member) *engine.Frame {
+	ids := make([]string, 0, len(members))
+	hash := make(map[string]json.RawMessage, len(members))
+	for _, m := range members {
+		if _, dup := hash[m.UserID]; dup {
+			continue
+		}
+		ids = append(ids, m.UserID)
+		info := m.Info
+		if len(info) == 0 {
+			info = json.RawMessage("null")
+		}
+		hash[m.UserID] = info
+	}
+	return control(evSubscriptionSucceeded, channel, map[string]any{
+		"presence": map[string]any{"ids": ids, "hash": hash, "count": len(ids)},
+	})
+}
+
+func (w *wsConn) subscribeFailed(channel string, err error, ack *engine.Frame) {
+	switch {
+	case errors.Is(err, engine.ErrAlreadySubscribed):
+		if ack != nil {
+			w.client.Send(ack)
+		}
+	case errors.Is(err, engine.ErrTooManyChannels):
+		w.subscriptionError(channel, http.StatusTooManyRequests, fmt.Sprintf("at most %d subscriptions per connection", w.rt.Hub.Config().MaxChannels))
+	default:
+		w.s.logger.Warn("subscribe", "channel", channel, "err", err)
+		w.subscriptionError(channel, http.StatusServiceUnavailable, "subscription failed; retry")
+	}
+}
+
+func (w *wsConn) subscriptionError(channel string, status int, msg string) {
+	w.client.Send(control(evSubscriptionError, channel, subscriptionError{Type: "AuthError", Error: msg, Status: status}))
+}
+
+func (w *wsConn) unsubscribe(ctx context.Context, payload json.RawMessage) {
+	var req subscribeData
+	if json.Unmarshal(payload, &req) != nil {
+		return
+	}
+	if w.presence[req.Channel] {
+		delete(w.presence, req.Channel)
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		w.rt.Presence.Leave(lctx, w.client, req.Channel)
+		cancel()
+	} else {
+		w.rt.Hub.Unsubscribe(w.client, req.Channel)
+	}
+	if len(w.client.Channels()) == 0 {
+		w.lastSubs.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+// clientEvent relays a client- event to the channel's other subscribers,
+// on every node, with the sender's user_id added.
+func (w *wsConn) clientEvent(ctx context.Context, f *pusherIn) {
+	if !strings.HasPrefix(f.Channel, "private-") && !strings.HasPrefix(f.Channel, "presence-") {
+		w.client.Send(errorFrame(pusherUnauthorized, "client events are only allowed on private and presence channels"))
+		return
+	}
+	if !w.rt.Hub.Subscribed(w.client, f.Channel) {
+		w.client.Send(errorFrame(pusherUnauthorized, "client event rejected: not subscribed to "+f.Channel))
+		return
+	}
+	user := w.client.UserID()
+	if user == "" {
+		w.client.Send(errorFrame(pusherUnauthorized, "client event rejected: the subscription carries no user"))
+		return
+	}
+	if !w.limiter.Allow() {
+		w.client.Send(errorFrame(pusherClientRateLimit, fmt.Sprintf("client event rejected: more than %g per second", w.rt.ClientEventsPerSecond)))
+		return
+	}
+	data, ok := engine.WithUserID(f.payload(), user)
+	if !ok {
+		w.client.Send(errorFrame(pusherReconnect, "malformed message: client event data must be a JSON object"))
+		return
+	}
+	w.s.relay(ctx, engine.ClientEvent{Channel: f.Channel, Event: f.Event, Data: data, UserID: user, SocketID: w.client.ID()})
+}

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"parley/engine"
+)
+
+// fanoutRoom is one conversation of the fanout workload.
+type fanoutRoom struct {
+	id     string
+	sender string // token
+}
+
+// fanoutRig is the fanout workload's conversations and subscribed sockets.
+type fanoutRig struct {
+	s        *benchServer
+	rooms    []fanoutRoom
+	conns    []*pusherConn
+	starts   sync.Map // client_temp_id -> time.Time
+	received atomic.Int64
+	lat      latencies
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// benchFanout: c.FanConvs conversations with c.Subscribers sockets each,
+// c.Senders closed-loop HTTP senders, then an open-loop run at c.Rate.
+func benchFanout(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchResult, error) {
+	s, err := startBenchServer(ctx, c, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	rig, err := newFanoutRig(ctx, s, c.FanConvs, c.Subscribers)
+	if err != nil {
+		return nil, err
+	}
+	defer rig.close()
+	closed, err := rig.run(ctx, c, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []benchResult{closed}
+	if c.Rate > 0 {
+		open, err := rig.run(ctx, c, c.Rate)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, open)
+	}
+	return out, nil
+}
+
+func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanoutRig, error) {
+	rig := &fanoutRig{s: s}
+	rctx, cancel := context.WithCancel(context.Background())
+	rig.cancel = cancel
+	key, err := s.appKey(s.token("fanout-probe"))
+	if err != nil {
+		return nil, err
+	}
+	type job struct{ room, sub int }
+	var jobs []job
+	for k := range convs {
+		var members []string
+		for j := range subs {
+			members = append(members, fmt.Sprintf("fr%d-%d", k, j))
+		}
+		sender := fmt.Sprint("fs", k)
+		var d engine.ConversationDetail
+		if _, err := s.do("POST", "/api/conversations", s.token(sender), map[string]any{"participant_ids": members, "title": "fanout"}, &d); err != nil {
+			return nil, err
+		}
+		rig.rooms = append(rig.rooms, fanoutRoom{id: d.ID, sender: s.token(sender)})
+		for j := range subs {
+			jobs = append(jobs, job{k, j})
+		}
+	}
+	rig.conns = make([]*pusherConn, len(jobs))
+	errs := make(chan error, len(jobs))
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i, jb := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pc, err := s.dialPusher(ctx, key)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if err := s.subscribe(ctx, pc, s.token(fmt.Sprintf("fr%d-%d", jb.room, jb.sub)), "private-conversation."+rig.rooms[jb.room].id); err != nil {
+				pc.ws.CloseNow()
+				errs <- err
+				return
+			}
+			rig.conns[i] = pc
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		rig.close()
+		return nil, fmt.Errorf("connect subscribers: %w", err)
+	}
+	for _, pc := range rig.conns {
+		rig.wg.Add(1)
+		go rig.readLoop(rctx, pc)
+	}
+	return rig, nil
+}
+
+func (r *fanoutRig) readLoop(ctx context.Context, pc *pusherConn) {
+	defer r.wg.Done()
+	for {
+		f, err := pc.read(ctx)
+		if err != nil {
+			return
+		}
+		switch f.Event {
+		case "message.sent":
+			now := time.Now()
+			if t, ok := r.starts.Load(clientTempID(f.dataString())); ok {
+				r.lat.add(now.Sub(t.(time.Time)))
+				r.received.Add(1)
+			}
+		case "pusher:ping":
+			_ = pc.write(ctx, map[string]any{"event": "pusher:pong", "data": map[string]any{}})
+		}
+	}
+}
+
+func (r *fanoutRig) close() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	for _, pc := range r.conns {
+		if pc != nil {
+			pc.ws.CloseNow()
+		}
+	}
+	r.wg.Wait()
+}
+
+// run sends for c.Duration, closed-loop with c.Senders when rate is 0, else
+// open-loop at rate sends/s, then waits for the deliveries to drain.
+func (r *fanoutRig) run(ctx context.Context, c benchConfig, rate int) (benchResult, error) {
+	r.lat = latencies{}
+	r.received.Store(0)
+	var sent, errs atomic.Int64
+	var next atomic.Int64
+	mode := fmt.Sprint(time.Now().UnixNano())
+	sendOne := func() {
+		n := next.Add(1)
+		room := r.rooms[int(n)%len(r.rooms)]
+		ctid := fmt.Sprint("fan-", mode, "-", n)
+		r.starts.Store(ctid, time.Now())
+		if _, err := r.s.do("POST", "/api/messages/"+room.id, room.sender, map[string]string{"body": body200, "client_temp_id": ctid}, nil); err != nil {
+			errs.Add(1)
+			return
+		}
+		sent.Add(1)
+	}
+	cpu0, t0 := r.s.cpu(), time.Now()
+	deadline := t0.Add(c.Duration)
+	var wg sync.WaitGroup
+	if rate == 0 {
+		for range c.Senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) && ctx.Err() == nil {
+					sendOne()
+				}
+			}()
+		}
+	} else {
+		sem := make(chan struct{}, 512) // bounded in-flight sends
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		for now := range tick.C {
+			if now.After(deadline) || ctx.Err() != nil {
+				break
+			}
+			select {
+			case sem <- struct{}{}:
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					sendOne()
+				}()
+			default:
+				errs.Add(1) // the server fell more than 512 sends behind
+			}
+		}
+		tick.Stop()
+	}
+	wg.Wait()
+	subs := int64(len(r.conns) / len(r.rooms))
+	want := sent.Load() * subs
+	drain := time.Now().Add(15 * time.Second)
+	for r.received.Load() < want && time.Now().Before(drain) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	elapsed, cpu := time.Since(t0), r.s.cpu()-cpu0
+	got := r.received.Load()
+	res := benchResult{Workload: "fanout", SendsPerS: float64(sent.Load()) / c.Duration.Seconds(),
+		DeliveriesPerS: float64(got) / elapsed.Seconds(), Errors: errs.Load(), Lost: max(0, want-got),
+		Params: map[string]any{"conversations": len(r.rooms), "subscribers_per_conversation": subs, "duration_s": c.Duration.Seconds()}}
+	if rate == 0 {
+		res.Params["mode"], res.Params["senders"] = "closed-loop", c.Senders
+	} else {
+		res.Params["mode"], res.Params["rate_per_s"] = "open-loop", rate
+	}
+	if got > 0 && cpu > 0 {
+		res.ServerCPUUsPerDelivery = float64(cpu.Microseconds()) / float64(got)
+		res.ServerCPUUsPerSend = float64(cpu.Microseconds()) / float64(max(1, sent.Load()))
+	}
+	r.lat.fill(&res)
+	if sent.Load() == 0 {
+		return res, errors.New("no send succeeded")
+	}
+	return res, nil
+}
+
+// benchConnections: c.Connections idle sockets, each subscribed to
+// presence-messaging and its user's private channel; the server's resident
+// memory per connection.
+func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchResult, error) {
+	s, err := startBenchServer(ctx, c, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	key, err := s.appKey(s.token("conn-probe"))
+	if err != nil {
+		return nil, err
+	}
+	open := func(i int) (*pusherConn, error) {
+		user := fmt.Sprint("conn", i)
+		tok := s.token(user)
+		pc, err := s.dialPusher(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range []string{"presence-messaging", "private-user." + user} {
+			if err := s.subscribe(ctx, pc, tok, ch); err != nil {
+				pc.ws.CloseNow()
+				return nil, err
+			}
+		}
+		return pc, nil
+	}
+	// Warm up (first sockets pay for buffers that every later one shares).
+	warm := make([]*pusherConn, 0, 50)
+	for i := range 50 {
+		pc, err := open(-1 - i)
+		if err != nil {
+			return nil, err
+		}
+		warm = append(warm, pc)
+	}
+	before := s.rssKiB()
+	conns := make([]*pusherConn, c.Connections)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	sem := make(chan struct{}, 64)
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pc, err := open(i)
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			conns[i] = pc
+		}()
+	}
+	wg.Wait()
+	// Keep answering pings while memory settles.
+	rctx, cancel := context.WithCancel(ctx)
+	for _, pc := range append(conns, warm...) {
+		if pc == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				f, err := pc.read(rctx)
+				if err != nil {
+					return
+				}
+				if f.Event == "pusher:ping" {
+					_ = pc.write(rctx, map[string]any{"event": "pusher:pong", "data": map[string]any{}})
+				}
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second) // let the server's allocations settle before reading RSS
+	after := s.rssKiB()
+	cancel()
+	for _, pc := range append(conns, warm...) {
+		if pc != nil {
+			pc.ws.CloseNow()
+		}
+	}
+	wg.Wait()
+	ok := int64(c.Connections) - failed.Load()
+	r := benchResult{Workload: "connections", Errors: failed.Load(),
+		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2}}
+	if ok > 0 && after > 0 {
+		r.RSSPerConnKiB = float64(after-before) / float64(ok)
+		r.Extra = map[string]any{"server_rss_before_kib": before, "server_rss_after_kib": after}
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		r.Extra["first_error"] = err.Error()
+	}
+	return []benchResult{r}, nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"parley/engine"
+)
+
+// benchDelta: for each history size H, one conversation with H messages and
+// c.Deltas reconnect deltas of the last 100 events.
+func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchResult, error) {
+	s, err := startBenchServer(ctx, c, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	var out []benchResult
+	for _, hs := range strings.Split(c.History, ",") {
+		h, err := strconv.Atoi(strings.TrimSpace(hs))
+		if err != nil || h < 100 {
+			return nil, fmt.Errorf("--history: %q is not a size of at least 100", hs)
+		}
+		convs, toks, err := s.directConversations(fmt.Sprint("delta", h), 1)
+		if err != nil {
+			return nil, err
+		}
+		seqs, err := s.sendMany(convs[0], toks[0], h, 32)
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(seqs)
+		path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", convs[0], seqs[h-101])
+		var lat latencies
+		r := benchResult{Workload: "delta", Params: map[string]any{"history": h, "delta_events": 100, "requests": c.Deltas}}
+		for range c.Deltas {
+			start := time.Now()
+			var d engine.Delta
+			if _, err := s.do("GET", path, toks[0], nil, &d); err != nil || len(d.Events) != 100 {
+				r.Errors++
+			}
+			lat.add(time.Since(start))
+		}
+		lat.fill(&r)
+		out = append(out, r)
+	}
+	if len(out) > 1 && out[0].P99Ms > 0 {
+		last := &out[len(out)-1]
+		last.Extra = map[string]any{"p99_ratio_to_smallest_history": last.P99Ms / out[0].P99Ms, "p50_ratio_to_smallest_history": last.P50Ms / out[0].P50Ms}
+	}
+	return out, nil
+}
+
+// benchInbox: a user in c.InboxConvs conversations, each with an unread
+// message; the latency of their conversation list (a 50-conversation page).
+func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchResult, error) {
+	s, err := startBenchServer(ctx, c, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	user := "inbox-user"
+	tok := s.token(user)
+	for k := range c.InboxConvs {
+		other := fmt.Sprint("inbox-friend", k)
+		otok := s.token(other)
+		var d engine.ConversationDetail
+		if _, err := s.do("POST", "/api/conversations", otok, map[string]any{"participant_ids": []string{user}}, &d); err != nil {
+			return nil, err
+		}
+		if _, err := s.do("POST", "/api/messages/"+d.ID, otok, map[string]string{"body": body200, "client_temp_id": "hello"}, nil); err != nil {
+			return nil, err
+		}
+	}
+	var lat latencies
+	r := benchResult{Workload: "inbox", Params: map[string]any{"conversations": c.InboxConvs, "page": 50, "requests": c.InboxReads}}
+	for range c.InboxReads {
+		start := time.Now()
+		var l engine.ConversationList
+		if _, err := s.do("GET", "/api/conversations?limit=50", tok, nil, &l); err != nil || len(l.Conversations) != 50 || l.Summary.UnreadTotal != int64(c.InboxConvs) {
+			r.Errors++
+		}
+		lat.add(time.Since(start))
+	}
+	lat.fill(&r)
+	return []benchResult{r}, nil
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"parley/internal/node"
+)
+
+// benchServer is the server a workload drives: started by the harness, or
+// given with --url.
+type benchServer struct {
+	URL     string
+	DataDir string
+	Secret  []byte
+	pid     int
+	cmd     *exec.Cmd
+	tmp     string
+	client  *http.Client
+}
+
+func startBenchServer(ctx context.Context, c benchConfig, stderr io.Writer) (*benchServer, error) {
+	s := &benchServer{client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
+	}}}
+	if c.URL != "" {
+		s.URL, s.DataDir, s.pid = strings.TrimRight(c.URL, "/"), c.DataDir, c.PID
+		secret := c.JWTSecret
+		if secret == "" && c.DataDir != "" {
+			b, err := node.JWTSecret("", c.DataDir)
+			if err != nil {
+				return nil, err
+			}
+			secret = string(b)
+		}
+		if secret == "" {
+			return nil, errors.New("with --url, give --jwt-secret (or --data) so the harness can mint users")
+		}
+		s.Secret = []byte(secret)
+		return s, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if s.tmp, err = os.MkdirTemp("", "parley-bench-"); err != nil {
+		return nil, err
+	}
+	s.DataDir = filepath.Join(s.tmp, "data")
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	s.Secret = []byte(hex.EncodeToString(raw))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s.URL = "http://" + addr
+	s.cmd = exec.Command(exe, "serve", "--addr", addr, "--data", s.DataDir, "--jwt-secret", string(s.Secret),
+		"--log-level", "warn", "--sync", c.Sync)
+	s.cmd.Stdout, s.cmd.Stderr = stderr, stderr
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.pid = s.cmd.Process.Pid
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := s.client.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			s.Stop()
+			return nil, fmt.Errorf("server at %s did not come up", s.URL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop ends a server the harness started and removes its data.
+func (s *benchServer) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-done
+		}
+	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+	}
+}
+
+// cpu is the server's user+system CPU time so far (0 when unknown).
+func (s *benchServer) cpu() time.Duration {
+	if s.pid == 0 {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields of the whole line.
+	rest := string(raw)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+2:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
+}
+
+// rssKiB is the server's resident memory (0 when unknown).
+func (s *benchServer) rssKiB() int64 {
+	if s.pid == 0 {
+		return 0
+	}
+	return procStatusKiB(s.pid, "VmRSS:")
+}
+
+func procStatusKiB(pid int, field string) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

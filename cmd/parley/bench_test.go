@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// The harness runs every workload end to end (with tiny sizes) and prints
+// one JSON object per result with the documented fields.
+func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
+	t.Setenv("PARLEY_TEST_AS_MAIN", "1") // children of this test binary act as parley
+	out, err := runCmd(t, "bench", "send", "fanout", "delta", "inbox", "connections", "replay", "ceiling", "--json",
+		"--fanout-conversations", "3", "--subscribers", "3", "--senders", "2", "--rate", "50", "--connections", "20",
+		"--duration", "1s", "--clients", "4", "--conversations", "5", "--history", "200,400", "--deltas", "5",
+		"--inbox-conversations", "60", "--inbox-reads", "5", "--events", "3000", "--ceiling-msgs", "2000")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	got := map[string][]benchResult{}
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var r benchResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("not JSON: %s", line)
+		}
+		var raw map[string]any
+		_ = json.Unmarshal([]byte(line), &raw)
+		for _, f := range []string{"workload", "errors", "lost", "params"} {
+			if _, ok := raw[f]; !ok {
+				t.Fatalf("%s lacks %q: %s", r.Workload, f, line)
+			}
+		}
+		if r.Errors != 0 {
+			t.Fatalf("%s had errors: %s", r.Workload, line)
+		}
+		got[r.Workload] = append(got[r.Workload], r)
+	}
+	send := got["send"]
+	if len(send) != 1 || send[0].SendsPerS <= 0 || send[0].P99Ms <= 0 || send[0].ServerCPUUsPerSend <= 0 {
+		t.Fatalf("send result = %+v", send)
+	}
+	fan := got["fanout"]
+	if len(fan) != 2 || fan[0].DeliveriesPerS <= 0 || fan[0].Lost != 0 || fan[1].Lost != 0 || fan[0].P99Ms <= 0 || fan[0].ServerCPUUsPerDelivery <= 0 {
+		t.Fatalf("fanout results = %+v", fan)
+	}
+	if c := got["connections"]; len(c) != 1 || c[0].Extra["server_rss_after_kib"] == nil || c[0].Extra["server_rss_after_kib"].(float64) <= 0 {
+		t.Fatalf("connections result = %+v", c)
+	}
+	if d := got["delta"]; len(d) != 2 || d[0].P50Ms <= 0 || d[1].Extra["p99_ratio_to_smallest_history"] == nil {
+		t.Fatalf("delta results = %+v", d)
+	}
+	if in := got["inbox"]; len(in) != 1 || in[0].P99Ms <= 0 {
+		t.Fatalf("inbox result = %+v", in)
+	}
+	if r := got["replay"]; len(r) != 1 || r[0].EventsPerS <= 0 || r[0].Params["events"].(float64) < 3000 {
+		t.Fatalf("replay result = %+v", r)
+	}
+	if c := got["ceiling"]; len(c) != 3 {
+		t.Fatalf("ceiling results = %+v", c)
+	}
+}

@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PresenceStore is the presence state shared by every node: leases that
+// expire TTL after their last put. streams.Presence (a JetStream KV bucket
+// with a TTL and limit markers) is one. Safe for concurrent use.
+type PresenceStore interface {
+	// Put creates or refreshes a lease.
+	Put(ctx context.Context, l Lease, info json.RawMessage) error
+	// Delete removes a lease now.
+	Delete(ctx context.Context, l Lease) error
+	// Watch calls fn for every live lease, then synced once, then fn for
+	// every change (expiry included) until ctx ends. Calls come from one
+	// goroutine.
+	Watch(ctx context.Context, fn func(PresenceChange), synced func()) error
+}
+
+// PresenceConfig configures Presence.
+type PresenceConfig struct {
+	// TTL is how long a lease lives without a refresh (default 60s).
+	TTL time.Duration
+	// Holder names this node's socket leases; unique per process.
+	Holder string
+	// MaxMembers bounds the member list sent on subscribe (default 1000).
+	MaxMembers int
+	Logger     *slog.Logger
+}
+
+// Presence tracks who is on each presence channel. Membership comes from
+// one watcher on the shared store, so every node agrees; this node holds one
+// lease per (channel, user) while any local socket of that user is
+// subscribed, refreshed every TTL/3, and member_added / member_removed are
+// published to the local hub when a user's first lease appears or last one
+// goes.
+type Presence struct {
+	store  PresenceStore
+	hub    *Hub
+	cfg    PresenceConfig
+	seed   maphash.Seed
+	stripe [64]sync.Mutex // serialises store writes per (channel, user)
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	state  *presenceState
+	local  map[leaseKey]int // local subscribed sockets per (channel, user)
+	info   map[leaseKey]json.RawMessage
+	synced chan struct{}
+}
+
+type leaseKey struct{ channel, user string }
+
+// NewPresence returns a tracker; Run starts its watcher.
+func NewPresence(store PresenceStore, hub *Hub, cfg PresenceConfig) *Presence {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 60 * time.Second
+	}
+	if cfg.MaxMembers <= 0 {
+		cfg.MaxMembers = 1000
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = "n" + strings.ReplaceAll(NewSocketID(), ".", "x")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default().With("component", "presence")
+	}
+	return &Presence{store: store, hub: hub, cfg: cfg, seed: maphash.MakeSeed(), logger: cfg.Logger,
+		state: newPresenceState(), local: map[leaseKey]int{}, info: map[leaseKey]json.RawMessage{},
+		synced: make(chan struct{})}
+}
+
+// TTL is how long a lease lives without a refresh.
+func (p *Presence) TTL() time.Duration { return p.cfg.TTL }
+
+// Synced is closed once the watcher has loaded the store's current leases.
+func (p *Presence) Synced() <-chan struct{} { return p.synced }
+
+// Run watches the store, refreshes this node's leases and expires leases
+// whose removal was missed, until ctx ends.
+func (p *Presence) Run(ctx context.Context) error {
+	go p.maintain(ctx)
+	var once sync.Once
+	for {
+		err := p.store.Watch(ctx, p.apply, func() { once.Do(func() { close(p.synced) }) })
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.logger.Warn("presence watch ended; restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// grace is how long past its TTL a lease is kept when no removal arrives:
+// the store announces expiry within about a second of the TTL.
+func (p *Presence) grace() time.Duration { return p.cfg.TTL/2 + 2*time.Second }
+
+func (p *Presence) apply(ch PresenceChange) {
+	at := ch.At
+	if now := time.Now(); at.IsZero() || at.After(now) {
+		at = now
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.state.apply(ch, at.Add(p.cfg.TTL+p.grace())); ok {
+		p.announce(t)
+	}
+}
+
+// announce publishes a transition to the local subscribers of its channel,
+// except the user's own sockets. Called with p.mu held, so a subscriber's
+// member list and the transitions it receives agree.
+func (p *Presence) announce(t Transition) {
+	ev, m := EventMemberRemoved, Member{UserID: t.Member.UserID}
+	if t.Joined {
+		ev, m = EventMemberAdded, t.Member
+	}
+	data, err := marshal(m)
+	if err != nil {
+		return
+	}
+	p.hub.Publish(&Frame{Channel: t.Channel, Event: ev, Data: data, ExceptUser: t.Member.UserID})
+}
+
+// maintain refreshes local leases every TTL/3 and sweeps expired ones.
+func (p *Presence) maintain(ctx context.Context) {
+	t := time.NewTicker(max(p.cfg.TTL/3, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		for _, tr := range p.state.expire(time.Now()) {
+			p.announce(tr)
+		}
+		keys := make([]leaseKey, 0, len(p.local))
+		for k := range p.local {
+			keys = append(keys, k)
+		}
+		p.mu.Unlock()
+		for _, k := range keys {
+			p.refresh(ctx, k)
+		}
+	}
+}
+
+func (p *Presence) refresh(ctx context.Context, k leaseKey) {
+	s := p.lock(k)
+	defer s.Unlock()
+	p.mu.Lock()
+	n, info := p.local[k], p.info[k]
+	p.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	if err := p.store.Put(ctx, Lease{Channel: k.channel, UserID: k.user, Holder: p.cfg.Holder}, info); err != nil && ctx.Err() == nil {
+		p.logger.Warn("refresh presence lease", "channel", k.channel, "err", err)
+	}
+}
+
+func (p *Presence) lock(k leaseKey) *sync.Mutex {
+	s := &p.stripe[maphash.String(p.seed, k.channel+"\x00"+k.user)%uint64(len(p.stripe))]
+	s.Lock()
+	return s
+}
+
+// Join subscribes c to a presence channel as member m. The member list
+// (this user included) goes to ack, whose message is queued to c ahead of
+// any member_added/member_removed that follows. A socket already on the
+// channel gets ErrAlreadySubscribed.
+func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member, ack func(members []Member) *Frame) error {
+	k := leaseKey{channel, m.UserID}
+	s := p.lock(k)
+	defer s.Unlock()
+	if p.hub.Subscribed(c, channel) {
+		return ErrAlreadySubscribed
+	}
+	p.mu.Lock()
+	first := p.local[k] == 0
+	p.mu.Unlock()
+	if first {
+		if err := p.store.Put(ctx, Lease{Channel: channel, UserID: m.UserID, Holder: p.cfg.Holder}, m.Info); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	members := p.state.members(channel, p.cfg.MaxMembers)
+	if !p.state.has(channel, m.UserID) {
+		members = append(members, m)
+		if len(members) > p.cfg.MaxMembers {
+			members = members[len(members)-p.cfg.MaxMembers:]
+		}
+	}
+	err := p.hub.Subscribe(c, channel, ack(members))
+	if err == nil {
+		p.local[k]++
+		p.info[k] = m.Info
+	}
+	p.mu.Unlock()
+	if err != nil && first {
+		p.release(ctx, k)
+	}
+	return err
+}
+
+// Leave unsubscribes c from a presence channel; the node's lease goes with
+// the user's last local socket. Leaving a channel c is not on does nothing.
+func (p *Presence) Leave(ctx context.Context, c *Client, channel string) {
+	k := leaseKey{channel, c.UserID()}
+	s := p.lock(k)
+	defer s.Unlock()
+	if !p.hub.Unsubscribe(c, channel) {
+		return
+	}
+	p.mu.Lock()
+	p.local[k]--
+	last := p.local[k] <= 0
+	if last {
+		delete(p.local, k)
+		delete(p.info, k)
+	}
+	p.mu.Unlock()
+	if last {
+		p.release(ctx, k)
+	}
+}
+
+func (p *Presence) release(ctx context.Context, k leaseKey) {
+	if err := p.store.Delete(ctx, Lease{Channel: k.channel, UserID: k.user, Holder: p.cfg.Holder}); err != nil && ctx.Err() == nil {
+		p.logger.Warn("release presence lease", "channel", k.channel, "err", err)
+	}
+}
+
+// Evict takes every local socket of the user off the channel, as when they
+// leave the conversation it belongs to.
+func (p *Presence) Evict(ctx context.Context, channel, userID string) {
+	for _, c := range p.hub.ClientsOf(userID) {
+		p.Leave(ctx, c, channel)
+	}
+}
+
+// Heartbeat keeps the user online (presence-messaging) and, with a
+// conversation id, viewing that conversation, for one TTL. The caller checks
+// that the user may join those channels.
+func (p *Presence) Heartbeat(ctx context.Context, userID string, info json.RawMessage, conversationID string) error {
+	channels := []string{PresenceMessaging}
+	if conversationID != "" {
+		channels = append(channels, PresenceConversationChannel(conversationID))
+	}
+	var errs []error
+	for _, ch := range channels {
+		errs = append(errs, p.store.Put(ctx, Lease{Channel: ch, UserID: userID, Holder: HeartbeatHolder}, info))
+	}
+	return errors.Join(errs...)
+}
+
+// Members lists a channel's members (at most MaxMembers) and its size.
+func (p *Presence) Members(channel string) ([]Member, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.members(channel, p.cfg.MaxMembers), p.state.count(channel)
+}
+
+// Online reports whether the user is a member of the channel.
+func (p *Presence) Online(channel, userID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.has(channel, userID)
+}

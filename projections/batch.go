@@ -1,0 +1,157 @@
+package projections
+
+// batchState is what one batch has read and changed of the counters and
+// markers, kept in memory and written once per row when the batch ends
+// (flush). Rows that are created or deleted (messages, receipts,
+// participants) are written at once; only updates of existing rows wait.
+// The result is the same as writing every event's updates one by one.
+type batchState struct {
+	convs  map[string]*convState
+	totals map[string]*totalState
+}
+
+// convState is a conversation as the batch sees it.
+type convState struct {
+	exists          bool
+	lastMessageSeq  uint64
+	lastActivitySeq uint64
+	lastActivityAt  string
+	lastEventSeq    uint64
+	msgDelta        int64
+	partDelta       int64
+	dirty           bool // the conversations row needs an update
+	activityDirty   bool // every participant's last_activity_seq needs an update
+	members         map[string]*memberState
+}
+
+// memberState is one participant's marker and unread count.
+type memberState struct {
+	lastReadSeq uint64
+	lastReadID  *string
+	lastReadAt  *string
+	unread      int64
+	dirty       bool
+}
+
+type totalState struct {
+	total int64
+	dirty bool
+}
+
+func newBatchState() *batchState {
+	return &batchState{convs: map[string]*convState{}, totals: map[string]*totalState{}}
+}
+
+// conv loads a conversation and its members once per batch.
+func (t *Tx) conv(id string) (*convState, error) {
+	if c, ok := t.st.convs[id]; ok {
+		return c, nil
+	}
+	c := &convState{}
+	found, err := t.scan(`SELECT last_message_seq, last_activity_seq, last_activity_at, last_event_seq FROM conversations WHERE id = ?`,
+		[]any{id}, &c.lastMessageSeq, &c.lastActivitySeq, &c.lastActivityAt, &c.lastEventSeq)
+	if err != nil {
+		return nil, err
+	}
+	c.exists = found
+	c.members = map[string]*memberState{}
+	if found {
+		if err := t.loadMembers(id, c); err != nil {
+			return nil, err
+		}
+	}
+	t.st.convs[id] = c
+	return c, nil
+}
+
+func (t *Tx) loadMembers(id string, c *convState) error {
+	s, err := t.stmt(`SELECT user_id, last_read_seq, last_read_message_id, last_read_at, unread_count FROM participants WHERE conversation_id = ?`)
+	if err != nil {
+		return err
+	}
+	rows, err := s.QueryContext(t.ctx, id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		m := &memberState{}
+		if err := rows.Scan(&u, &m.lastReadSeq, &m.lastReadID, &m.lastReadAt, &m.unread); err != nil {
+			return err
+		}
+		c.members[u] = m
+	}
+	return rows.Err()
+}
+
+// total loads a user's unread total once per batch.
+func (t *Tx) total(user string) (*totalState, error) {
+	if s, ok := t.st.totals[user]; ok {
+		return s, nil
+	}
+	s := &totalState{}
+	if _, err := t.scan(`SELECT unread_total FROM unread_summary WHERE user_id = ?`, []any{user}, &s.total); err != nil {
+		return nil, err
+	}
+	t.st.totals[user] = s
+	return s, nil
+}
+
+// addUnread changes a member's unread count and their total by d.
+func (t *Tx) addUnread(user string, m *memberState, d int64) error {
+	if d == 0 {
+		return nil
+	}
+	tot, err := t.total(user)
+	if err != nil {
+		return err
+	}
+	m.unread += d
+	m.dirty = true
+	tot.total += d
+	tot.dirty = true
+	return nil
+}
+
+// touch records that an accepted event changed the conversation.
+func (c *convState) touch(seq uint64) {
+	c.lastEventSeq = seq
+	c.dirty = true
+}
+
+// flush writes the batch's updates.
+func (t *Tx) flush() error {
+	for id, c := range t.st.convs {
+		if c.dirty {
+			if _, err := t.exec(`UPDATE conversations SET last_message_seq = ?, last_activity_seq = ?, last_activity_at = ?,
+				last_event_seq = ?, message_count = message_count + ?, participant_count = participant_count + ? WHERE id = ?`,
+				c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt, c.lastEventSeq, c.msgDelta, c.partDelta, id); err != nil {
+				return err
+			}
+		}
+		if c.activityDirty {
+			if _, err := t.exec(`UPDATE participants SET last_activity_seq = ? WHERE conversation_id = ?`, c.lastActivitySeq, id); err != nil {
+				return err
+			}
+		}
+		for u, m := range c.members {
+			if !m.dirty {
+				continue
+			}
+			if _, err := t.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?, unread_count = ?
+				WHERE conversation_id = ? AND user_id = ?`, m.lastReadSeq, m.lastReadID, m.lastReadAt, m.unread, id, u); err != nil {
+				return err
+			}
+		}
+	}
+	for u, s := range t.st.totals {
+		if s.dirty {
+			if _, err := t.exec(`INSERT INTO unread_summary (user_id, unread_total) VALUES (?, ?)
+				ON CONFLICT (user_id) DO UPDATE SET unread_total = excluded.unread_total`, u, s.total); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

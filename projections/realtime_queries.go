@@ -1,0 +1,67 @@
+package projections
+
+import (
+	"context"
+
+	"parley/engine"
+)
+
+var (
+	_ engine.SummaryReader = (*DB)(nil)
+	_ engine.ChangeFinder  = (*DB)(nil)
+)
+
+// maxParticipantRows bounds ParticipantSummaries far above the participant
+// limit, so a bad row count can never make it unbounded.
+const maxParticipantRows = 10000
+
+// extraScanner scans a summary row followed by extra columns.
+type extraScanner struct {
+	r     rowScanner
+	extra []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.extra...)...) }
+
+// ParticipantSummaries returns every participant's summary of a conversation
+// with their unread total, in one query: what conversation.updated carries.
+func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) ([]engine.ParticipantSummary, error) {
+	rows, err := db.query(ctx, `SELECT `+summaryCols+`, p.user_id, coalesce(u.unread_total, 0)`+summaryFrom+
+		`LEFT JOIN unread_summary u ON u.user_id = p.user_id
+		WHERE p.conversation_id = ? ORDER BY p.user_id LIMIT ?`, conversationID, maxParticipantRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []engine.ParticipantSummary
+	for rows.Next() {
+		var ps engine.ParticipantSummary
+		s, err := scanSummary(extraScanner{r: rows, extra: []any{&ps.UserID, &ps.UnreadTotal}})
+		if err != nil {
+			return nil, err
+		}
+		ps.Conversation = *s
+		out = append(out, ps)
+	}
+	return out, rows.Err()
+}
+
+// ConversationsChangedSince lists up to limit of the user's conversations
+// with an accepted event after afterSeq, oldest change first.
+func (db *DB) ConversationsChangedSince(ctx context.Context, userID string, afterSeq uint64, limit int) ([]string, error) {
+	rows, err := db.query(ctx, `SELECT c.id FROM participants p JOIN conversations c ON c.id = p.conversation_id
+		WHERE p.user_id = ? AND c.last_event_seq > ? ORDER BY c.last_event_seq LIMIT ?`, userID, afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

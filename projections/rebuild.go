@@ -1,0 +1,49 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"parley/engine"
+)
+
+// RangeReader hands fn the log's events with from <= seq <= to, in order and
+// in batches. streams.Log.ReadRange is one.
+type RangeReader func(ctx context.Context, from, to uint64, batch int, fn func([]engine.Event) error) error
+
+// Progress is told how far a rebuild got.
+type Progress func(done, total uint64, elapsed time.Duration)
+
+// RebuildBatch is the number of events a rebuild applies per transaction.
+const RebuildBatch = 10000
+
+// Rebuild applies the log to db from its checkpoint + 1 (or from, when
+// larger) up to and including to, with the same apply functions the live
+// projector uses, in large transactions.
+func Rebuild(ctx context.Context, db *DB, read RangeReader, from, to uint64, progress Progress) error {
+	start := max(from, db.Applied()+1)
+	if start > to {
+		return nil
+	}
+	p := NewProjector(db, nil, ProjectorConfig{BatchMax: RebuildBatch})
+	defer p.cache.close()
+	began := time.Now()
+	total := to - start + 1
+	err := read(ctx, start, to, RebuildBatch, func(evs []engine.Event) error {
+		if err := p.ApplyBatch(ctx, evs); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(db.Applied()-start+1, total, time.Since(began))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	if got := db.Applied(); got < to {
+		return fmt.Errorf("rebuild stopped at seq %d, want %d", got, to)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Version is the version of the apply functions. Bump it when a change to
+// them would make existing rows differ from what a rebuild gives: a server
+// that finds its database built by an older version rebuilds it from the log
+// in the background, keeps serving from the old one meanwhile, and swaps.
+const Version = 1
+
+// DefaultFile is the live database's file name until a rebuild replaces it.
+const DefaultFile = "parley.db"
+
+// pointerFile names the live database file inside the data dir.
+const pointerFile = "readmodel"
+
+// LivePath is the live database of a data dir.
+func LivePath(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, pointerFile))
+	if name := strings.TrimSpace(string(b)); err == nil && name != "" && !strings.ContainsAny(name, `/\`) {
+		return filepath.Join(dataDir, name)
+	}
+	return filepath.Join(dataDir, DefaultFile)
+}
+
+// NextPath is a new file name for a rebuild of version v.
+func NextPath(dataDir string, v int) string {
+	return filepath.Join(dataDir, fmt.Sprintf("parley-v%d-%d.db", v, time.Now().UnixNano()))
+}
+
+// setLivePath makes path the data dir's live database (atomically).
+func setLivePath(dataDir, path string) error {
+	p := filepath.Join(dataDir, pointerFile)
+	if err := os.WriteFile(p+".tmp", []byte(filepath.Base(path)+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// BuiltVersion is the version of the apply functions that built this
+// database (0: not recorded).
+func (db *DB) BuiltVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.wr().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
+	return v, err
+}
+
+// SetBuiltVersion records the version that built this database.
+func (db *DB) SetBuiltVersion(ctx context.Context, v int) error {
+	_, err := db.wr().ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v))
+	return err
+}
+
+// Swap makes the database at path (fully built and closed) the live one:
+// new queries go to it at once, the old pools close once their queries have
+// finished, and the old files are removed. The projector must be stopped
+// while Swap runs; start a new one afterwards.
+func (db *DB) Swap(ctx context.Context, dataDir, path string) error {
+	np, err := openPools(ctx, path, false)
+	if err != nil {
+		return err
+	}
+	var cp uint64
+	err = np.w.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`, checkpointName).Scan(&cp)
+	if err != nil {
+		np.close()
+		return err
+	}
+	if cp < db.Applied() {
+		np.close()
+		return fmt.Errorf("swap: %s is at seq %d, behind the live %d", path, cp, db.Applied())
+	}
+	if err := setLivePath(dataDir, path); err != nil {
+		np.close()
+		return err
+	}
+	old := db.cur.Swap(np)
+	if cp > db.Applied() {
+		db.setApplied(cp)
+	}
+	if err := old.close(); err != nil {
+		return err
+	}
+	return removeDBFiles(old.path)
+}
+
+// removeDBFiles removes a database file with its WAL and shared-memory files.
+func removeDBFiles(path string) error {
+	var errs []error
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CloseBuilt finishes a database built with OpenBulk: it records the
+// version, checkpoints the WAL into the file and closes it, ready for Swap.
+func (db *DB) CloseBuilt(ctx context.Context, v int) error {
+	if err := db.SetBuiltVersion(ctx, v); err != nil {
+		db.Close()
+		return err
+	}
+	if _, err := db.wr().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		db.Close()
+		return err
+	}
+	return db.Close()
+}
