@@ -50,6 +50,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	default:
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 	}
+	if status == http.StatusTooManyRequests {
+		c.Response().Header().Set("Retry-After", "1")
+	}
 	var body ErrorBody
 	body.Error.Code, body.Error.Message = code, msg
 	if c.Request().Method == http.MethodHead {

@@ -15,6 +15,9 @@ type sendRequest struct {
 }
 
 func (s *Server) send(c echo.Context) error {
+	if s.sendLimit != nil && !s.sendLimit.allow(identity(c).UserID) {
+		return errRateLimited
+	}
 	var req sendRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err

@@ -119,16 +119,17 @@ func TestRealtimeTimeouts(t *testing.T) {
 	alive := rtDial(t, env)
 	alive.send("pusher:subscribe", "", map[string]string{"channel": "lobby"})
 
+	// Answering pings keeps a socket open past several pong deadlines,
+	// while the others are closed meanwhile.
+	for i := 0; i < 3; i++ {
+		alive.next("pusher:ping")
+		alive.send("pusher:pong", "", map[string]any{})
+	}
 	silent.next("pusher:ping")
 	if code := silent.waitClosed(); code != 4201 {
 		t.Fatalf("a socket that ignores pings: close %d, want 4201", code)
 	}
 	if code := idle.waitClosed(); code != 4202 {
 		t.Fatalf("a socket without subscriptions: close %d, want 4202", code)
-	}
-	// Answering pings keeps a socket open past several pong deadlines.
-	for i := 0; i < 3; i++ {
-		alive.next("pusher:ping")
-		alive.send("pusher:pong", "", map[string]any{})
 	}
 }

@@ -101,7 +101,11 @@ func (s *rtStream) next() rtSSEEvent {
 func (s *rtStream) until(name string) []rtSSEEvent {
 	s.t.Helper()
 	var out []rtSSEEvent
+	deadline := time.Now().Add(rtWait)
 	for {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for %s; got %+v", name, out)
+		}
 		ev := s.next()
 		if ev.Event == ":" {
 			continue
@@ -136,19 +140,20 @@ func TestRealtimeSSEResume(t *testing.T) {
 	s := rtOpenStream(t, env, bob, "")
 	evs := s.until("ready")
 	m1 := rtSend(t, env, alice, conv, "one")
-	evs = append(evs, s.until("message.sent")...)
-	last := evs[len(evs)-1]
+	// Each conversation's conversation.updated comes just before its events
+	// (it has no id), so a drop between them loses neither.
+	got := s.until("message.sent")
+	upd, last := got[len(got)-2], got[len(got)-1]
 	if last.ID != strconv.FormatUint(m1.Seq, 10) || !strings.Contains(last.Data, `"body":"one"`) {
 		t.Fatalf("message.sent event %+v, want id %d", last, m1.Seq)
 	}
-	upd := s.until("conversation.updated")
 	var u engine.ConversationUpdate
-	if err := json.Unmarshal([]byte(upd[len(upd)-1].Data), &u); err != nil || u.Summary.UnreadTotal != 1 || upd[len(upd)-1].HasID {
+	if err := json.Unmarshal([]byte(upd.Data), &u); err != nil || upd.Event != "conversation.updated" || u.Summary.UnreadTotal != 1 || upd.HasID {
 		t.Fatalf("conversation.updated %+v (%v)", upd, err)
 	}
 	for ev := s.next(); ev.Event != ":" || ev.Data != "keep-alive"; ev = s.next() {
 	}
-	lastID := rtLastID(append(evs, upd...), "")
+	lastID := rtLastID(append(evs, got...), "")
 	s.close()
 
 	// While bob is away: messages in two conversations, an edit.

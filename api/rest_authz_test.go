@@ -29,6 +29,7 @@ var conversationRoutes = []struct {
 	{"PATCH", "/api/messages/{c}/{m}", map[string]string{"body": "changed"}},
 	{"DELETE", "/api/messages/{c}/{m}", nil},
 	{"GET", "/api/messages/{c}/{m}/reads", nil},
+	{"POST", "/api/messages/{c}/typing", map[string]any{"typing": true}},
 }
 
 // Every conversation route answers a non-participant 404 without data, and

@@ -25,15 +25,24 @@ type Config struct {
 	// Realtime configures WebSocket, SSE, presence and typing; nil turns
 	// them off.
 	Realtime *Realtime
+	// SendRate and SendBurst limit each user's sends (per second, token
+	// bucket); a SendRate of 0 turns the limit off.
+	SendRate  float64
+	SendBurst int
+	// Notifications serves the notification routes; Ops the stats,
+	// dashboard and metrics (ops.go).
+	Notifications *engine.NotificationService
+	Ops           *Ops
 }
 
 // Server is the HTTP API.
 type Server struct {
-	echo   *echo.Echo
-	svc    *engine.Service
-	auth   *Authenticator
-	logger *slog.Logger
-	ready  func() error
+	sendLimit *keyedLimiter // nil: sends are not limited
+	echo      *echo.Echo
+	svc       *engine.Service
+	auth      *Authenticator
+	logger    *slog.Logger
+	ready     func() error
 
 	rt             *Realtime
 	origins        originPolicy
@@ -42,6 +51,8 @@ type Server struct {
 	wsConns        sync.WaitGroup
 	closing        context.Context
 	stopRealtime   context.CancelFunc
+
+	ops opsParts // notifications, stats, metrics (ops.go)
 }
 
 // New builds the API and registers its routes.
@@ -56,9 +67,13 @@ func New(cfg Config) *Server {
 	if s.rt != nil {
 		s.origins = originPolicy{patterns: s.rt.AllowedOrigins}
 	}
+	if cfg.SendRate > 0 {
+		s.sendLimit = newKeyedLimiter(cfg.SendRate, max(1, cfg.SendBurst), 100000)
+	}
 	s.closing, s.stopRealtime = context.WithCancel(context.Background())
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
+	s.initOps(cfg)
 	s.routes()
 	return s
 }
@@ -102,6 +117,9 @@ func (s *Server) routes() {
 	e.GET("/api/stream", s.stream, s.cors, s.requireUser)
 	api.POST("/messages/presence/heartbeat", s.heartbeat)
 	api.POST("/messages/:conversation_id/typing", s.typing)
+
+	s.notificationRoutes(api)
+	s.opsRoutes()
 }
 
 func (s *Server) readyz(c echo.Context) error {

@@ -25,7 +25,7 @@ type wsConn struct {
 	closeReq chan closeRequest
 
 	lastActivity atomic.Int64 // unix nanos of the last client frame
-	lastSubs     atomic.Int64 // unix nanos when the subscription count last became zero; 0 while subscribed
+	lastSubs     atomic.Int64 // unix nanos since when the socket has had no subscription; 0 while it has one
 	presence     map[string]bool
 }
 
@@ -140,18 +140,33 @@ func (w *wsConn) writeLoop(ctx context.Context) {
 				return
 			}
 		case <-idle.C:
-			since := w.lastSubs.Load()
-			switch left := w.rt.IdleTimeout - time.Since(time.Unix(0, since)); {
-			case since == 0:
-				idle.Reset(w.rt.IdleTimeout)
-			case left <= 0:
-				w.close(ctx, pusherInactive, "closed after inactivity: no subscription")
+			if !w.checkIdle(ctx, idle) {
 				return
-			default:
-				idle.Reset(left)
 			}
 		}
 	}
+}
+
+// checkIdle closes with 4202 a socket that has had no subscription for
+// IdleTimeout, including one that never subscribed.
+func (w *wsConn) checkIdle(ctx context.Context, t *time.Timer) bool {
+	if len(w.client.Channels()) > 0 {
+		w.lastSubs.Store(0)
+		t.Reset(w.rt.IdleTimeout)
+		return true
+	}
+	since := w.lastSubs.Load()
+	if since == 0 {
+		w.lastSubs.Store(time.Now().UnixNano())
+		t.Reset(w.rt.IdleTimeout)
+		return true
+	}
+	if left := w.rt.IdleTimeout - time.Since(time.Unix(0, since)); left > 0 {
+		t.Reset(left)
+		return true
+	}
+	w.close(ctx, pusherInactive, "closed after inactivity: no subscription")
+	return false
 }
 
 // checkActivity pings a silent client and closes one that did not answer.

@@ -56,7 +56,6 @@ func (w *wsConn) subscribe(ctx context.Context, payload json.RawMessage) {
 		w.subscribeFailed(ch.Name, err, ack)
 		return
 	}
-	w.lastSubs.Store(0)
 }
 
 // bind ties the socket to the signed user; a socket serves one user.
@@ -93,7 +92,6 @@ func (w *wsConn) joinPresence(ctx context.Context, ch engine.Channel, who channe
 		return
 	}
 	w.presence[ch.Name] = true
-	w.lastSubs.Store(0)
 }
 
 // presenceAck is subscription_succeeded with Pusher's presence data.
@@ -146,9 +144,6 @@ func (w *wsConn) unsubscribe(ctx context.Context, payload json.RawMessage) {
 		cancel()
 	} else {
 		w.rt.Hub.Unsubscribe(w.client, req.Channel)
-	}
-	if len(w.client.Channels()) == 0 {
-		w.lastSubs.CompareAndSwap(0, time.Now().UnixNano())
 	}
 }
 

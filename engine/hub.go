@@ -284,6 +284,13 @@ func (h *Hub) Close() {
 	}
 }
 
+// Connections is the number of clients on this node.
+func (h *Hub) Connections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
 // HubStats are the hub's counters.
 type HubStats struct {
 	Connections int    `json:"connections"`

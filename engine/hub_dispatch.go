@@ -16,6 +16,8 @@ type ParticipantSummary struct {
 
 // SummaryReader reads what conversation.updated needs. projections.DB is one.
 type SummaryReader interface {
+	// ParticipantIDs lists the conversation's participants.
+	ParticipantIDs(ctx context.Context, conversationID string) ([]string, error)
 	// ParticipantSummaries returns every participant's summary of the
 	// conversation (bounded by the participant limit).
 	ParticipantSummaries(ctx context.Context, conversationID string) ([]ParticipantSummary, error)
@@ -74,6 +76,12 @@ func NewDispatcher(hub *Hub, reader SummaryReader, cfg DispatcherConfig) *Dispat
 // in stream order. It publishes them on their conversation channels and
 // queues the per-user work; it blocks only while the queue is full.
 func (d *Dispatcher) OnCommit(events []Event) {
+	if d.hub.Connections() == 0 {
+		// Nobody to deliver to. A client that connects later subscribes
+		// after these events were committed: SSE replays them from the
+		// checkpoint, sockets catch up with delta.
+		return
+	}
 	batch := make([]rendered, 0, len(events))
 	for _, ev := range events {
 		data, err := marshal(Wire(ev))
@@ -117,22 +125,17 @@ func (d *Dispatcher) Close() { d.cancel() }
 
 // deliver publishes a batch's per-user messages.
 func (d *Dispatcher) deliver(ctx context.Context, batch []rendered) {
+	if d.hub.Connections() == 0 {
+		return // nobody on this node to tell; spare the summary queries
+	}
 	sums := map[string][]ParticipantSummary{}
 	last := map[string]uint64{}
 	for _, r := range batch {
 		conv := r.ev.ConversationID
 		last[conv] = r.ev.Seq
-		if _, ok := sums[conv]; ok {
-			continue
+		if _, ok := sums[conv]; !ok {
+			sums[conv] = d.summaries(ctx, conv)
 		}
-		ps, err := d.reader.ParticipantSummaries(ctx, conv)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.logger.Error("participant summaries", "conversation", conv, "err", err)
-			}
-			ps = nil
-		}
-		sums[conv] = ps
 	}
 	started := map[string]bool{}
 	for _, r := range batch {
@@ -150,6 +153,42 @@ func (d *Dispatcher) deliver(ctx context.Context, batch []rendered) {
 			d.publishRemoval(ctx, r, name)
 		}
 	}
+}
+
+// summaries returns the summaries of the participants someone on this node
+// listens for (their user or inbox channel); the full query runs only when
+// there is one.
+func (d *Dispatcher) summaries(ctx context.Context, conv string) []ParticipantSummary {
+	ids, err := d.reader.ParticipantIDs(ctx, conv)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.logger.Error("participants", "conversation", conv, "err", err)
+		}
+		return nil
+	}
+	heard := map[string]bool{}
+	for _, id := range ids {
+		if d.hub.Has(UserChannel(id)) || d.hub.Has(InboxChannel(id)) {
+			heard[id] = true
+		}
+	}
+	if len(heard) == 0 {
+		return nil
+	}
+	ps, err := d.reader.ParticipantSummaries(ctx, conv)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.logger.Error("participant summaries", "conversation", conv, "err", err)
+		}
+		return nil
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		if heard[p.UserID] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // publishUpdates sends conversation.updated to every participant, on their

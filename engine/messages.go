@@ -16,19 +16,29 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 	if err := s.limits.checkTempID(clientTempID); err != nil {
 		return nil, false, err
 	}
-	if _, err := s.participant(ctx, conversationID, userID); err != nil {
-		return nil, false, err
+	if !ValidID(conversationID) {
+		return nil, false, ErrConversationNotFound
 	}
-	if m, err := s.store.MessageByTempID(ctx, conversationID, userID, clientTempID); err != nil || m != nil {
-		return m, false, err
+	member, existing, err := s.store.SendCheck(ctx, conversationID, userID, clientTempID)
+	if err != nil || existing != nil {
+		return existing, false, err
+	}
+	if !member {
+		return nil, false, ErrConversationNotFound
 	}
 	ev, err := NewEvent(MessageSent, conversationID, userID, s.now(), MessageSentData{Body: body, ClientTempID: clientTempID})
 	if err != nil {
 		return nil, false, err
 	}
-	_, dup, err := s.appendAndWait(ctx, ev, SendMsgID(conversationID, userID, clientTempID))
+	seq, dup, err := s.appendAndWait(ctx, ev, SendMsgID(conversationID, userID, clientTempID))
 	if err != nil {
 		return nil, false, err
+	}
+	if accepted, known := s.store.Outcome(seq); !dup && known && accepted {
+		// The projector stored this very event: answer from it, no read.
+		at := FormatTime(ev.At)
+		return &Message{ID: ev.ID.String(), ConversationID: conversationID, SenderID: userID, Body: body,
+			ClientTempID: clientTempID, Seq: seq, CreatedAt: at}, true, nil
 	}
 	m, err := s.store.MessageByTempID(ctx, conversationID, userID, clientTempID)
 	if err != nil {

@@ -22,6 +22,12 @@ type Log interface {
 type Store interface {
 	// Applied is the last stream sequence the projector has committed.
 	Applied() uint64
+	// Outcome reports whether the projector accepted the applied event at
+	// seq; known is false when this node no longer (or never) remembers.
+	Outcome(seq uint64) (accepted, known bool)
+	// SendCheck answers a send's first questions in one read: is the user a
+	// participant, and did they already send this client_temp_id here.
+	SendCheck(ctx context.Context, conversationID, userID, clientTempID string) (member bool, existing *Message, err error)
 	// WaitApplied blocks until Applied() >= seq or ctx ends.
 	WaitApplied(ctx context.Context, seq uint64) error
 

@@ -28,6 +28,12 @@ type DB struct {
 	applied atomic.Uint64
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied moves
+
+	// Outcomes of recently applied events: the rejected sequences above
+	// floor (bounded; cleared and floor raised when it fills).
+	omu     sync.Mutex
+	floor   uint64
+	skipped map[uint64]struct{}
 }
 
 // pools are the connections to one database file.
@@ -82,6 +88,7 @@ func open(ctx context.Context, path string, bulk bool) (*DB, error) {
 		return nil, err
 	}
 	db.applied.Store(cp)
+	db.floor, db.skipped = cp, map[uint64]struct{}{}
 	return db, nil
 }
 
@@ -221,4 +228,33 @@ func (db *DB) setApplied(seq uint64) {
 	close(db.advance)
 	db.advance = make(chan struct{})
 	db.mu.Unlock()
+}
+
+// maxRememberedSkips bounds the rejected sequences kept in memory.
+const maxRememberedSkips = 4096
+
+// noteOutcomes records a committed batch's rejected sequences.
+func (db *DB) noteOutcomes(skipped []uint64, last uint64) {
+	db.omu.Lock()
+	defer db.omu.Unlock()
+	if len(db.skipped)+len(skipped) > maxRememberedSkips {
+		clear(db.skipped)
+		db.floor = last
+		return
+	}
+	for _, s := range skipped {
+		db.skipped[s] = struct{}{}
+	}
+}
+
+// Outcome reports whether the projector accepted the event at seq, as far as
+// this process remembers.
+func (db *DB) Outcome(seq uint64) (accepted, known bool) {
+	db.omu.Lock()
+	defer db.omu.Unlock()
+	if seq <= db.floor || seq > db.applied.Load() {
+		return false, false
+	}
+	_, rejected := db.skipped[seq]
+	return !rejected, true
 }

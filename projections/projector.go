@@ -101,6 +101,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error
 	defer tx.Rollback()
 	t := &Tx{ctx: ctx, tx: tx, cache: p.cache, bound: map[string]*sql.Stmt{}, st: newBatchState()}
 	accepted := make([]engine.Event, 0, len(events))
+	var skipped []uint64
 	last := cp
 	for _, ev := range events {
 		if ev.Seq <= last {
@@ -115,6 +116,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error
 				ev.Seq, ev.ConversationID, string(ev.Type), reason); err != nil {
 				return err
 			}
+			skipped = append(skipped, ev.Seq)
 		} else {
 			accepted = append(accepted, ev)
 		}
@@ -133,6 +135,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit through seq %d: %w", last, err)
 	}
+	p.db.noteOutcomes(skipped, last)
 	p.db.setApplied(last)
 	if err := p.cache.promote(ctx); err != nil {
 		return err

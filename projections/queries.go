@@ -157,6 +157,23 @@ func (db *DB) MessageByTempID(ctx context.Context, conversationID, senderID, cli
 		WHERE sender_id = ? AND conversation_id = ? AND client_temp_id = ?`, senderID, conversationID, clientTempID)))
 }
 
+// SendCheck reads membership and an earlier send of clientTempID at once.
+func (db *DB) SendCheck(ctx context.Context, conversationID, userID, clientTempID string) (bool, *engine.Message, error) {
+	var member int
+	var seq sql.NullInt64
+	err := db.queryRow(ctx, `SELECT (SELECT count(*) FROM participants WHERE conversation_id = ?1 AND user_id = ?2),
+		(SELECT seq FROM messages WHERE sender_id = ?2 AND conversation_id = ?1 AND client_temp_id = ?3)`,
+		conversationID, userID, clientTempID).Scan(&member, &seq)
+	if err != nil || member == 0 {
+		return false, nil, err
+	}
+	if !seq.Valid {
+		return true, nil, nil
+	}
+	m, err := one(scanMessage(db.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE seq = ?`, seq.Int64)))
+	return true, m, err
+}
+
 // Messages returns up to limit messages before beforeSeq (0: the newest),
 // oldest first.
 func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) ([]engine.Message, error) {

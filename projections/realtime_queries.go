@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 
 	"parley/engine"
 )
@@ -46,6 +47,16 @@ func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) (
 	return out, rows.Err()
 }
 
+// ParticipantIDs lists a conversation's participants.
+func (db *DB) ParticipantIDs(ctx context.Context, conversationID string) ([]string, error) {
+	rows, err := db.rd().QueryContext(ctx, `SELECT user_id FROM participants WHERE conversation_id = ? ORDER BY user_id LIMIT ?`,
+		conversationID, maxParticipantRows)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
 // ConversationsChangedSince lists up to limit of the user's conversations
 // with an accepted event after afterSeq, oldest change first.
 func (db *DB) ConversationsChangedSince(ctx context.Context, userID string, afterSeq uint64, limit int) ([]string, error) {
@@ -54,6 +65,10 @@ func (db *DB) ConversationsChangedSince(ctx context.Context, userID string, afte
 	if err != nil {
 		return nil, err
 	}
+	return scanStrings(rows)
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var out []string
 	for rows.Next() {

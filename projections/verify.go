@@ -19,6 +19,9 @@ var ProjectedTables = []struct{ Name, Key string }{
 	{"message_reads", "message_id, user_id"},
 	{"unread_summary", "user_id"},
 	{"skipped_events", "seq"},
+	{"notifications", "seq"},
+	{"notification_items", "message_id, user_id"},
+	{"dead_letters", "seq"},
 	{"checkpoints", "name"},
 }
 

@@ -157,8 +157,9 @@ func decode(raw []byte, seq uint64) engine.Event {
 }
 
 // Tail delivers every event from sequence from onwards, in stream order, to
-// out until ctx ends. It reads with an ordered consumer: no acks and no
-// server-side state beyond the caller's own position.
+// out until ctx ends. It reads with an ordered consumer (no acks, no
+// server-side state beyond the caller's own position) through one iterator
+// on one goroutine: a consumer reset never reorders or drops an event.
 func (l *Log) Tail(ctx context.Context, from uint64, out chan<- engine.Event) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if from > 1 {
@@ -166,23 +167,37 @@ func (l *Log) Tail(ctx context.Context, from uint64, out chan<- engine.Event) er
 	}
 	cons, err := l.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // closed while starting
+		}
 		return fmt.Errorf("tail from %d: %w", from, err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("tail from %d: %w", from, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return fmt.Errorf("tail: %w", err)
+		}
 		md, err := m.Metadata()
 		if err != nil {
-			return
+			return fmt.Errorf("tail: %w", err)
 		}
 		select {
 		case out <- decode(m.Data(), md.Sequence.Stream):
 		case <-ctx.Done():
+			return nil
 		}
-	}, jetstream.PullMaxMessages(1000))
-	if err != nil {
-		return fmt.Errorf("tail from %d: %w", from, err)
 	}
-	<-ctx.Done()
-	cc.Stop()
-	<-cc.Closed()
-	return nil
 }

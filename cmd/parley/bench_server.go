@@ -73,7 +73,7 @@ func startBenchServer(ctx context.Context, c benchConfig, stderr io.Writer) (*be
 	ln.Close()
 	s.URL = "http://" + addr
 	s.cmd = exec.Command(exe, "serve", "--addr", addr, "--data", s.DataDir, "--jwt-secret", string(s.Secret),
-		"--log-level", "warn", "--sync", c.Sync)
+		"--log-level", "warn", "--sync", c.Sync, "--send-rate", "0")
 	s.cmd.Stdout, s.cmd.Stderr = stderr, stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ Usage:
   parley token [flags]    print a JWT for a user (or --ops for an operator)
   parley replay [flags]   rebuild the read models from the log into a new file
   parley verify [flags]   rebuild in a temp file and compare with the live read models
+  parley stats [flags]    print a running server's stats (--watch refreshes)
   parley bench WORKLOAD   run a named load against a server (see parley bench -h)
 
 Run "parley COMMAND -h" for a command's flags. Every flag also reads the
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runReplay(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return runStats(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -56,6 +56,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	update, finish := progressPrinter(stdout, "replay", *to-min(start, *to+1)+1)
 	err = projections.Rebuild(ctx, db, conn.Log().ReadRange, *from, *to, update)
 	finish()
+	if err == nil {
+		err = replayNotifications(ctx, conn, db, 0)
+	}
 	if *swap && err == nil {
 		err = db.CloseBuilt(ctx, projections.Version)
 	} else if cerr := db.Close(); err == nil {

@@ -68,6 +68,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	ncp, err := snap.NotificationsCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if err := replayNotifications(ctx, conn, rebuilt, ncp); err != nil {
+		return err
+	}
 	reports, err := projections.Compare(ctx, snap, rebuilt)
 	if err != nil {
 		return err

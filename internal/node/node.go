@@ -37,7 +37,11 @@ type Config struct {
 	NATSListen string
 	// ProjectionVersion overrides projections.Version (tests of upgrades).
 	ProjectionVersion int
+	// SendRate and SendBurst limit each user's sends; 0 turns it off.
+	SendRate  float64
+	SendBurst int
 	RealtimeConfig
+	OpsConfig
 }
 
 // DefaultConfig is what `parley serve` runs with when told nothing.
@@ -45,8 +49,9 @@ func DefaultConfig() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "interval",
 		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, LogLevel: "info",
-		NATSListen: "127.0.0.1:0",
+		NATSListen: "127.0.0.1:0", SendRate: 20, SendBurst: 50,
 		RealtimeConfig: DefaultRealtimeConfig(),
+		OpsConfig:      DefaultOpsConfig(),
 	}
 }
 
@@ -72,6 +77,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--apply-timeout must be positive"))
 	}
 	errs = append(errs, c.RealtimeConfig.validate()...)
+	errs = append(errs, c.OpsConfig.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -86,8 +92,11 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.Float64Var(&c.SendRate, "send-rate", c.SendRate, "sends per second per user (token bucket; 0: no limit)")
+	fs.IntVar(&c.SendBurst, "send-burst", c.SendBurst, "burst of sends per user above --send-rate")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "loopback address where the embedded NATS also serves local tools (replay, verify, stats), token-protected; empty turns it off")
 	c.RealtimeConfig.register(fs)
+	c.OpsConfig.register(fs)
 }
 
 // Node is one running engine: log, read models, projector and HTTP. Tests
@@ -108,6 +117,7 @@ type Node struct {
 	httpDone chan error
 	upgrade  *upgrader
 	rt       *realtime
+	ops      *opsRuntime // notifications, webhooks, stats (ops_runtime.go)
 }
 
 // Run starts everything and returns once the engine serves.
@@ -166,8 +176,14 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		m.startUpgrade(built)
 	}
 
+	opsAPI, notes, err := m.startOps(ctx)
+	if err != nil {
+		return err
+	}
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout})
-	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI})
+	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
+		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Ready: m.ready, Notifications: notes, Ops: opsAPI})
+	m.startSnapshots()
 	m.ln, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return err
@@ -223,6 +239,7 @@ func (m *Node) Close() error {
 	} else if m.ln != nil {
 		m.ln.Close()
 	}
+	m.stopOps()
 	m.stopUpgrade()
 	m.projMu.Lock()
 	m.closing = true

@@ -191,6 +191,14 @@ func (m *Node) Hub() *engine.Hub {
 	return m.rt.hub
 }
 
+// Presence is the node's presence tracker (nil with realtime off).
+func (m *Node) Presence() *engine.Presence {
+	if m.rt == nil {
+		return nil
+	}
+	return m.rt.presence
+}
+
 // AppCredentials returns the configured Pusher app key and secret, or the
 // data dir's, generating and storing them on first use (app.key, app.secret).
 func AppCredentials(key, secret, dataDir string) (string, string, error) {

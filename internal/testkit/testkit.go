@@ -36,6 +36,7 @@ func Start(tb testing.TB, opts ...func(*node.Config)) *Env {
 	cfg.DataDir = tb.TempDir()
 	cfg.JWTSecret = Secret
 	cfg.LogLevel = "warn"
+	cfg.SendRate = 0 // tests that measure the limit turn it on
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"time"
+
+	"parley/engine"
+)
+
+// OpsStats is the answer of GET /api/ops/stats: one node's view of the
+// streams, consumers and projections (shared by every node) and of its own
+// hub, presence, HTTP and queue counters.
+type OpsStats struct {
+	Node          string            `json:"node"`
+	At            string            `json:"at"`
+	StartedAt     string            `json:"started_at"`
+	UptimeSeconds int64             `json:"uptime_seconds"`
+	Streams       []StreamStats     `json:"streams"`
+	Consumers     []ConsumerStats   `json:"consumers"`
+	Truncated     bool              `json:"truncated,omitempty"`
+	Projections   []ProjectionStats `json:"projections"`
+	Hub           *HubStats         `json:"hub"`
+	Presence      *PresenceStats    `json:"presence"`
+	HTTP          HTTPStats         `json:"http"`
+	Notifications NotificationStats `json:"notifications"`
+	Webhooks      WebhookStats      `json:"webhooks"`
+}
+
+// StreamStats is one JetStream stream.
+type StreamStats struct {
+	Name      string `json:"name"`
+	Messages  uint64 `json:"messages"`
+	Bytes     uint64 `json:"bytes"`
+	FirstSeq  uint64 `json:"first_seq"`
+	LastSeq   uint64 `json:"last_seq"`
+	Consumers int    `json:"consumers"`
+	Replicas  int    `json:"replicas"`
+	Storage   string `json:"storage"`
+}
+
+// ConsumerStats is one JetStream consumer: durable work queues and the
+// ordered consumers projectors and watchers read with.
+type ConsumerStats struct {
+	Stream       string     `json:"stream"`
+	Name         string     `json:"name"`
+	Durable      bool       `json:"durable"`
+	Pending      uint64     `json:"pending"`
+	AckPending   int        `json:"ack_pending"`
+	Redelivered  int        `json:"redelivered"`
+	Waiting      int        `json:"waiting"`
+	DeliveredSeq uint64     `json:"delivered_seq"`
+	AckFloorSeq  uint64     `json:"ack_floor_seq"`
+	LastActive   *time.Time `json:"last_active"`
+}
+
+// ProjectionStats is one projection of this node: its checkpoint and how
+// many events of its stream it has still to apply.
+type ProjectionStats struct {
+	Name          string `json:"name"`
+	Stream        string `json:"stream"`
+	Checkpoint    uint64 `json:"checkpoint"`
+	StreamLastSeq uint64 `json:"stream_last_seq"`
+	Lag           uint64 `json:"lag"`
+}
+
+// HubStats is this node's realtime hub.
+type HubStats struct {
+	Connections             int     `json:"connections"`
+	Users                   int     `json:"users"`
+	Subscriptions           int     `json:"subscriptions"`
+	Channels                int     `json:"channels"`
+	Published               uint64  `json:"published"`
+	Delivered               uint64  `json:"delivered"`
+	DeliveriesPerSecond     float64 `json:"deliveries_per_second"`
+	SlowConsumerDisconnects uint64  `json:"slow_consumer_disconnects"`
+}
+
+// PresenceStats is presence as this node's watcher sees it.
+type PresenceStats struct {
+	OnlineUsers int `json:"online_users"`
+}
+
+// HTTPStats are this node's HTTP figures: totals since start, rates and
+// latency percentiles over the last WindowSeconds. Long-lived connections
+// (WebSocket, SSE) count as requests but not in the latencies.
+type HTTPStats struct {
+	Requests          uint64     `json:"requests"`
+	ServerErrors      uint64     `json:"server_errors"`
+	ClientErrors      uint64     `json:"client_errors"`
+	WindowSeconds     int        `json:"window_seconds"`
+	RequestsPerSecond float64    `json:"requests_per_second"`
+	ErrorRate         float64    `json:"error_rate"`
+	LatencyMillis     Percentile `json:"latency_ms"`
+}
+
+// Percentile holds latency percentiles in milliseconds.
+type Percentile struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+// NotificationStats is the notifications work queue on this node.
+type NotificationStats struct {
+	Enabled bool `json:"enabled"`
+	engine.NotifierStats
+	Queue QueueStats `json:"queue"`
+	// DeadLetters is the dead letters stored (all kinds, every node).
+	DeadLetters int64 `json:"dead_letters"`
+	// EventsPerSecond is the MESSAGES events this node projected per second
+	// over the last ten seconds: the log's throughput.
+	EventsPerSecond float64 `json:"events_per_second"`
+}
+
+// WebhookStats is webhook delivery on this node.
+type WebhookStats struct {
+	engine.WebhookStats
+	Queue QueueStats `json:"queue"`
+}
+
+// QueueStats are a work queue's outcomes on this node.
+type QueueStats struct {
+	Acked   uint64 `json:"acked"`
+	Retried uint64 `json:"retried"`
+	Dead    uint64 `json:"dead"`
+}
+
+// StatsPoint is one stored snapshot, as the history serves it: the figures
+// the /ops charts draw.
+type StatsPoint struct {
+	At                    string            `json:"at"`
+	Node                  string            `json:"node"`
+	EventsPerSecond       float64           `json:"events_per_second"`
+	MessagesLastSeq       uint64            `json:"messages_last_seq"`
+	ProjectionLag         map[string]uint64 `json:"projection_lag"`
+	ConsumerPending       map[string]uint64 `json:"consumer_pending"`
+	Connections           int               `json:"connections"`
+	HTTPRequestsPerSecond float64           `json:"http_requests_per_second"`
+	HTTPErrorRate         float64           `json:"http_error_rate"`
+	WebhooksDead          uint64            `json:"webhooks_dead"`
+}
+
+// StatsHistory is the answer of GET /api/ops/stats/history: snapshots from
+// Since on, oldest first, every node's.
+type StatsHistory struct {
+	Since           string       `json:"since"`
+	IntervalSeconds int          `json:"interval_seconds"`
+	Points          []StatsPoint `json:"points"`
+	NextCursor      *string      `json:"next_cursor"`
+}

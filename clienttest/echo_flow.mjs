@@ -1,0 +1,146 @@
+// Drives a Parley node with the real Laravel Echo 2 + pusher-js 8 clients.
+// Run by api/realtime_echo_test.go, which starts the node and passes
+// PARLEY_TEST = {base, key, host, port, conversation, tokens: {alice, bob}}.
+// Prints one JSON line with what the clients saw; exits non-zero on failure.
+import Echo from 'laravel-echo';
+import Pusher from 'pusher-js';
+
+const cfg = JSON.parse(process.env.PARLEY_TEST);
+const conv = cfg.conversation;
+const deadline = setTimeout(() => fail('timed out'), 30000);
+
+function fail(msg) {
+  console.error('echo flow failed: ' + msg);
+  process.exit(1);
+}
+
+function connect(token) {
+  return new Echo({
+    broadcaster: 'pusher',
+    Pusher,
+    key: cfg.key,
+    cluster: 'mt1',
+    wsHost: cfg.host,
+    wsPort: cfg.port,
+    wssPort: cfg.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    disableStats: true,
+    authEndpoint: cfg.base + '/broadcasting/auth',
+    auth: { headers: { Authorization: 'Bearer ' + token } },
+  });
+}
+
+// until resolves once cond() holds, checking whenever poke() is called.
+const waiters = [];
+function until(what, cond) {
+  return new Promise((resolve) => {
+    const w = { what, cond, resolve };
+    if (cond()) return resolve();
+    waiters.push(w);
+  });
+}
+function poke() {
+  for (let i = waiters.length - 1; i >= 0; i--) {
+    if (waiters[i].cond()) {
+      waiters[i].resolve();
+      waiters.splice(i, 1);
+    }
+  }
+}
+
+async function api(token, method, path, body) {
+  const res = await fetch(cfg.base + path, {
+    method,
+    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) fail(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const send = (n) => api(cfg.tokens.alice, 'POST', '/api/messages/' + conv, { body: 'm' + n, client_temp_id: 'echo-' + n });
+
+const state = {
+  aliceSees: new Set(),
+  bobSees: new Set(),
+  whispers: [],
+  bobMessages: [], // every message.sent payload bob's socket delivered
+  updates: [],
+  subscribed: new Set(),
+};
+
+const alice = connect(cfg.tokens.alice);
+const bob = connect(cfg.tokens.bob);
+
+for (const [name, echo, seen] of [['alice', alice, state.aliceSees], ['bob', bob, state.bobSees]]) {
+  echo.join('messaging')
+    .here((users) => { users.forEach((u) => seen.add(u.id)); poke(); })
+    .joining((u) => { seen.add(u.id); poke(); })
+    .leaving((u) => { seen.delete(u.id); poke(); })
+    .error((e) => fail(name + ' presence-messaging: ' + JSON.stringify(e)));
+  echo.private('conversation.' + conv)
+    .subscribed(() => { state.subscribed.add(name); poke(); })
+    .error((e) => fail(name + ' private-conversation: ' + JSON.stringify(e)));
+}
+bob.private('conversation.' + conv)
+  .listen('.message.sent', (e) => { state.bobMessages.push(e); poke(); })
+  .listenForWhisper('typing', (e) => { state.whispers.push(e); poke(); });
+bob.private('user.bob')
+  .listen('.conversation.updated', (e) => { state.updates.push(e); poke(); })
+  .error((e) => fail('bob private-user: ' + JSON.stringify(e)));
+
+// A channel bob may not join must fail through Echo's .error().
+let refused = null;
+bob.private('user.alice').error((e) => { refused = e; poke(); });
+
+await until('both online', () => state.aliceSees.has('bob') && state.bobSees.has('alice'));
+await until('both subscribed', () => state.subscribed.has('alice') && state.subscribed.has('bob'));
+await until('refused subscription', () => refused !== null);
+
+alice.private('conversation.' + conv).whisper('typing', { typing: true });
+await until('whisper', () => state.whispers.length > 0);
+
+const first = await send(1);
+await until('message.sent', () => state.bobMessages.length === 1);
+await until('conversation.updated', () => state.updates.some((u) => u.summary.unread_total === 1 && u.seq === first.seq));
+
+// Bob drops his socket; alice sends meanwhile; bob reconnects and catches up
+// with delta from the last seq he saw.
+const lastSeen = Math.max(...state.bobMessages.map((e) => e.seq));
+const wasSubscribed = () => state.subscribed.has('bob');
+bob.connector.pusher.connection.bind('state_change', (s) => { if (s.current === 'connected') poke(); });
+state.subscribed.delete('bob');
+bob.disconnect();
+await until('bob offline', () => bob.connector.pusher.connection.state === 'disconnected');
+for (let i = 2; i <= 4; i++) await send(i);
+bob.connector.pusher.connect();
+await until('bob resubscribed', wasSubscribed);
+const delta = await api(cfg.tokens.bob, 'GET', `/api/messages/${conv}/delta?after_seq=${lastSeen}`);
+const fromDelta = delta.events.filter((e) => e.type === 'message.sent').map((e) => e.data);
+await send(5);
+await until('live after reconnect', () => state.bobMessages.some((e) => e.data.body === 'm5'));
+
+// The client's merge: by message id, in seq order.
+const merged = new Map();
+for (const m of [...state.bobMessages.map((e) => e.data), ...fromDelta]) merged.set(m.id, m);
+const history = await api(cfg.tokens.bob, 'GET', `/api/messages/${conv}`);
+
+clearTimeout(deadline);
+console.log(JSON.stringify({
+  aliceSees: [...state.aliceSees].sort(),
+  bobSees: [...state.bobSees].sort(),
+  whisper: state.whispers[0],
+  refusedStatus: refused && refused.status,
+  firstSeq: first.seq,
+  update: state.updates.find((u) => u.seq === first.seq),
+  lastSeen,
+  socketBodies: state.bobMessages.map((e) => e.data.body),
+  deltaBodies: fromDelta.map((m) => m.body),
+  merged: [...merged.values()].sort((a, b) => a.seq - b.seq).map((m) => m.id),
+  history: history.messages.map((m) => m.id),
+}));
+alice.disconnect();
+bob.disconnect();
+process.exit(0);

@@ -1,0 +1,99 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"parley/api"
+	"parley/engine"
+	"parley/streams"
+)
+
+// maxStatsConsumers bounds the consumers one stats answer lists.
+const maxStatsConsumers = 200
+
+// opsStats gathers the node's stats: JetStream's streams and consumers, the
+// projections' checkpoints and lag, hub, presence and queue counters. The
+// API adds its HTTP figures.
+func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
+	o := m.ops
+	if o == nil {
+		return nil, errors.New("ops: not running")
+	}
+	js, err := m.conn.Stats(ctx, maxStatsConsumers)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	st := &api.OpsStats{
+		Node: o.name, At: engine.FormatTime(now), StartedAt: engine.FormatTime(o.started),
+		UptimeSeconds: int64(now.Sub(o.started) / time.Second), Truncated: js.Truncated,
+		Streams: make([]api.StreamStats, 0, len(js.Streams)), Consumers: make([]api.ConsumerStats, 0, len(js.Consumers)),
+	}
+	last := map[string]uint64{}
+	for _, s := range js.Streams {
+		st.Streams = append(st.Streams, api.StreamStats(s))
+		last[s.Name] = s.LastSeq
+	}
+	for _, c := range js.Consumers {
+		st.Consumers = append(st.Consumers, api.ConsumerStats(c))
+	}
+	st.Projections = []api.ProjectionStats{
+		projection("messages", streams.StreamName, m.db.Applied(), last[streams.StreamName]),
+		projection("notifications", streams.NotificationsStream, o.view.Applied(), last[streams.NotificationsStream]),
+	}
+	m.hubStats(st)
+	st.Notifications.Enabled = o.notifier != nil
+	if o.notifier != nil {
+		st.Notifications.NotifierStats = o.notifier.Stats()
+		st.Notifications.Queue = api.QueueStats(o.notifyQ.Stats())
+	}
+	st.Notifications.EventsPerSecond = o.events.rate(10 * time.Second)
+	if st.Notifications.DeadLetters, err = o.view.DeadLetterCount(ctx); err != nil {
+		return nil, err
+	}
+	st.Webhooks.WebhookStats = o.webhooks.Stats()
+	if o.hookQ != nil {
+		st.Webhooks.Queue = api.QueueStats(o.hookQ.Stats())
+	}
+	return st, nil
+}
+
+func projection(name, stream string, checkpoint, last uint64) api.ProjectionStats {
+	return api.ProjectionStats{Name: name, Stream: stream, Checkpoint: checkpoint, StreamLastSeq: last,
+		Lag: last - min(last, checkpoint)}
+}
+
+// hubStats fills the hub and presence parts (nil with realtime off).
+func (m *Node) hubStats(st *api.OpsStats) {
+	rt := m.rt
+	if rt == nil {
+		return
+	}
+	h := rt.hub.Stats()
+	st.Hub = &api.HubStats{
+		Connections: h.Connections, Users: h.Users, Subscriptions: rt.hub.Subscriptions(), Channels: h.Channels,
+		Published: h.Published, Delivered: h.Delivered, SlowConsumerDisconnects: h.SlowDrops,
+		DeliveriesPerSecond: m.ops.delivers.rate(10 * time.Second),
+	}
+	st.Presence = &api.PresenceStats{OnlineUsers: rt.presence.Count(engine.PresenceMessaging)}
+}
+
+// sampleRates feeds the rate meters every second.
+func (m *Node) sampleRates(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		m.ops.events.add(now, m.db.Applied())
+		if rt := m.rt; rt != nil {
+			m.ops.delivers.add(now, rt.hub.Stats().Delivered)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"parley/engine"
+)
+
+// NotificationsCheckpoint is the notifications projector's row in checkpoints.
+const NotificationsCheckpoint = "notifications"
+
+// ntx is one notifications-projector transaction.
+type ntx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t ntx) exec(query string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(t.ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// applyNotification applies one NOTIFICATIONS event inside tx. It is pure
+// over (event, tx): no clock, no configuration (the batching window travels
+// in the event). Malformed events and second notifications of the same
+// message for the same user change nothing.
+func applyNotification(t ntx, ev engine.Event) error {
+	switch ev.Type {
+	case engine.NotificationCreated:
+		var d engine.NotificationCreatedData
+		if json.Unmarshal(ev.Data, &d) != nil || d.UserID == "" || d.MessageID == "" || ev.ConversationID == "" {
+			return nil
+		}
+		return applyNotificationCreated(t, ev, d)
+	case engine.NotificationsRead:
+		var d engine.NotificationsReadData
+		if json.Unmarshal(ev.Data, &d) != nil || ev.ActorID == "" {
+			return nil
+		}
+		return applyNotificationsRead(t, ev, d)
+	case engine.DeadLettered:
+		var d engine.DeadLetteredData
+		if json.Unmarshal(ev.Data, &d) != nil || d.Kind == "" || d.Ref == "" {
+			return nil
+		}
+		_, err := t.exec(`INSERT OR IGNORE INTO dead_letters (seq, id, kind, ref, user_id, attempts, last_error, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			ev.Seq, ev.ID.String(), d.Kind, d.Ref, d.UserID, d.Attempts, d.LastError, engine.FormatTime(ev.At))
+		return err
+	}
+	return nil
+}
+
+// applyNotificationCreated opens a notification, or collapses the message
+// into the user's unread notification of the conversation while that one's
+// window lasts (engine.SameBatch).
+func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreatedData) error {
+	var n int
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT count(*) FROM notification_items WHERE message_id = ? AND user_id = ?`,
+		d.MessageID, d.UserID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	at := engine.FormatTime(ev.At)
+	var (
+		openSeq, lastSeq   uint64
+		opened, windowEnds string
+	)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT seq, created_at, window_ends_at, last_message_seq FROM notifications
+		WHERE user_id = ? AND conversation_id = ? AND read_at IS NULL ORDER BY seq DESC LIMIT 1`,
+		d.UserID, ev.ConversationID).Scan(&openSeq, &opened, &windowEnds, &lastSeq)
+	switch {
+	case err == sql.ErrNoRows:
+		openSeq = 0
+	case err != nil:
+		return err
+	}
+	if openSeq != 0 && sameBatch(opened, windowEnds, ev.At) {
+		if d.MessageSeq > lastSeq {
+			_, err = t.exec(`UPDATE notifications SET count = count + 1, last_message_id = ?, last_message_seq = ?,
+				sender_id = ?, preview = ?, updated_at = ? WHERE seq = ?`,
+				d.MessageID, d.MessageSeq, ev.ActorID, d.Preview, at, openSeq)
+		} else {
+			_, err = t.exec(`UPDATE notifications SET count = count + 1 WHERE seq = ?`, openSeq)
+		}
+	} else {
+		openSeq = ev.Seq
+		ends := engine.FormatTime(ev.At.Add(time.Duration(max(d.WindowMillis, 0)) * time.Millisecond))
+		_, err = t.exec(`INSERT INTO notifications (seq, id, user_id, conversation_id, message_id, last_message_id,
+			last_message_seq, sender_id, preview, count, window_ends_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			ev.Seq, ev.ID.String(), d.UserID, ev.ConversationID, d.MessageID, d.MessageID, d.MessageSeq,
+			ev.ActorID, d.Preview, ends, at, at)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO notification_items (message_id, user_id, notification_seq, seq) VALUES (?, ?, ?, ?)`,
+		d.MessageID, d.UserID, openSeq, ev.Seq)
+	return err
+}
+
+// sameBatch is engine.SameBatch over the stored times.
+func sameBatch(opened, windowEnds string, at time.Time) bool {
+	o, err1 := time.Parse(engine.TimeFormat, opened)
+	e, err2 := time.Parse(engine.TimeFormat, windowEnds)
+	return err1 == nil && err2 == nil && engine.SameBatch(o, e, at)
+}
+
+// applyNotificationsRead marks the actor's notifications read: the listed
+// ones, or (All) every one the stream held before this event.
+func applyNotificationsRead(t ntx, ev engine.Event, d engine.NotificationsReadData) error {
+	at := engine.FormatTime(ev.At)
+	if d.All {
+		_, err := t.exec(`UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL AND seq < ?`,
+			at, ev.ActorID, ev.Seq)
+		return err
+	}
+	for _, id := range d.IDs {
+		if _, err := t.exec(`UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL`,
+			at, id, ev.ActorID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errCheckpointMoved means the database's notifications checkpoint is not
+// where the projector left it: another file was swapped in.
+var errCheckpointMoved = errors.New("the notifications checkpoint moved under the projector")
+
+// applyNotificationBatch applies events in one transaction on db's writer,
+// skipping those at or below the checkpoint it finds there, and commits the
+// new checkpoint with them. With expect, a checkpoint other than *expect
+// changes nothing and is errCheckpointMoved. It returns the new checkpoint.
+func applyNotificationBatch(ctx context.Context, db *DB, events []engine.Event, expect *uint64) (after uint64, err error) {
+	tx, err := db.wr().BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	t := ntx{ctx: ctx, tx: tx}
+	var before uint64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`,
+		NotificationsCheckpoint).Scan(&before); err != nil {
+		return 0, err
+	}
+	if expect != nil && *expect != before {
+		return 0, errCheckpointMoved
+	}
+	after = before
+	for _, ev := range events {
+		if ev.Seq <= after {
+			continue
+		}
+		if err := applyNotification(t, ev); err != nil {
+			return 0, fmt.Errorf("apply notifications seq %d (%s): %w", ev.Seq, ev.Type, err)
+		}
+		after = ev.Seq
+	}
+	if after == before {
+		return after, nil
+	}
+	if _, err := t.exec(`INSERT INTO checkpoints (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`,
+		NotificationsCheckpoint, after); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit notifications through seq %d: %w", after, err)
+	}
+	return after, nil
+}

@@ -1,0 +1,186 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"parley/engine"
+)
+
+// Notifications is the notifications read model over a DB: its queries, its
+// checkpoint and the projector that follows the NOTIFICATIONS stream. It
+// implements engine.NotificationStore.
+//
+// The projector keeps its position in the database (the "notifications"
+// checkpoint row) and checks it in every transaction, so when a background
+// rebuild swaps in a new database file it notices (the file or the
+// checkpoint changed) and re-projects the stream into the new file from that
+// file's checkpoint.
+type Notifications struct {
+	db *DB
+
+	applied atomic.Uint64
+	mu      sync.Mutex
+	advance chan struct{}
+}
+
+var _ engine.NotificationStore = (*Notifications)(nil)
+
+// NewNotifications returns the notifications read model of db.
+func NewNotifications(ctx context.Context, db *DB) (*Notifications, error) {
+	n := &Notifications{db: db, advance: make(chan struct{})}
+	cp, err := n.checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.applied.Store(cp)
+	return n, nil
+}
+
+func (n *Notifications) checkpoint(ctx context.Context) (uint64, error) {
+	var seq uint64
+	err := n.db.wr().QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`,
+		NotificationsCheckpoint).Scan(&seq)
+	return seq, err
+}
+
+// Applied is the last NOTIFICATIONS sequence the projector committed.
+func (n *Notifications) Applied() uint64 { return n.applied.Load() }
+
+// WaitNotificationsApplied blocks until Applied() >= seq or ctx ends.
+func (n *Notifications) WaitNotificationsApplied(ctx context.Context, seq uint64) error {
+	for {
+		n.mu.Lock()
+		ch := n.advance
+		n.mu.Unlock()
+		if n.applied.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (n *Notifications) setApplied(seq uint64) {
+	n.applied.Store(seq)
+	n.mu.Lock()
+	close(n.advance)
+	n.advance = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// notificationsBatch bounds the events per transaction.
+const notificationsBatch = 1000
+
+// Run follows the NOTIFICATIONS stream with tail from the checkpoint until
+// ctx ends. Errors (a database swapped or closed under it, a lost tail) are
+// logged and the projector starts again from the checkpoint a second later.
+func (n *Notifications) Run(ctx context.Context, tail TailFunc, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.Default().With("component", "notifications-projector")
+	}
+	for ctx.Err() == nil {
+		err := n.follow(ctx, tail)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil || errors.Is(err, errCheckpointMoved) {
+			continue // the database was swapped: start again at once
+		}
+		logger.Warn("notifications projector restarting", "err", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// follow tails from the checkpoint and applies batches until ctx ends, an
+// error, or the database under it changed (nil error then: restart at once).
+func (n *Notifications) follow(ctx context.Context, tail TailFunc) error {
+	cp, err := n.checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	n.setApplied(cp)
+	path := n.db.Path()
+	tctx, stop := context.WithCancel(ctx)
+	defer stop()
+	in := make(chan engine.Event, notificationsBatch)
+	tailErr := make(chan error, 1)
+	go func() { tailErr <- tail(tctx, cp+1, in) }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	batch := make([]engine.Event, 0, notificationsBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-tailErr:
+			if err == nil {
+				err = errors.New("the tail ended")
+			}
+			return err
+		case <-tick.C:
+			if n.db.Path() != path {
+				return nil // swapped: start again from the new file's checkpoint
+			}
+			continue
+		case ev := <-in:
+			batch = append(batch, ev)
+		}
+	drain:
+		for len(batch) < notificationsBatch {
+			select {
+			case ev := <-in:
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		expect := n.applied.Load()
+		after, err := applyNotificationBatch(context.WithoutCancel(ctx), n.db, batch, &expect)
+		if err != nil {
+			return err
+		}
+		if after != expect {
+			n.setApplied(after)
+		}
+	}
+}
+
+// RebuildNotifications applies the NOTIFICATIONS stream to db from its
+// notifications checkpoint + 1 up to and including to, as the live
+// projector would: for replay and verify.
+func RebuildNotifications(ctx context.Context, db *DB, read RangeReader, to uint64) error {
+	n, err := NewNotifications(ctx, db)
+	if err != nil {
+		return err
+	}
+	if n.Applied() >= to {
+		return nil
+	}
+	return read(ctx, n.Applied()+1, to, notificationsBatch, func(evs []engine.Event) error {
+		_, err := applyNotificationBatch(ctx, db, evs, nil)
+		return err
+	})
+}
+
+// NotificationsCheckpoint reads the notifications checkpoint in the
+// snapshot's transaction.
+func (s *ReadSnapshot) NotificationsCheckpoint(ctx context.Context) (uint64, error) {
+	var seq uint64
+	err := s.Tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`,
+		NotificationsCheckpoint).Scan(&seq)
+	return seq, err
+}

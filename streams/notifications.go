@@ -1,0 +1,142 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"parley/engine"
+)
+
+// NotificationsStream holds the notification events (notification.created,
+// notifications.read, dead_letter.recorded). Every node projects it into its
+// notifications table. Renaming it loses every notification.
+const NotificationsStream = "NOTIFICATIONS"
+
+// Subjects of the NOTIFICATIONS stream: notifications by conversation, reads
+// and dead letters on fixed subjects (user ids may contain dots, so they do
+// not name subjects).
+const (
+	notifySubjects      = "notify.>"
+	notifyCreatedPrefix = "notify.conv."
+	notifyReadSubject   = "notify.read"
+	notifyDeadSubject   = "notify.dead"
+)
+
+// NotificationsConfig shapes the NOTIFICATIONS stream.
+type NotificationsConfig struct {
+	// Replicas for the stream; 0 means 1.
+	Replicas int
+	// DuplicateWindow is how long a notification's Nats-Msg-Id is remembered
+	// (default 10 minutes: longer than the work queue's redelivery horizon).
+	// The projection also drops a second notification of the same message
+	// for the same user, whenever it comes.
+	DuplicateWindow time.Duration
+	// Existing binds to the stream as it is (tools); a missing stream is
+	// ErrNoNotifications.
+	Existing bool
+}
+
+// ErrNoNotifications is Notifications' answer, with Existing, on a log that
+// has never held notifications.
+var ErrNoNotifications = errors.New("no NOTIFICATIONS stream")
+
+// Notifications is the NOTIFICATIONS stream.
+type Notifications struct {
+	log *Log
+}
+
+var _ engine.NotificationLog = (*Notifications)(nil)
+
+// Notifications opens (creating or updating) the NOTIFICATIONS stream.
+func (c *Conn) Notifications(ctx context.Context, cfg NotificationsConfig) (*Notifications, error) {
+	if cfg.Existing {
+		st, err := c.js.Stream(ctx, NotificationsStream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, ErrNoNotifications
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", NotificationsStream, err)
+		}
+		return &Notifications{log: &Log{js: c.js, stream: st}}, nil
+	}
+	window := cfg.DuplicateWindow
+	if window <= 0 {
+		window = 10 * time.Minute
+	}
+	st, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        NotificationsStream,
+		Subjects:    []string{notifySubjects},
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(cfg.Replicas, 1),
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  window,
+		AllowDirect: true,
+		MaxMsgSize:  64 << 10,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", NotificationsStream, err)
+	}
+	return &Notifications{log: &Log{js: c.js, stream: st}}, nil
+}
+
+// Log is the stream as a readable log: Tail for the projector, ReadRange for
+// rebuilds, LastSeq and Bounds.
+func (n *Notifications) Log() *Log { return n.log }
+
+// subject is where an event of the stream is stored.
+func notifySubject(ev engine.Event) (string, error) {
+	switch ev.Type {
+	case engine.NotificationCreated:
+		if !validToken(ev.ConversationID) {
+			return "", fmt.Errorf("notification: invalid conversation id %q", ev.ConversationID)
+		}
+		return notifyCreatedPrefix + ev.ConversationID, nil
+	case engine.NotificationsRead:
+		return notifyReadSubject, nil
+	case engine.DeadLettered:
+		return notifyDeadSubject, nil
+	}
+	return "", fmt.Errorf("notifications: unexpected event type %q", ev.Type)
+}
+
+// Append stores a notification event; a non-empty msgID deduplicates, as
+// engine.Log.Append does.
+func (n *Notifications) Append(ctx context.Context, ev engine.Event, msgID string) (uint64, bool, error) {
+	subj, err := notifySubject(ev)
+	if err != nil {
+		return 0, false, err
+	}
+	raw, err := ev.Encode()
+	if err != nil {
+		return 0, false, err
+	}
+	m := nats.NewMsg(subj)
+	m.Data = raw
+	m.Header.Set(EventHeader, string(ev.Type))
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	backoff := 2 * time.Millisecond
+	for {
+		ack, err := n.log.js.PublishMsg(ctx, m, opts...)
+		if err == nil {
+			return ack.Sequence, ack.Duplicate, nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errDuplicateInProcess {
+			return 0, false, fmt.Errorf("append %s: %w", subj, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
