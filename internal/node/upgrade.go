@@ -131,6 +131,9 @@ func (m *Node) rebuildAndSwap(ctx context.Context) (err error) {
 	if err := projections.Rebuild(ctx, nd, log.ReadRange, 1, max(last, m.db.Applied()), nil); err != nil {
 		return err
 	}
+	if err := m.rebuildNotifications(ctx, nd); err != nil {
+		return err
+	}
 	built = true
 	if err := nd.CloseBuilt(ctx, m.version()); err != nil {
 		return err
