@@ -18,3 +18,8 @@ bench:
 lint:
     test -z "$(gofmt -l .)" || (gofmt -l . && exit 1)
     go vet ./...
+
+# Rebuild the reference chat page (web/src -> api/webui/dist, embedded in the binary) with the
+# locked npm packages; commit the result (TestWebUIDistUpToDate fails when it is stale).
+web:
+    cd web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs

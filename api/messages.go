@@ -100,9 +100,9 @@ func (s *Server) delta(c echo.Context) error {
 	}
 	cur := engine.DeltaCursor{AfterMessageID: c.QueryParam("after_message_id")}
 	if v := c.QueryParam("after_seq"); v != "" {
-		seq, err := strconv.ParseUint(v, 10, 64)
+		seq, err := parseSeqCursor(v)
 		if err != nil {
-			return engine.ErrUnknownCursor
+			return err
 		}
 		cur.AfterSeq, cur.HasSeq = seq, true
 	}
@@ -111,4 +111,16 @@ func (s *Server) delta(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// parseSeqCursor reads an after_seq cursor: a decimal stream sequence.
+func parseSeqCursor(v string) (uint64, error) {
+	if v == "" || len(v) > 20 {
+		return 0, engine.ErrUnknownCursor
+	}
+	seq, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, engine.ErrUnknownCursor
+	}
+	return seq, nil
 }

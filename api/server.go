@@ -33,6 +33,8 @@ type Config struct {
 	// dashboard and metrics (ops.go).
 	Notifications *engine.NotificationService
 	Ops           *Ops
+	// Dev turns on POST /dev/token (dev.go): sign in as anyone. Never in production.
+	Dev bool
 }
 
 // Server is the HTTP API.
@@ -75,6 +77,9 @@ func New(cfg Config) *Server {
 	e.Use(middleware.Recover())
 	s.initOps(cfg)
 	s.routes()
+	if cfg.Dev {
+		s.devRoutes()
+	}
 	return s
 }
 

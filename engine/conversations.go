@@ -85,12 +85,9 @@ func (s *Service) Conversations(ctx context.Context, userID, cursor string, limi
 	if err != nil {
 		return nil, err
 	}
-	var before uint64
-	if cursor != "" {
-		before, err = strconv.ParseUint(cursor, 10, 64)
-		if err != nil || before == 0 {
-			return nil, Errorf(KindMalformed, "invalid_cursor", "cursor is not a value this API returned")
-		}
+	before, err := parseListCursor(cursor)
+	if err != nil {
+		return nil, err
 	}
 	list, err := s.store.Conversations(ctx, userID, before, limit+1)
 	if err != nil {
@@ -188,4 +185,16 @@ func (s *Service) RemoveParticipant(ctx context.Context, userID, conversationID,
 	}
 	_, _, err = s.appendAndWait(ctx, ev, "")
 	return err
+}
+
+// parseListCursor reads a conversation list cursor (empty: the first page).
+func parseListCursor(cursor string) (uint64, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	before, err := strconv.ParseUint(cursor, 10, 64)
+	if err != nil || before == 0 {
+		return 0, Errorf(KindMalformed, "invalid_cursor", "cursor is not a value this API returned")
+	}
+	return before, nil
 }

@@ -50,3 +50,23 @@ func FuzzValidators(f *testing.F) {
 		_ = l.checkTempID(s)
 	})
 }
+
+// FuzzListCursor: a list cursor is accepted only as a positive decimal
+// number; anything else is 400 invalid_cursor, never a panic.
+func FuzzListCursor(f *testing.F) {
+	for _, s := range []string{"", "1", "0", "-5", "abc", "99999999999999999999", "12a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		n, err := parseListCursor(c)
+		if err != nil {
+			if e := AsError(err); e == nil || e.Code != "invalid_cursor" {
+				t.Fatalf("parseListCursor(%q) = %v", c, err)
+			}
+			return
+		}
+		if c != "" && n == 0 {
+			t.Fatalf("parseListCursor(%q) accepted 0", c)
+		}
+	})
+}

@@ -20,6 +20,9 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 		return nil, false, ErrConversationNotFound
 	}
 	member, existing, err := s.store.SendCheck(ctx, conversationID, userID, clientTempID)
+	if err == nil && !member && s.catchUp(ctx) {
+		member, existing, err = s.store.SendCheck(ctx, conversationID, userID, clientTempID)
+	}
 	if err != nil || existing != nil {
 		return existing, false, err
 	}

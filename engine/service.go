@@ -72,6 +72,9 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 		return nil, ErrConversationNotFound
 	}
 	p, err := s.store.Participant(ctx, conversationID, userID)
+	if err == nil && p == nil && s.catchUp(ctx) {
+		p, err = s.store.Participant(ctx, conversationID, userID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +84,34 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 	return p, nil
 }
 
+// catchUpWait bounds how long a lookup that found nothing waits for this
+// node to apply what the log already holds.
+const catchUpWait = 2 * time.Second
+
+// catchUp waits (bounded) until the read model has applied the log's last
+// event, when it has not; it reports whether it waited. A node that another
+// node's client just moved to may lag behind the write that client saw:
+// "not found" is answered only once this node has caught up.
+func (s *Service) catchUp(ctx context.Context) bool {
+	last, err := s.log.LastSeq(ctx)
+	if err != nil || last <= s.store.Applied() {
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	_ = s.store.WaitApplied(wctx, last)
+	return true
+}
+
 // summary returns the caller's view of a conversation or ErrConversationNotFound.
 func (s *Service) summary(ctx context.Context, conversationID, userID string) (*ConversationSummary, error) {
 	if !ValidID(conversationID) {
 		return nil, ErrConversationNotFound
 	}
 	sum, err := s.store.Summary(ctx, conversationID, userID)
+	if err == nil && sum == nil && s.catchUp(ctx) {
+		sum, err = s.store.Summary(ctx, conversationID, userID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 	if window <= 0 {
 		window = 2 * time.Minute
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	scfg := jetstream.StreamConfig{
 		Name:        StreamName,
 		Subjects:    []string{"conv.>"},
 		Storage:     jetstream.FileStorage,
@@ -56,11 +56,24 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 		Duplicates:  window,
 		AllowDirect: true,
 		MaxMsgSize:  1 << 20,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
-	return &Log{js: js, stream: st}, nil
+	// A cluster that is still electing its meta leader, or waiting for
+	// enough peers for the replicas, refuses for a while: retry.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st, err := js.CreateOrUpdateStream(ctx, scfg)
+		if err == nil {
+			return &Log{js: js, stream: st}, nil
+		}
+		if replicas == 1 && cfg.ClusterName == "" && cfg.URL == "" || time.Now().After(deadline) {
+			return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // Append publishes ev on its conversation's subject and waits for the ack.

@@ -68,15 +68,19 @@ func (c *Conn) Notifications(ctx context.Context, cfg NotificationsConfig) (*Not
 	if window <= 0 {
 		window = 10 * time.Minute
 	}
-	st, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        NotificationsStream,
-		Subjects:    []string{notifySubjects},
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(cfg.Replicas, 1),
-		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  window,
-		AllowDirect: true,
-		MaxMsgSize:  64 << 10,
+	var st jetstream.Stream
+	err := c.retry(ctx, "notifications stream", func() (err error) {
+		st, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        NotificationsStream,
+			Subjects:    []string{notifySubjects},
+			Storage:     jetstream.FileStorage,
+			Replicas:    max(cfg.Replicas, 1),
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  window,
+			AllowDirect: true,
+			MaxMsgSize:  64 << 10,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", NotificationsStream, err)

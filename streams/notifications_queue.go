@@ -106,17 +106,21 @@ type WorkQueueStats struct {
 // then on.
 func (c *Conn) WorkQueue(ctx context.Context, cfg WorkConfig, h engine.WorkHandler) (*WorkQueue, error) {
 	cfg = cfg.withDefaults()
-	cons, err := c.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		Description:   "parley shared work queue",
-		FilterSubject: cfg.FilterSubject,
-		DeliverPolicy: jetstream.DeliverNewPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		// A backstop only: the handler terminates a job at MaxAttempts.
-		MaxDeliver:    cfg.MaxAttempts + 2,
-		MaxAckPending: cfg.MaxAckPending,
-		MaxWaiting:    64,
+	var cons jetstream.Consumer
+	err := c.retry(ctx, "consumer "+cfg.Durable, func() (err error) {
+		cons, err = c.js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+			Durable:       cfg.Durable,
+			Description:   "parley shared work queue",
+			FilterSubject: cfg.FilterSubject,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			// A backstop only: the handler terminates a job at MaxAttempts.
+			MaxDeliver:    cfg.MaxAttempts + 2,
+			MaxAckPending: cfg.MaxAckPending,
+			MaxWaiting:    64,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s/%s: %w", cfg.Stream, cfg.Durable, err)

@@ -45,15 +45,19 @@ func (c *Conn) Presence(ctx context.Context, cfg PresenceConfig) (*Presence, err
 		return nil, fmt.Errorf("presence ttl %v: must be at least 1s", cfg.TTL)
 	}
 	replicas := max(cfg.Replicas, 1)
-	kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   PresenceBucket,
-		History:  1,
-		TTL:      ttl,
-		Storage:  jetstream.MemoryStorage,
-		Replicas: replicas,
-		// Expiry writes a marker that lives this long: a watcher that is
-		// down longer misses it, which Presence's sweep covers.
-		LimitMarkerTTL: max(ttl, 5*time.Second),
+	var kv jetstream.KeyValue
+	err := c.retry(ctx, "presence bucket", func() (err error) {
+		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   PresenceBucket,
+			History:  1,
+			TTL:      ttl,
+			Storage:  jetstream.MemoryStorage,
+			Replicas: replicas,
+			// Expiry writes a marker that lives this long: a watcher that is
+			// down longer misses it, which Presence's sweep covers.
+			LimitMarkerTTL: max(ttl, 5*time.Second),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("presence bucket: %w", err)

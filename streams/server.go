@@ -27,7 +27,8 @@ type Config struct {
 	URL string
 	// SyncAlways makes the embedded server fsync every write before the ack.
 	SyncAlways bool
-	// Replicas for the streams; 0 means 1.
+	// Replicas for the streams; 0 chooses: 3 on a cluster of three or more
+	// servers, else 1 (Conn.Replicas tells the choice).
 	Replicas int
 	// DuplicateWindow is how long the stream remembers Nats-Msg-Ids.
 	DuplicateWindow time.Duration
@@ -43,17 +44,44 @@ type Config struct {
 	Existing bool
 	// NoReconnect makes a lost connection to URL final (tools).
 	NoReconnect bool
+	// ClusterName, ClusterListen and Routes make the embedded server a member
+	// of a JetStream cluster (its client port, Listen, must be on). Routes
+	// lists every member's cluster URL (nats://host:port); listing itself is
+	// fine.
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
+}
+
+// clusterSize is how many servers the configuration names.
+func (cfg Config) clusterSize(nc *nats.Conn) int {
+	switch {
+	case cfg.ClusterName != "":
+		seen := map[string]bool{}
+		for _, r := range cfg.Routes {
+			seen[strings.TrimSpace(r)] = true
+		}
+		return max(len(seen), 1)
+	case cfg.URL != "" && nc != nil:
+		return max(len(nc.Servers()), len(strings.Split(cfg.URL, ",")))
+	}
+	return 1
 }
 
 // Conn is an open connection to JetStream, embedded or external.
 type Conn struct {
-	ns     *server.Server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	log    *Log
-	done   chan struct{} // closed when nc is closed
-	closed bool
+	ns          *server.Server
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	log         *Log
+	replicas    int
+	clusterSize int
+	done        chan struct{} // closed when nc is closed
+	closed      bool
 }
+
+// Replicas is the replica count the streams are created with.
+func (c *Conn) Replicas() int { return c.replicas }
 
 // Open starts the embedded server (unless cfg.URL is set), connects and
 // makes sure the streams exist.
@@ -84,6 +112,14 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		c.Close()
 		return nil, err
 	}
+	c.clusterSize = cfg.clusterSize(c.nc)
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+		if c.clusterSize >= 3 {
+			cfg.Replicas = 3
+		}
+	}
+	c.replicas = cfg.Replicas
 	c.log, err = openLog(ctx, c.js, cfg)
 	if err != nil {
 		c.Close()
@@ -118,6 +154,21 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 			}
 		}
 		opts.Authorization = cfg.Token
+	}
+	if cfg.ClusterName != "" {
+		if cfg.Listen == "" {
+			return nil, errors.New("a cluster member needs its client port (Listen)")
+		}
+		host, port, err := net.SplitHostPort(cfg.ClusterListen)
+		if err != nil {
+			return nil, fmt.Errorf("cluster listen address: %w", err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("cluster listen port: %w", err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: cfg.ClusterName, Host: host, Port: p}
+		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -167,4 +218,25 @@ func (c *Conn) Close() {
 // validToken reports whether s can be one token of a subject.
 func validToken(s string) bool {
 	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n")
+}
+
+// retry runs a stream, bucket or consumer creation until it succeeds: a
+// cluster still electing leaders or waiting for peers refuses for a while.
+// A single embedded server answers at once, so it is not retried there.
+func (c *Conn) retry(ctx context.Context, what string, create func() error) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := create()
+		if err == nil {
+			return nil
+		}
+		if c.replicas <= 1 && c.ns != nil && c.clusterSize <= 1 || time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

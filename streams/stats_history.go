@@ -46,17 +46,20 @@ func (c *Conn) StatsHistory(ctx context.Context, cfg StatsHistoryConfig) (*Stats
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
-	_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StatsStream,
-		Subjects:    []string{statsSubjectPrefix + ">"},
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(cfg.Replicas, 1),
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      cfg.Retention,
-		MaxBytes:    256 << 20,
-		Discard:     jetstream.DiscardOld,
-		MaxMsgSize:  256 << 10,
-		AllowDirect: true,
+	err := c.retry(ctx, "stats stream", func() (err error) {
+		_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        StatsStream,
+			Subjects:    []string{statsSubjectPrefix + ">"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    max(cfg.Replicas, 1),
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      cfg.Retention,
+			MaxBytes:    256 << 20,
+			Discard:     jetstream.DiscardOld,
+			MaxMsgSize:  256 << 10,
+			AllowDirect: true,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StatsStream, err)

@@ -29,7 +29,9 @@ Workloads:
             senders, closed-loop then open-loop: deliveries/s, send-to-receive latency, lost
   connections  K idle sockets on presence-messaging and a private channel: RSS per socket
   ceiling   raw JetStream publish (sync, async) and SQLite insert rates on this machine
-  standard  every workload with sizes that finish in a few minutes
+  soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
+            then the server's goroutines and heap compared with before the load
+  standard  every workload but soak, with sizes that finish in a few minutes
 
 Flags:
 `
@@ -75,6 +77,7 @@ type benchConfig struct {
 	Senders     int
 	Rate        int
 	Connections int
+	serveArgs   []string // extra flags for a server the harness starts
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -170,6 +173,7 @@ var benchWorkloads = map[string]func(context.Context, benchConfig, io.Writer) ([
 	"ceiling":     benchCeiling,
 	"fanout":      benchFanout,
 	"connections": benchConnections,
+	"soak":        benchSoak,
 }
 
 func printBenchTable(w io.Writer, rs []benchResult) {

@@ -72,8 +72,9 @@ func startBenchServer(ctx context.Context, c benchConfig, stderr io.Writer) (*be
 	addr := ln.Addr().String()
 	ln.Close()
 	s.URL = "http://" + addr
-	s.cmd = exec.Command(exe, "serve", "--addr", addr, "--data", s.DataDir, "--jwt-secret", string(s.Secret),
-		"--log-level", "warn", "--sync", c.Sync, "--send-rate", "0")
+	args := []string{"serve", "--addr", addr, "--data", s.DataDir, "--jwt-secret", string(s.Secret),
+		"--log-level", "warn", "--sync", c.Sync, "--send-rate", "0"}
+	s.cmd = exec.Command(exe, append(args, c.serveArgs...)...)
 	s.cmd.Stdout, s.cmd.Stderr = stderr, stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, err

@@ -25,18 +25,32 @@ type crashServer struct {
 	t    *testing.T
 	dir  string
 	addr string
+	args []string // extra serve flags
 	cmd  *exec.Cmd
 }
 
 func (s *crashServer) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(os.Args[0], "serve", "--addr", s.addr, "--data", s.dir, "--jwt-secret", testkit.Secret, "--log-level", "error", "--send-rate", "0")
+	s.launch()
+	s.waitUp()
+}
+
+// launch starts the process without waiting for it to serve.
+func (s *crashServer) launch() {
+	s.t.Helper()
+	args := append([]string{"serve", "--addr", s.addr, "--data", s.dir, "--jwt-secret", testkit.Secret, "--log-level", "error", "--send-rate", "0"}, s.args...)
+	s.cmd = exec.Command(os.Args[0], args...)
 	s.cmd.Env = append(os.Environ(), "PARLEY_TEST_AS_MAIN=1")
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	testkit.WaitFor(s.t, 60*time.Second, "the server to come up", func() bool {
+}
+
+// waitUp waits until the server answers /healthz.
+func (s *crashServer) waitUp() {
+	s.t.Helper()
+	testkit.WaitFor(s.t, 90*time.Second, "the server to come up", func() bool {
 		resp, err := http.Get("http://" + s.addr + "/healthz")
 		if err != nil {
 			return false
@@ -47,6 +61,9 @@ func (s *crashServer) start() {
 }
 
 func (s *crashServer) kill() {
+	if s.cmd == nil || s.cmd.Process == nil || s.cmd.ProcessState != nil {
+		return
+	}
 	_ = s.cmd.Process.Kill() // SIGKILL: no shutdown of any kind
 	_ = s.cmd.Wait()
 }

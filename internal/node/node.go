@@ -12,10 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"parley/api"
+	"parley/api/webui"
 	"parley/engine"
 	"parley/projections"
 	"parley/streams"
@@ -35,11 +37,19 @@ type Config struct {
 	// NATSListen is where the embedded server also accepts local TCP clients
 	// (tools such as replay and verify); "" turns it off.
 	NATSListen string
+	// ClusterName, ClusterListen and Routes make the embedded NATS server
+	// a member of a JetStream cluster of parley nodes.
+	ClusterName   string
+	ClusterListen string
+	Routes        string
 	// ProjectionVersion overrides projections.Version (tests of upgrades).
 	ProjectionVersion int
 	// SendRate and SendBurst limit each user's sends; 0 turns it off.
 	SendRate  float64
 	SendBurst int
+	// Dev turns on the development sign-in, POST /dev/token (anyone may
+	// act as any user); never in production.
+	Dev bool
 	RealtimeConfig
 	OpsConfig
 }
@@ -70,6 +80,9 @@ func (c Config) Validate() error {
 	if c.Replicas < 0 || c.Replicas > 5 {
 		errs = append(errs, errors.New("--replicas must be between 0 (auto) and 5"))
 	}
+	if c.ClusterName != "" && (c.ClusterListen == "" || c.Routes == "" || c.NATSURL != "" || c.NATSListen == "") {
+		errs = append(errs, errors.New("--cluster-name needs --cluster-listen and --routes, an embedded server (no --nats-url) and --nats-listen"))
+	}
 	if c.DuplicateWindow < 100*time.Millisecond {
 		errs = append(errs, errors.New("--dup-window must be at least 100ms"))
 	}
@@ -92,8 +105,12 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "join the embedded NATS server to this JetStream cluster (with --cluster-listen and --routes)")
+	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port where the embedded NATS server listens for cluster routes")
+	fs.StringVar(&c.Routes, "routes", c.Routes, "cluster URLs of every member, comma-separated (nats://host:port,...)")
 	fs.Float64Var(&c.SendRate, "send-rate", c.SendRate, "sends per second per user (token bucket; 0: no limit)")
 	fs.IntVar(&c.SendBurst, "send-burst", c.SendBurst, "burst of sends per user above --send-rate")
+	fs.BoolVar(&c.Dev, "dev", c.Dev, "development sign-in: POST /dev/token {user, name} mints a token for anyone (the page at / uses it); never in production")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "loopback address where the embedded NATS also serves local tools (replay, verify, stats), token-protected; empty turns it off")
 	c.RealtimeConfig.register(fs)
 	c.OpsConfig.register(fs)
@@ -144,6 +161,18 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		DataDir: m.Config.DataDir, URL: m.Config.NATSURL, SyncAlways: m.Config.Sync == "always",
 		Replicas: m.Config.Replicas, DuplicateWindow: m.Config.DuplicateWindow,
 	}
+	if m.Config.ClusterName != "" {
+		scfg.ClusterName, scfg.ClusterListen, scfg.ServerName = m.Config.ClusterName, m.Config.ClusterListen, m.Config.NodeName
+		if scfg.ServerName == "" { // the Raft identity must not change across restarts
+			host, _ := os.Hostname()
+			scfg.ServerName = host + "-" + strings.ReplaceAll(m.Config.ClusterListen, ":", "-")
+		}
+		for _, r := range strings.Split(m.Config.Routes, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				scfg.Routes = append(scfg.Routes, r)
+			}
+		}
+	}
 	if m.Config.NATSURL == "" && m.Config.NATSListen != "" {
 		scfg.Listen = m.Config.NATSListen
 		if scfg.Token, err = randomToken(); err != nil {
@@ -154,6 +183,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m.Config.Replicas = m.conn.Replicas() // the other streams and buckets follow the log
 	if err := writeToolURL(m.Config.DataDir, m.conn.ClientURL(), scfg.Token); err != nil {
 		return err
 	}
@@ -182,13 +212,16 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	}
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout})
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
-		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Ready: m.ready, Notifications: notes, Ops: opsAPI})
+		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
+	if m.Config.Dev {
+		m.Logger.Warn("dev sign-in is on (--dev): anyone who reaches this server can act as any user")
+	}
 	m.startSnapshots()
 	m.ln, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return err
 	}
-	m.http = &http.Server{Handler: m.api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	m.http = &http.Server{Handler: webui.Mount(m.api), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	m.httpDone = make(chan error, 1)
 	go func() { m.httpDone <- m.http.Serve(m.ln) }()
 	return nil
