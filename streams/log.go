@@ -88,22 +88,30 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, msgID string) (uint64
 	if err != nil {
 		return 0, false, err
 	}
-	m := nats.NewMsg(engine.Subject(ev.ConversationID))
+	return publish(ctx, l.js, engine.Subject(ev.ConversationID), ev.Type, raw, msgID)
+}
+
+// publish appends one event message and waits for its ack. With a msgID, a
+// duplicate inside the window returns the original sequence; a replicated
+// stream's "duplicate in process" answer is retried after a short backoff
+// until it turns into that duplicate ack.
+func publish(ctx context.Context, js jetstream.JetStream, subject string, typ engine.EventType, raw []byte, msgID string) (uint64, bool, error) {
+	m := nats.NewMsg(subject)
 	m.Data = raw
-	m.Header.Set(EventHeader, string(ev.Type))
+	m.Header.Set(EventHeader, string(typ))
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
 	backoff := 2 * time.Millisecond
 	for {
-		ack, err := l.js.PublishMsg(ctx, m, opts...)
+		ack, err := js.PublishMsg(ctx, m, opts...)
 		if err == nil {
 			return ack.Sequence, ack.Duplicate, nil
 		}
 		var apiErr *jetstream.APIError
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errDuplicateInProcess {
-			return 0, false, fmt.Errorf("append %s: %w", m.Subject, err)
+			return 0, false, fmt.Errorf("append %s: %w", subject, err)
 		}
 		select {
 		case <-ctx.Done():

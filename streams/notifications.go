@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"parley/engine"
@@ -119,28 +118,5 @@ func (n *Notifications) Append(ctx context.Context, ev engine.Event, msgID strin
 	if err != nil {
 		return 0, false, err
 	}
-	m := nats.NewMsg(subj)
-	m.Data = raw
-	m.Header.Set(EventHeader, string(ev.Type))
-	var opts []jetstream.PublishOpt
-	if msgID != "" {
-		opts = append(opts, jetstream.WithMsgID(msgID))
-	}
-	backoff := 2 * time.Millisecond
-	for {
-		ack, err := n.log.js.PublishMsg(ctx, m, opts...)
-		if err == nil {
-			return ack.Sequence, ack.Duplicate, nil
-		}
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errDuplicateInProcess {
-			return 0, false, fmt.Errorf("append %s: %w", subj, err)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, false, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 100*time.Millisecond)
-	}
+	return publish(ctx, n.log.js, subj, ev.Type, raw, msgID)
 }
