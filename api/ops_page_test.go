@@ -17,9 +17,6 @@ import (
 	"parley/streams"
 )
 
-// opsChromium is where Debian (and .ci/run) installs Chromium.
-const opsChromium = "/usr/bin/chromium"
-
 // opsPageResult is what opstest/ops_page.mjs reports.
 type opsPageResult struct {
 	RefusedStatus     int      `json:"refusedStatus"`
@@ -41,42 +38,17 @@ type opsPageResult struct {
 	Error             string   `json:"error"`
 }
 
-// opsNodeModules runs `npm ci` in opstest/ when its node_modules is missing.
-func opsNodeModules(t *testing.T, dir string) {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err == nil {
-		return
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm is not installed: skipping the /ops browser test")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-	}
-}
-
 // The /ops dashboard in real headless Chromium: refused without the ops
 // token; with it, the stream and consumer rows and charts with data points
 // from the stored history. The screenshot goes to artifacts/.
 func TestOpsPageInChromium(t *testing.T) {
-	if _, err := os.Stat(opsChromium); err != nil {
-		t.Skipf("%s is not installed (apt-get install chromium; .ci/run does): skipping the /ops browser test", opsChromium)
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: skipping the /ops browser test")
-	}
+	testkit.Chromium(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(root, "opstest")
-	opsNodeModules(t, dir)
+	nodeBin := testkit.NodeModules(t, dir)
 
 	env := opsStart(t, func(c *node.Config) { c.StatsInterval = 200 * time.Millisecond })
 	alice := env.Token("alice")
@@ -102,7 +74,7 @@ func TestOpsPageInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nodeBin, "ops_page.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OPS_URL="+env.URL(), "OPS_TOKEN="+opsToken(t), "OPS_SCREENSHOT="+shot, "CHROMIUM="+opsChromium)
+	cmd.Env = append(os.Environ(), "OPS_URL="+env.URL(), "OPS_TOKEN="+opsToken(t), "OPS_SCREENSHOT="+shot, "CHROMIUM="+testkit.ChromiumPath)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	raw, runErr := cmd.Output()

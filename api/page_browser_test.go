@@ -19,10 +19,6 @@ import (
 	"parley/internal/testkit"
 )
 
-// pageChromium is Debian's Chromium, which the browser tests drive
-// (.ci/run installs it); they never download a browser.
-const pageChromium = "/usr/bin/chromium"
-
 // pageArtifacts is where the browser tests save screenshots (gitignored).
 const pageArtifacts = "../artifacts"
 
@@ -68,9 +64,7 @@ func TestPageBrowserPolling(t *testing.T) {
 // pageBrowser skips without Chromium or Node.js and returns node.
 func pageBrowser(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(pageChromium); err != nil {
-		t.Skipf("%s is not installed (apt-get install chromium): the page's browser tests need it", pageChromium)
-	}
+	testkit.Chromium(t)
 	return pageNode(t)
 }
 
@@ -83,7 +77,7 @@ func pageRun(t *testing.T, nodeBin string, env *testkit.Env, control, scenario s
 		t.Fatal(err)
 	}
 	params, _ := json.Marshal(map[string]string{
-		"base": env.URL(), "control": control, "artifacts": artifacts, "scenario": scenario, "chromium": pageChromium,
+		"base": env.URL(), "control": control, "artifacts": artifacts, "scenario": scenario, "chromium": testkit.ChromiumPath,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -7,11 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"parley/internal/testkit"
 )
 
 // rtClientDir is the folder with the real-JS-client scripts and their lock file.
@@ -20,20 +21,7 @@ const rtClientDir = "../clienttest"
 // rtNode finds node and makes sure the client packages are installed.
 func rtNode(t *testing.T) string {
 	t.Helper()
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: the Laravel Echo / pusher-js client test needs Node.js 20+")
-	}
-	if _, err := os.Stat(filepath.Join(rtClientDir, "node_modules", "laravel-echo")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = rtClientDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", rtClientDir, err, out)
-		}
-	}
-	return nodeBin
+	return testkit.NodeModules(t, rtClientDir)
 }
 
 // TestRealtimeEchoClient runs laravel-echo 2 + pusher-js 8 from npm against
