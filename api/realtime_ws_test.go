@@ -180,8 +180,17 @@ func TestRealtimeAuthMatrix(t *testing.T) {
 			t.Errorf("%s: subscription_error status %d, want 403", name, se.Status)
 		}
 	}
-	// A host application holding the secret may sign without channel_data.
+	// Parley authorizes its own conversation channels: a signature without
+	// the channel_data naming a participant is refused even when it was
+	// made with the app secret (membership is checked at subscribe time).
 	s.send("pusher:subscribe", "", map[string]string{"channel": channel, "auth": rtSign(s.socketID, channel, "")})
+	s.nextWhere("pusher:subscription_error", func(f rtFrame) bool { return f.Channel == channel })
+	// With Parley's own answer it succeeds.
+	if status, a := rtAuth(t, env, alice, s.socketID, channel); status != 200 {
+		t.Fatalf("alice auth: %d", status)
+	} else {
+		s.send("pusher:subscribe", "", map[string]string{"channel": channel, "auth": a["auth"], "channel_data": a["channel_data"]})
+	}
 	s.nextWhere("pusher_internal:subscription_succeeded", func(f rtFrame) bool { return f.Channel == channel })
 	// Carol cannot get a signature; a subscription without one is refused.
 	s2 := rtDial(t, env)
@@ -263,4 +272,34 @@ func TestRealtimeEventsDelivered(t *testing.T) {
 func sb2str(v any) string {
 	b, _ := engine.Marshal(v)
 	return string(b)
+}
+
+// A participant removed after getting a signature cannot subscribe with
+// it, and client events on presence-messaging and private-user channels are
+// refused.
+func TestRealtimeStaleSignatureAndWhisperScope(t *testing.T) {
+	env := rtStart(t)
+	alice, bob := env.Token("alice"), env.Token("bob")
+	conv := rtConv(t, env, alice, "bob", "carol")
+	channel := "private-conversation." + conv
+	s := rtDial(t, env)
+	status, a := rtAuth(t, env, bob, s.socketID, channel)
+	if status != 200 {
+		t.Fatalf("bob auth: %d", status)
+	}
+	env.MustDo(http.StatusNoContent, "DELETE", "/api/conversations/"+conv+"/participants/bob", alice, nil, nil)
+	s.send("pusher:subscribe", "", map[string]string{"channel": channel, "auth": a["auth"], "channel_data": a["channel_data"]})
+	s.nextWhere("pusher:subscription_error", func(f rtFrame) bool { return f.Channel == channel })
+
+	for _, ch := range []string{"presence-messaging", "private-user.bob"} {
+		s2 := rtDial(t, env)
+		st, sig := rtAuth(t, env, bob, s2.socketID, ch)
+		if st != 200 {
+			t.Fatalf("auth %s: %d", ch, st)
+		}
+		s2.send("pusher:subscribe", "", map[string]string{"channel": ch, "auth": sig["auth"], "channel_data": sig["channel_data"]})
+		s2.nextWhere("pusher_internal:subscription_succeeded", func(f rtFrame) bool { return f.Channel == ch })
+		s2.send("client-spam", ch, map[string]string{"x": "y"})
+		s2.nextWhere("pusher:error", func(f rtFrame) bool { return true })
+	}
 }

@@ -45,6 +45,12 @@ func TestDeltaIncludesChangesToOlderMessages(t *testing.T) {
 		if d.Events[1].Data["message_id"] != m2.ID || d.Events[1].Data["deleted_at"] == nil {
 			t.Fatalf("delete event data = %v", d.Events[1].Data)
 		}
+		// From the start, the deleted message's own message.sent carries no body.
+		for _, e := range delta(t, env, b, conv, "after_seq=0").Events {
+			if e.Type == engine.MessageSent && e.Data["id"] == m2.ID && (e.Data["body"] != "" || e.Data["deleted_at"] == nil) {
+				t.Fatalf("delta shows a deleted message: %v", e.Data)
+			}
+		}
 		if d.Events[3].Data["id"] != m4.ID || d.Events[3].Data["client_temp_id"] != temp(4) {
 			t.Fatalf("send event data = %v", d.Events[3].Data)
 		}

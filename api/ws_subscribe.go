@@ -47,6 +47,17 @@ func (w *wsConn) subscribe(ctx context.Context, payload json.RawMessage) {
 			}
 		}
 	}
+	// A signature never expires, so membership of a conversation's channels
+	// is checked again here: a participant removed since signing is refused.
+	if ch.ConversationID != "" {
+		if who.UserID == "" {
+			w.subscriptionError(req.Channel, http.StatusForbidden, "conversation channels need the channel_data that /broadcasting/auth returns")
+			return
+		}
+		if !w.member(ctx, ch, who.UserID) {
+			return
+		}
+	}
 	if ch.Presence() {
 		w.joinPresence(ctx, ch, who)
 		return
@@ -56,6 +67,23 @@ func (w *wsConn) subscribe(ctx context.Context, payload json.RawMessage) {
 		w.subscribeFailed(ch.Name, err, ack)
 		return
 	}
+	// Checked once more after subscribing: a removal committed after the
+	// first check either shows here or reaches this subscription through
+	// the projector's hand-off, which unsubscribes removed users.
+	if ch.ConversationID != "" && !w.member(ctx, ch, who.UserID) {
+		w.rt.Hub.Unsubscribe(w.client, ch.Name)
+	}
+}
+
+// member reports whether user is a participant of the channel's
+// conversation, answering the subscription with an error when not.
+func (w *wsConn) member(ctx context.Context, ch engine.Channel, user string) bool {
+	ok, err := w.s.svc.IsParticipant(ctx, ch.ConversationID, user)
+	if err != nil || !ok {
+		w.subscriptionError(ch.Name, http.StatusForbidden, "not a participant of this conversation")
+		return false
+	}
+	return true
 }
 
 // bind ties the socket to the signed user; a socket serves one user.
@@ -152,6 +180,12 @@ func (w *wsConn) unsubscribe(ctx context.Context, payload json.RawMessage) {
 func (w *wsConn) clientEvent(ctx context.Context, f *pusherIn) {
 	if !strings.HasPrefix(f.Channel, "private-") && !strings.HasPrefix(f.Channel, "presence-") {
 		w.client.Send(errorFrame(pusherUnauthorized, "client events are only allowed on private and presence channels"))
+		return
+	}
+	// The global presence channel and a user's own channel have no one to
+	// whisper to: a client event there would reach everyone online.
+	if ch, err := engine.ParseChannel(f.Channel); err == nil && (ch.Kind == engine.ChannelPresenceMessaging || ch.Kind == engine.ChannelUser) {
+		w.client.Send(errorFrame(pusherUnauthorized, "client events are not allowed on "+f.Channel))
 		return
 	}
 	if !w.rt.Hub.Subscribed(w.client, f.Channel) {

@@ -88,10 +88,23 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 	if err != nil {
 		return nil, err
 	}
+	// The log keeps a deleted message's body; the answer must not.
+	deleted, err := s.store.Deleted(ctx, conversationID, after, d.LastSeq)
+	if err != nil {
+		return nil, err
+	}
 	for _, ev := range evs {
-		if !skipped[ev.Seq] {
-			d.Events = append(d.Events, Wire(ev))
+		if skipped[ev.Seq] {
+			continue
 		}
+		w := Wire(ev)
+		if m, ok := w.Data.(Message); ok {
+			if at, gone := deleted[m.ID]; gone {
+				m.Body, m.DeletedAt = "", &at
+				w.Data = m
+			}
+		}
+		d.Events = append(d.Events, w)
 	}
 	return d, nil
 }

@@ -46,6 +46,9 @@ type Store interface {
 	// Snapshot reads the checkpoint, the user's summary of the conversation
 	// and their unread total in one transaction; nil when not a participant.
 	Snapshot(ctx context.Context, conversationID, userID string) (*Snapshot, error)
+	// Deleted returns the messages of this conversation with a sequence in
+	// (from, to] that are deleted now, by id, with their deletion time.
+	Deleted(ctx context.Context, conversationID string, from, to uint64) (map[string]string, error)
 	// Skipped returns the sequences in (from, to] of this conversation's
 	// events that the projector rejected (duplicates, stale commands).
 	Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error)

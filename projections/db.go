@@ -29,6 +29,9 @@ type DB struct {
 	mu      sync.Mutex
 	advance chan struct{} // closed and replaced whenever applied moves
 
+	rmu     sync.Mutex
+	retired []*pools // replaced by Swap, closing after a grace period
+
 	// Outcomes of recently applied events: the rejected sequences above
 	// floor (bounded; cleared and floor raised when it fills).
 	omu     sync.Mutex
@@ -157,13 +160,30 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return s.QueryContext(ctx, args...)
 }
 
-// txRow runs a prepared one-row read inside a read transaction.
-func (db *DB) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	s, err := db.cur.Load().stmt(ctx, query)
+// readTx is a read transaction on one pool, which a swap cannot change
+// under it.
+type readTx struct {
+	*sql.Tx
+	p *pools
+}
+
+// beginRead starts a read transaction on the current pools.
+func (db *DB) beginRead(ctx context.Context) (*readTx, error) {
+	p := db.cur.Load()
+	tx, err := p.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return tx.QueryRowContext(ctx, query, args...)
+		return nil, err
 	}
-	return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	return &readTx{Tx: tx, p: p}, nil
+}
+
+// row runs a prepared one-row read inside the transaction.
+func (t *readTx) row(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := t.p.stmt(ctx, query)
+	if err != nil {
+		return t.QueryRowContext(ctx, query, args...)
+	}
+	return t.StmtContext(ctx, s).QueryRowContext(ctx, args...)
 }
 
 func (p *pools) close() error {
@@ -189,8 +209,16 @@ func (db *DB) wr() *sql.DB { return db.cur.Load().w }
 // Path is the database file.
 func (db *DB) Path() string { return db.cur.Load().path }
 
-// Close closes both pools.
-func (db *DB) Close() error { return db.cur.Load().close() }
+// Close closes both pools (and any that a swap replaced).
+func (db *DB) Close() error {
+	db.rmu.Lock()
+	for _, p := range db.retired {
+		_ = p.close()
+	}
+	db.retired = nil
+	db.rmu.Unlock()
+	return db.cur.Load().close()
+}
 
 func (db *DB) checkpoint(ctx context.Context) (uint64, error) {
 	var seq uint64

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -68,10 +69,13 @@ func (p *Projector) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-tailErr:
-			if err != nil {
-				return err
+			if err == nil && ctx.Err() == nil {
+				err = errors.New("the log's tail ended")
 			}
-			return nil
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		case ev := <-in:
 			batch = append(batch, ev)
 		}

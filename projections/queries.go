@@ -220,23 +220,23 @@ func (db *DB) Receipts(ctx context.Context, messageID string) ([]engine.Receipt,
 // Snapshot reads the checkpoint, the user's summary of the conversation and
 // their unread total in one read transaction.
 func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (*engine.Snapshot, error) {
-	tx, err := db.rd().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	var snap engine.Snapshot
-	if err := db.txRow(ctx, tx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`, checkpointName).
+	if err := tx.row(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`, checkpointName).
 		Scan(&snap.Checkpoint); err != nil {
 		return nil, err
 	}
-	sum, err := one(scanSummary(db.txRow(ctx, tx, `SELECT `+summaryCols+summaryFrom+
+	sum, err := one(scanSummary(tx.row(ctx, `SELECT `+summaryCols+summaryFrom+
 		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
 	if err != nil || sum == nil {
 		return nil, err
 	}
 	snap.Conversation = *sum
-	if snap.Summary.UnreadTotal, err = scanTotal(db.txRow(ctx, tx, totalQuery, userID)); err != nil {
+	if snap.Summary.UnreadTotal, err = scanTotal(tx.row(ctx, totalQuery, userID)); err != nil {
 		return nil, err
 	}
 	return &snap, nil
@@ -257,6 +257,25 @@ func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint6
 			return nil, err
 		}
 		out[seq] = true
+	}
+	return out, rows.Err()
+}
+
+// Deleted returns the deleted messages of a conversation in (from, to].
+func (db *DB) Deleted(ctx context.Context, conversationID string, from, to uint64) (map[string]string, error) {
+	rows, err := db.query(ctx, `SELECT id, deleted_at FROM messages
+		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND deleted_at IS NOT NULL`, conversationID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, at string
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		out[id] = at
 	}
 	return out, rows.Err()
 }

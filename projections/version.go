@@ -84,13 +84,40 @@ func (db *DB) Swap(ctx context.Context, dataDir, path string) error {
 		return err
 	}
 	old := db.cur.Swap(np)
+	db.omu.Lock() // outcomes of the old file's projector say nothing of the new one
+	db.floor = max(db.floor, cp)
+	clear(db.skipped)
+	db.omu.Unlock()
 	if cp > db.Applied() {
 		db.setApplied(cp)
 	}
-	if err := old.close(); err != nil {
-		return err
-	}
-	return removeDBFiles(old.path)
+	// Queries that took the old pools before the swap finish on them: the
+	// files' names go now (open connections keep the inodes), the pools close
+	// after a grace period. Nothing after the switch can fail the swap.
+	_ = removeDBFiles(old.path)
+	db.retire(old)
+	return nil
+}
+
+// retireGrace is how long replaced pools stay open for queries in flight.
+const retireGrace = 30 * time.Second
+
+// retire closes replaced pools after retireGrace (or at Close).
+func (db *DB) retire(p *pools) {
+	db.rmu.Lock()
+	defer db.rmu.Unlock()
+	db.retired = append(db.retired, p)
+	time.AfterFunc(retireGrace, func() {
+		db.rmu.Lock()
+		defer db.rmu.Unlock()
+		for i, q := range db.retired {
+			if q == p {
+				db.retired = append(db.retired[:i], db.retired[i+1:]...)
+				_ = p.close()
+				return
+			}
+		}
+	})
 }
 
 // removeDBFiles removes a database file with its WAL and shared-memory files.

@@ -202,13 +202,12 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	log := m.conn.Log()
 	m.fail = make(chan error, 1)
 	m.startProjector()
-	if built < m.version() {
-		m.startUpgrade(built)
-	}
-
 	opsAPI, notes, err := m.startOps(ctx)
 	if err != nil {
 		return err
+	}
+	if built < m.version() { // after startOps: the rebuild covers notifications too
+		m.startUpgrade(built)
 	}
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout})
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
@@ -272,8 +271,8 @@ func (m *Node) Close() error {
 	} else if m.ln != nil {
 		m.ln.Close()
 	}
+	m.stopUpgrade() // before stopOps: the rebuild reads the notifications log
 	m.stopOps()
-	m.stopUpgrade()
 	m.projMu.Lock()
 	m.closing = true
 	m.stopProjector()
