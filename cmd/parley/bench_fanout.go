@@ -98,10 +98,15 @@ func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanout
 				errs <- err
 				return
 			}
-			if err := s.subscribe(ctx, pc, s.token(fmt.Sprintf("fr%d-%d", jb.room, jb.sub)), "private-conversation."+rig.rooms[jb.room].id); err != nil {
-				pc.ws.CloseNow()
-				errs <- err
-				return
+			// Like an Echo client: online on presence-messaging (so no
+			// offline notification is made for it) and in the room.
+			tok := s.token(fmt.Sprintf("fr%d-%d", jb.room, jb.sub))
+			for _, ch := range []string{"presence-messaging", "private-conversation." + rig.rooms[jb.room].id} {
+				if err := s.subscribe(ctx, pc, tok, ch); err != nil {
+					pc.ws.CloseNow()
+					errs <- err
+					return
+				}
 			}
 			rig.conns[i] = pc
 		}()

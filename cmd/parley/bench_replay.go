@@ -106,6 +106,10 @@ func fillLog(ctx context.Context, log *streams.Log, n int) error {
 // benchReplay fills a server's log with c.Events typical events (through
 // the data dir's NATS port) and times `parley replay` rebuilding from it.
 func benchReplay(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchResult, error) {
+	// Replay measures the read models' rebuild: the server that owns the
+	// log runs without the notifications queue, and the timing starts once
+	// its own projector has caught up, so the two do not share the cores.
+	c.serveArgs = append(c.serveArgs, "--notifications=false")
 	s, err := startBenchServer(ctx, c, stderr)
 	if err != nil {
 		return nil, err
@@ -128,6 +132,9 @@ func benchReplay(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchR
 	conn.Close()
 	if err != nil || berr != nil {
 		return nil, fmt.Errorf("fill the log: %w", errors.Join(err, berr))
+	}
+	if err := s.waitCaughtUp(ctx, last, 10*time.Minute); err != nil {
+		return nil, err
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"parley/api"
 	"parley/internal/node"
 )
 
@@ -160,4 +161,33 @@ func procStatusKiB(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// waitCaughtUp waits until the server's messages projection has applied
+// seq, reading its ops stats with an ops token.
+func (s *benchServer) waitCaughtUp(ctx context.Context, seq uint64, timeout time.Duration) error {
+	tok, err := api.MintToken(s.Secret, "bench-ops", "", true, time.Hour)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		var st struct {
+			Projections []struct {
+				Name       string `json:"name"`
+				Checkpoint uint64 `json:"checkpoint"`
+			} `json:"projections"`
+		}
+		if _, err := s.do("GET", "/api/ops/stats", tok, nil, &st); err == nil {
+			for _, p := range st.Projections {
+				if p.Name == "messages" && p.Checkpoint >= seq {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the server did not project up to seq %d in %v", seq, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
