@@ -50,6 +50,11 @@ func (s *Server) stream(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	if resume {
+		// A cursor from a node further ahead: catch up first, so the
+		// stream never goes back to events the client already has.
+		s.svc.AwaitApplied(ctx, last, 2*time.Second)
+	}
 	upTo := s.svc.ReplayCheckpoint()
 	var rep *engine.Replay
 	if resume {

@@ -140,3 +140,14 @@ func (s *Service) message(ctx context.Context, conversationID, messageID string)
 func isCtxErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// AwaitApplied waits up to d for this node to apply seq (a cursor that a
+// client brings from a node further ahead); it reports whether it did.
+func (s *Service) AwaitApplied(ctx context.Context, seq uint64, d time.Duration) bool {
+	if s.store.Applied() >= seq {
+		return true
+	}
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return s.store.WaitApplied(wctx, seq) == nil
+}

@@ -19,6 +19,7 @@ const (
 	skipNotSender      = "not_sender"
 	skipDeleted        = "deleted"
 	skipNotForward     = "not_forward"
+	skipTooMany        = "too_many_participants"
 )
 
 // Apply applies one event to the read models inside tx and returns "" when
@@ -124,6 +125,9 @@ func applyAdded(tx *Tx, ev engine.Event, d engine.ParticipantData) (string, erro
 	}
 	if c.members[d.UserID] != nil {
 		return skipAlreadyMember, nil
+	}
+	if len(c.members) >= engine.DefaultLimits().MaxParticipants {
+		return skipTooMany, nil // concurrent adds that each passed the command's check
 	}
 	if err := insertParticipant(tx, ev, c, d.UserID, engine.FormatTime(ev.At)); err != nil {
 		return "", err
