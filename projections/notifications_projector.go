@@ -26,6 +26,7 @@ type Notifications struct {
 	applied atomic.Uint64
 	mu      sync.Mutex
 	advance chan struct{}
+	pause   sync.Mutex // held while a batch commits, and by a swap (Pause)
 }
 
 var _ engine.NotificationStore = (*Notifications)(nil)
@@ -148,16 +149,26 @@ func (n *Notifications) follow(ctx context.Context, tail TailFunc) error {
 				break drain
 			}
 		}
+		n.pause.Lock() // a swap in progress holds it: this batch then finds the new file
 		expect := n.applied.Load()
 		after, err := applyNotificationBatch(context.WithoutCancel(ctx), n.db, batch, &expect)
+		if err == nil && after != expect {
+			n.setApplied(after)
+		}
+		n.pause.Unlock()
 		if err != nil {
 			return err
 		}
-		if after != expect {
-			n.setApplied(after)
-		}
 	}
 }
+
+// Pause keeps the projector from committing until Resume: a read-model swap
+// holds it from its final catch-up to the switch, so nothing is committed
+// into the file being replaced after the rebuild read its last sequence.
+func (n *Notifications) Pause() { n.pause.Lock() }
+
+// Resume lets a paused projector commit again.
+func (n *Notifications) Resume() { n.pause.Unlock() }
 
 // RebuildNotifications applies the NOTIFICATIONS stream to db from its
 // notifications checkpoint + 1 up to and including to, as the live

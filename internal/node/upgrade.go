@@ -131,6 +131,10 @@ func (m *Node) rebuildAndSwap(ctx context.Context) (err error) {
 	if err := projections.Rebuild(ctx, nd, log.ReadRange, 1, max(last, m.db.Applied()), nil); err != nil {
 		return err
 	}
+	if m.ops != nil { // the notifications projector commits nothing from here to the switch
+		m.ops.view.Pause()
+		defer m.ops.view.Resume()
+	}
 	if err := m.rebuildNotifications(ctx, nd); err != nil {
 		return err
 	}
