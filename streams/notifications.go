@@ -31,9 +31,10 @@ type NotificationsConfig struct {
 	// Replicas for the stream; 0 means 1.
 	Replicas int
 	// DuplicateWindow is how long a notification's Nats-Msg-Id is remembered
-	// (default 10 minutes: longer than the work queue's redelivery horizon).
-	// The projection also drops a second notification of the same message
-	// for the same user, whenever it comes.
+	// (default 10 minutes; a node passes its --dup-window). The window only
+	// absorbs redeliveries cheaply: the projection drops a second
+	// notification of the same message for the same user whenever it comes,
+	// and webhooks post only what the projection kept.
 	DuplicateWindow time.Duration
 	// Existing binds to the stream as it is (tools); a missing stream is
 	// ErrNoNotifications.

@@ -26,6 +26,10 @@ func serverRuntime(client *http.Client, pprofURL string) (goroutines, heapInuse 
 		b, err := io.ReadAll(resp.Body)
 		return string(b), err
 	}
+	// Two collections: objects in sync.Pools survive the first.
+	if _, err := get("/debug/pprof/heap?gc=1"); err != nil {
+		return 0, 0, err
+	}
 	g, err := get("/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		return 0, 0, err

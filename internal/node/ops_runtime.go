@@ -54,7 +54,7 @@ func (m *Node) startOps(ctx context.Context) (*api.Ops, *engine.NotificationServ
 		}
 	}
 	var err error
-	if o.notifs, err = m.conn.Notifications(ctx, streams.NotificationsConfig{Replicas: m.Config.Replicas}); err != nil {
+	if o.notifs, err = m.conn.Notifications(ctx, streams.NotificationsConfig{Replicas: m.Config.Replicas, DuplicateWindow: m.Config.DuplicateWindow}); err != nil {
 		return nil, nil, err
 	}
 	if o.view, err = projections.NewNotifications(ctx, m.db); err != nil {
