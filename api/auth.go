@@ -33,13 +33,17 @@ type Claims struct {
 type Authenticator struct {
 	secret []byte
 	parser *jwt.Parser
+	cache  tokenCache
 }
+
+// tokenLeeway is the clock skew allowed on exp and nbf.
+const tokenLeeway = 30 * time.Second
 
 // NewAuthenticator returns an Authenticator for secret.
 func NewAuthenticator(secret []byte) *Authenticator {
 	return &Authenticator{
 		secret: secret,
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second)),
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(tokenLeeway)),
 	}
 }
 
@@ -54,8 +58,13 @@ func MintToken(secret []byte, userID, name string, ops bool, ttl time.Duration) 
 
 var errBadToken = engine.Errorf(engine.KindUnauthorized, "invalid_token", "the token is malformed, expired or wrongly signed")
 
-// Verify checks a token and returns the identity it carries.
+// Verify checks a token and returns the identity it carries. A token that
+// verified before is answered from memory until it expires; callers must not
+// change the returned Identity.
 func (a *Authenticator) Verify(token string) (*Identity, error) {
+	if id := a.cache.get(token, time.Now()); id != nil {
+		return id, nil
+	}
 	var c Claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil })
 	if err != nil {
@@ -67,7 +76,11 @@ func (a *Authenticator) Verify(token string) (*Identity, error) {
 	if !engine.ValidUserID(c.Subject) {
 		return nil, engine.Errorf(engine.KindUnauthorized, "invalid_token", "the token's sub is not a valid user id")
 	}
-	return &Identity{UserID: c.Subject, Name: c.Name, Avatar: c.Avatar, Ops: c.Ops}, nil
+	id := &Identity{UserID: c.Subject, Name: c.Name, Avatar: c.Avatar, Ops: c.Ops}
+	if c.ExpiresAt != nil {
+		a.cache.put(token, id, c.ExpiresAt.Add(tokenLeeway))
+	}
+	return id, nil
 }
 
 type identityKey struct{}

@@ -83,7 +83,7 @@ func applyCreated(tx *Tx, ev engine.Event, d engine.ConversationCreatedData) (st
 		return "", err
 	}
 	c := &convState{exists: true, lastActivitySeq: ev.Seq, lastActivityAt: at, lastEventSeq: ev.Seq, members: map[string]*memberState{}}
-	tx.st.convs[ev.ConversationID] = c
+	tx.st.putConv(ev.ConversationID, c)
 	for _, u := range d.ParticipantIDs {
 		if err := insertParticipant(tx, ev, c, u, at); err != nil {
 			return "", err
@@ -98,6 +98,7 @@ func insertParticipant(tx *Tx, ev engine.Event, c *convState, userID, at string)
 		return err
 	}
 	c.members[userID] = &memberState{lastReadSeq: ev.Seq}
+	tx.st.members++
 	_, err := tx.exec(`INSERT INTO unread_summary (user_id, unread_total) VALUES (?, 0) ON CONFLICT (user_id) DO NOTHING`, userID)
 	return err
 }

@@ -1,17 +1,45 @@
 package projections
 
-// batchState is what one batch has read and changed of the counters and
-// markers, kept in memory and written once per row when the batch ends
+// batchState is what the projector knows of the counters and markers, kept
+// in memory across batches and written once per row when a batch ends
 // (flush). Rows that are created or deleted (messages, receipts,
 // participants) are written at once; only updates of existing rows wait.
-// The result is the same as writing every event's updates one by one.
+// The result is the same as writing every event's updates one by one. The
+// projector is the only writer of these rows, so what it remembers stays
+// true; it forgets everything when a batch fails (the rollback undoes what
+// the memory says) and when the memory grows past its bounds.
 type batchState struct {
 	convs  map[string]*convState
 	totals map[string]*totalState
+	// gen numbers the batches; active lists what this batch touched, so a
+	// flush visits those rows only.
+	gen          uint64
+	activeConvs  []activeConv
+	activeTotals []activeTotal
+	members      int // members loaded or added since the state was new
 }
 
-// convState is a conversation as the batch sees it.
+type activeConv struct {
+	id string
+	c  *convState
+}
+
+type activeTotal struct {
+	user string
+	s    *totalState
+}
+
+// Bounds of the remembered state; past them it is dropped between batches
+// and reloaded from the database as needed.
+const (
+	stateMaxConvs   = 20000
+	stateMaxMembers = 200000
+	stateMaxTotals  = 200000
+)
+
+// convState is a conversation as the projector sees it.
 type convState struct {
+	gen             uint64 // the batch that last touched it
 	exists          bool
 	lastMessageSeq  uint64
 	lastActivitySeq uint64
@@ -34,17 +62,64 @@ type memberState struct {
 }
 
 type totalState struct {
+	gen   uint64
 	total int64
 	dirty bool
 }
 
 func newBatchState() *batchState {
-	return &batchState{convs: map[string]*convState{}, totals: map[string]*totalState{}}
+	return &batchState{convs: map[string]*convState{}, totals: map[string]*totalState{}, gen: 1}
+}
+
+// oversized reports whether the state should be dropped before a batch.
+func (st *batchState) oversized() bool {
+	return len(st.convs) > stateMaxConvs || st.members > stateMaxMembers || len(st.totals) > stateMaxTotals
+}
+
+// useTotal records that this batch touches user's unread total.
+func (st *batchState) useTotal(user string, s *totalState) {
+	if s.gen != st.gen {
+		s.gen = st.gen
+		st.activeTotals = append(st.activeTotals, activeTotal{user, s})
+	}
+}
+
+// useConv records that this batch touches conversation id.
+func (st *batchState) useConv(id string, c *convState) {
+	if c.gen != st.gen {
+		c.gen = st.gen
+		st.activeConvs = append(st.activeConvs, activeConv{id, c})
+	}
+}
+
+// putConv remembers a conversation and marks it touched.
+func (st *batchState) putConv(id string, c *convState) {
+	st.convs[id] = c
+	st.members += len(c.members)
+	st.useConv(id, c)
+}
+
+// settle clears the batch's change marks after its commit and starts the
+// next batch.
+func (st *batchState) settle() {
+	for _, a := range st.activeConvs {
+		c := a.c
+		c.msgDelta, c.partDelta, c.dirty, c.activityDirty = 0, 0, false, false
+		for _, m := range c.members {
+			m.dirty = false
+		}
+	}
+	for _, a := range st.activeTotals {
+		a.s.dirty = false
+	}
+	st.activeConvs, st.activeTotals = st.activeConvs[:0], st.activeTotals[:0]
+	st.gen++
 }
 
 // conv loads a conversation and its members once per batch.
 func (t *Tx) conv(id string) (*convState, error) {
 	if c, ok := t.st.convs[id]; ok {
+		t.st.useConv(id, c)
 		return c, nil
 	}
 	c := &convState{}
@@ -60,7 +135,7 @@ func (t *Tx) conv(id string) (*convState, error) {
 			return nil, err
 		}
 	}
-	t.st.convs[id] = c
+	t.st.putConv(id, c)
 	return c, nil
 }
 
@@ -88,6 +163,7 @@ func (t *Tx) loadMembers(id string, c *convState) error {
 // total loads a user's unread total once per batch.
 func (t *Tx) total(user string) (*totalState, error) {
 	if s, ok := t.st.totals[user]; ok {
+		t.st.useTotal(user, s)
 		return s, nil
 	}
 	s := &totalState{}
@@ -95,6 +171,7 @@ func (t *Tx) total(user string) (*totalState, error) {
 		return nil, err
 	}
 	t.st.totals[user] = s
+	t.st.useTotal(user, s)
 	return s, nil
 }
 
@@ -122,7 +199,8 @@ func (c *convState) touch(seq uint64) {
 
 // flush writes the batch's updates.
 func (t *Tx) flush() error {
-	for id, c := range t.st.convs {
+	for _, a := range t.st.activeConvs {
+		id, c := a.id, a.c
 		if c.dirty {
 			if _, err := t.exec(`UPDATE conversations SET last_message_seq = ?, last_activity_seq = ?, last_activity_at = ?,
 				last_event_seq = ?, message_count = message_count + ?, participant_count = participant_count + ? WHERE id = ?`,
@@ -145,7 +223,8 @@ func (t *Tx) flush() error {
 			}
 		}
 	}
-	for u, s := range t.st.totals {
+	for _, a := range t.st.activeTotals {
+		u, s := a.user, a.s
 		if s.dirty {
 			if _, err := t.exec(`INSERT INTO unread_summary (user_id, unread_total) VALUES (?, ?)
 				ON CONFLICT (user_id) DO UPDATE SET unread_total = excluded.unread_total`, u, s.total); err != nil {

@@ -27,6 +27,9 @@ type Projector struct {
 	onCommit func([]engine.Event)
 	batchMax int
 	logger   *slog.Logger
+	// st is what the projector remembers of counters and markers between
+	// batches; nil after a failed batch.
+	st *batchState
 }
 
 // ProjectorConfig configures a Projector.
@@ -96,14 +99,22 @@ func (p *Projector) Run(ctx context.Context) error {
 
 // ApplyBatch applies events in one transaction, skipping those at or below
 // the checkpoint, and commits the new checkpoint with them.
-func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error {
+func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err error) {
+	if p.st == nil || p.st.oversized() {
+		p.st = newBatchState()
+	}
+	defer func() {
+		if err != nil {
+			p.st = nil // the rollback undid what it remembers
+		}
+	}()
 	cp := p.db.Applied()
 	tx, err := p.db.wr().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	t := &Tx{ctx: ctx, tx: tx, cache: p.cache, bound: map[string]*sql.Stmt{}, st: newBatchState()}
+	t := &Tx{ctx: ctx, tx: tx, cache: p.cache, bound: map[string]*sql.Stmt{}, st: p.st}
 	accepted := make([]engine.Event, 0, len(events))
 	var skipped []uint64
 	last := cp
@@ -127,6 +138,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error
 		last = ev.Seq
 	}
 	if last == cp {
+		p.st.settle()
 		return nil
 	}
 	if err := t.flush(); err != nil {
@@ -139,6 +151,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) error
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit through seq %d: %w", last, err)
 	}
+	p.st.settle()
 	p.db.noteOutcomes(skipped, last)
 	p.db.setApplied(last)
 	if err := p.cache.promote(ctx); err != nil {

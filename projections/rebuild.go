@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"parley/engine"
@@ -30,17 +31,42 @@ func Rebuild(ctx context.Context, db *DB, read RangeReader, from, to uint64, pro
 	defer p.cache.close()
 	began := time.Now()
 	total := to - start + 1
-	err := read(ctx, start, to, RebuildBatch, func(evs []engine.Event) error {
-		if err := p.ApplyBatch(ctx, evs); err != nil {
-			return err
+	// The log is read and decoded on this goroutine while the previous batch
+	// is applied on another: the two halves share the cores.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []engine.Event, 1)
+	applied := make(chan error, 1)
+	go func() {
+		var err error
+		for evs := range batches {
+			if err != nil {
+				continue
+			}
+			if err = p.ApplyBatch(ctx, evs); err != nil {
+				cancel()
+				continue
+			}
+			if progress != nil {
+				progress(db.Applied()-start+1, total, time.Since(began))
+			}
 		}
-		if progress != nil {
-			progress(db.Applied()-start+1, total, time.Since(began))
+		applied <- err
+	}()
+	rerr := read(rctx, start, to, RebuildBatch, func(evs []engine.Event) error {
+		select {
+		case batches <- slices.Clone(evs):
+			return nil
+		case <-rctx.Done():
+			return rctx.Err()
 		}
-		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("rebuild: %w", err)
+	close(batches)
+	if aerr := <-applied; aerr != nil {
+		return fmt.Errorf("rebuild: %w", aerr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("rebuild: %w", rerr)
 	}
 	if got := db.Applied(); got < to {
 		return fmt.Errorf("rebuild stopped at seq %d, want %d", got, to)

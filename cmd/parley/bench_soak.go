@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"sync"
@@ -82,9 +84,15 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 	if err != nil {
 		return nil, err
 	}
+	if err := saveHeapProfile(s.client, pprofURL, c.Profiles, "heap-before.pb.gz"); err != nil {
+		return nil, err
+	}
 	ops, errs = soakLoad(ctx, s, key, convs, toks, c.Duration)
 	g1, h1, err := settleAndRead(s, pprofURL, settle)
 	if err != nil {
+		return nil, err
+	}
+	if err := saveHeapProfile(s.client, pprofURL, c.Profiles, "heap-after.pb.gz"); err != nil {
 		return nil, err
 	}
 	r := benchResult{Workload: "soak", Errors: errs,
@@ -95,6 +103,28 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 		"goroutines_ratio": float64(g1) / float64(max(g0, 1)), "heap_ratio": float64(h1) / float64(max(h0, 1)),
 	}
 	return []benchResult{r}, nil
+}
+
+// saveHeapProfile writes the server's heap profile into dir/name, for
+// `go tool pprof -diff_base heap-before.pb.gz heap-after.pb.gz`; no dir, no
+// profile.
+func saveHeapProfile(client *http.Client, pprofURL, dir, name string) error {
+	if dir == "" {
+		return nil
+	}
+	resp, err := client.Get(pprofURL + "/debug/pprof/heap")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name), raw, 0o644)
 }
 
 // settleAndRead lets idle timeouts, presence leases, keep-alive connections
