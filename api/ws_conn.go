@@ -27,8 +27,8 @@ type wsConn struct {
 	limiter  *rate.Limiter
 	closeReq chan closeRequest
 
-	lastActivity atomic.Int64 // unix nanos of the last client frame
-	lastSubs     atomic.Int64 // unix nanos since when the socket has had no subscription; 0 while it has one
+	lastActivity atomic.Int64    // unix nanos of the last client frame
+	lastSubs     atomic.Int64    // unix nanos since when the socket has had no subscription; 0 while it has one
 	presence     map[string]bool // hub keys of the presence channels joined
 	counted      map[string]bool // hub keys of the application channels counted in Occupancy
 }
