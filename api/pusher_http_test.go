@@ -129,7 +129,10 @@ func TestPusherSignature(t *testing.T) {
 			return bytes.Replace(b, []byte(`"news"`), []byte(`"nope"`), 1)
 		}}, 401, "body_md5_mismatch"},
 		{"body_md5 of another body", pusherReq{mutate: func(q url.Values) { q.Set("body_md5", hex.EncodeToString(md5.New().Sum(nil))) }}, 401, "body_md5_mismatch"},
-		{"query changed after signing", pusherReq{tamper: func(q url.Values, b []byte) []byte { q.Set("auth_timestamp", strconv.FormatInt(time.Now().Unix()-1, 10)); return b }}, 401, "invalid_signature"},
+		{"query changed after signing", pusherReq{tamper: func(q url.Values, b []byte) []byte {
+			q.Set("auth_timestamp", strconv.FormatInt(time.Now().Unix()-1, 10))
+			return b
+		}}, 401, "invalid_signature"},
 		{"wrong key", pusherReq{mutate: func(q url.Values) { q.Set("auth_key", "someoneelse") }}, 401, "invalid_auth_key"},
 		{"no version", pusherReq{mutate: func(q url.Values) { q.Del("auth_version") }}, 401, "invalid_auth_version"},
 	} {
@@ -292,5 +295,3 @@ func rtDialApp(t testing.TB, env *testkit.Env, key string) *rtSocket {
 	s.socketID = est.SocketID
 	return s
 }
-
-
