@@ -27,7 +27,7 @@ type Occupancy struct {
 
 	mu      sync.Mutex
 	local   map[string]int // this node's count per key
-	dirty   map[string]bool
+	dirty   map[string]bool // changed since the last flush; true: counted above zero meanwhile
 	cluster map[string]map[string]occLease // key -> holder -> lease
 }
 
@@ -92,7 +92,7 @@ func (o *Occupancy) Add(key string, delta int) {
 	} else {
 		o.local[key] = n
 	}
-	o.dirty[key] = true
+	o.dirty[key] = o.dirty[key] || n > 0
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
@@ -196,8 +196,12 @@ func (o *Occupancy) write(ctx context.Context) {
 func (o *Occupancy) flush(ctx context.Context, all bool) {
 	o.mu.Lock()
 	work := map[string]int{}
-	for k := range o.dirty {
+	var blips []string // counted and back to zero since the last flush
+	for k, above := range o.dirty {
 		work[k] = o.local[k]
+		if above && work[k] == 0 {
+			blips = append(blips, k)
+		}
 	}
 	if all {
 		for k, n := range o.local {
@@ -206,17 +210,27 @@ func (o *Occupancy) flush(ctx context.Context, all bool) {
 	}
 	o.dirty = map[string]bool{}
 	o.mu.Unlock()
+	// A subscription that came and went between two flushes is still
+	// written, so every node sees the channel occupied and vacated.
+	for _, k := range blips {
+		o.put(ctx, k, 1)
+	}
 	for k, n := range work {
-		l := Lease{Channel: k, UserID: occupancyUser, Holder: o.cfg.Holder}
-		var err error
-		if n > 0 {
-			err = o.store.Put(ctx, l, json.RawMessage(strconv.Itoa(n)))
-		} else {
-			err = o.store.Delete(ctx, l)
-		}
-		if err != nil && ctx.Err() == nil {
-			o.cfg.Logger.Warn("occupancy write", "key", k, "err", err)
-		}
+		o.put(ctx, k, n)
+	}
+}
+
+// put writes this node's count of key (0 deletes its lease).
+func (o *Occupancy) put(ctx context.Context, key string, n int) {
+	l := Lease{Channel: key, UserID: occupancyUser, Holder: o.cfg.Holder}
+	var err error
+	if n > 0 {
+		err = o.store.Put(ctx, l, json.RawMessage(strconv.Itoa(n)))
+	} else {
+		err = o.store.Delete(ctx, l)
+	}
+	if err != nil && ctx.Err() == nil {
+		o.cfg.Logger.Warn("occupancy write", "key", key, "err", err)
 	}
 }
 
