@@ -26,8 +26,8 @@ type Occupancy struct {
 	synced   chan struct{}
 
 	mu      sync.Mutex
-	local   map[string]int // this node's count per key
-	dirty   map[string]bool // changed since the last flush; true: counted above zero meanwhile
+	local   map[string]int                 // this node's count per key
+	dirty   map[string]bool                // changed since the last flush; true: counted above zero meanwhile
 	cluster map[string]map[string]occLease // key -> holder -> lease
 }
 
