@@ -42,6 +42,7 @@ var (
 	errPusherUserCount     = engine.Errorf(engine.KindMalformed, "invalid_info", "user_count is only available for presence channels")
 	errPusherBadUser       = engine.Errorf(engine.KindMalformed, "invalid_user_id", "user ids are 1-128 characters of A-Z a-z 0-9 _ - = @ , . ;")
 	errPusherMalformed     = engine.Errorf(engine.KindMalformed, "malformed_json", "the request body is not valid JSON")
+	errPusherPublish       = engine.Errorf(engine.KindUnavailable, "publish_failed", "the event could not be handed to the cluster; retry")
 )
 
 func (s *Server) pusherRoutes() {
@@ -168,7 +169,9 @@ func (s *Server) pusherEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.publishApp(c, app, chk)
+	if err := s.publishApp(c, app, chk); err != nil {
+		return err
+	}
 	if chk.info == "" {
 		return c.JSON(http.StatusOK, struct{}{})
 	}
@@ -203,7 +206,9 @@ func (s *Server) pusherBatchEvents(c echo.Context) error {
 	}
 	infos, anyInfo := make([]channelInfo, 0, len(all)), false
 	for _, chk := range all {
-		s.publishApp(c, app, chk)
+		if err := s.publishApp(c, app, chk); err != nil {
+			return err
+		}
 		var info channelInfo
 		if chk.info != "" {
 			anyInfo = true
@@ -220,7 +225,7 @@ func (s *Server) pusherBatchEvents(c echo.Context) error {
 // publishApp sends an event to its channels on every node; a cache
 // channel's event is stored first, so a subscriber that misses it live
 // finds it in the cache.
-func (s *Server) publishApp(c echo.Context, app *apps.App, chk checked) {
+func (s *Server) publishApp(c echo.Context, app *apps.App, chk checked) error {
 	ctx := c.Request().Context()
 	ns := appNamespace(app)
 	for _, ch := range chk.channels {
@@ -236,6 +241,8 @@ func (s *Server) publishApp(c echo.Context, app *apps.App, chk checked) {
 		}
 		if err := s.rt.Bus.Publish(ctx, ev); err != nil {
 			s.logger.Warn("app bus publish", "channel", ch.Name, "err", err)
+			return errPusherPublish
 		}
 	}
+	return nil
 }
