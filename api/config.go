@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"parley/engine"
+	"parley/internal/apps"
 )
 
 // Realtime configures the live transports (WebSocket, SSE, presence,
@@ -27,6 +28,29 @@ type Realtime struct {
 	// public (clients connect to /app/<key>), the secret signs subscriptions.
 	AppKey    string
 	AppSecret []byte
+	// Apps are the Pusher apps this node serves; the messaging app's key and
+	// secret must be AppKey and AppSecret. Nil serves the messaging app
+	// alone, with id "app".
+	Apps *apps.Registry
+	// Bus carries the HTTP API's events and terminations to every node;
+	// nil delivers them on this node only.
+	Bus engine.AppBus
+	// Cache keeps cache channels' last events; nil turns caching off
+	// (every subscription gets pusher:cache_miss).
+	Cache engine.ChannelCache
+	// Occupancy counts application channels' subscriptions and each app's
+	// connections cluster-wide; nil answers from this node's hub only.
+	Occupancy *engine.Occupancy
+	// Hooks sends the apps' Pusher-format webhooks; nil sends none.
+	Hooks *engine.AppWebhooks
+	// MaxEventData bounds the data of one event the HTTP API accepts
+	// (default 10 KB, as Pusher).
+	MaxEventData int
+	// MaxConnectionsPerIP bounds the WebSocket connections from one client
+	// address (0: no limit); TrustedProxies are the networks whose
+	// X-Forwarded-For names the client address.
+	MaxConnectionsPerIP int
+	TrustedProxies      []*net.IPNet
 	// AllowedOrigins lists the browser origins that may connect besides
 	// the server's own host: "https://app.example.com", a host pattern
 	// such as "*.example.com", or "*" for any. Empty allows the same host
@@ -79,6 +103,16 @@ func (rt *Realtime) withDefaults() *Realtime {
 	}
 	if c.ClientEventBurst <= 0 {
 		c.ClientEventBurst = 10
+	}
+	if c.MaxEventData <= 0 {
+		c.MaxEventData = 10 << 10
+	}
+	if c.Apps == nil {
+		reg, err := apps.New([]apps.App{{ID: "app", Key: c.AppKey, Secret: string(c.AppSecret), Messaging: true}})
+		if err != nil {
+			panic("api: realtime without apps and with invalid AppKey/AppSecret: " + err.Error())
+		}
+		c.Apps = reg
 	}
 	return &c
 }

@@ -54,6 +54,10 @@ var (
 	descHookSent        = desc("webhook_sent_total", "Webhooks answered with a 2xx.")
 	descHookFailed      = desc("webhook_failed_total", "Webhook attempts that failed (non-2xx, timeout, network).")
 	descHookDead        = desc("webhook_dead_total", "Webhooks dead-lettered after the last attempt.")
+	descAppHookSent     = desc("app_webhook_events_sent_total", "Pusher-format app webhook events delivered (2xx).")
+	descAppHookFailed   = desc("app_webhook_failed_total", "Pusher-format app webhook attempts that failed.")
+	descAppHookDropped  = desc("app_webhook_events_dropped_total", "App webhook events dropped because a URL's queue was full.")
+	descAppHookDead     = desc("app_webhook_events_dead_total", "App webhook events dropped after the last attempt.")
 	descUptime          = desc("uptime_seconds", "Seconds since this node started.")
 )
 
@@ -115,5 +119,10 @@ func (sc statsCollector) Collect(ch chan<- prometheus.Metric) {
 	c(descHookSent, w.Sent)
 	c(descHookFailed, w.Failed)
 	c(descHookDead, w.Dead)
+	a := st.AppWebhooks
+	c(descAppHookSent, a.Sent)
+	c(descAppHookFailed, a.Failed)
+	c(descAppHookDropped, a.Dropped)
+	c(descAppHookDead, a.Dead)
 	g(descUptime, float64(st.UptimeSeconds))
 }

@@ -23,6 +23,8 @@ type OpsStats struct {
 	HTTP          HTTPStats         `json:"http"`
 	Notifications NotificationStats `json:"notifications"`
 	Webhooks      WebhookStats      `json:"webhooks"`
+	// AppWebhooks is the Pusher-format app webhooks sent by this node.
+	AppWebhooks engine.AppWebhookStats `json:"app_webhooks"`
 }
 
 // StreamStats is one JetStream stream.

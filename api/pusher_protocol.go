@@ -93,7 +93,7 @@ func renderPusher(m *engine.Frame) []byte {
 	if data == "" {
 		data = "{}"
 	}
-	b, _ := engine.Marshal(pusherOut{Event: pusherName(m.Event), Channel: m.Channel, Data: data, UserID: m.UserID})
+	b, _ := engine.Marshal(pusherOut{Event: pusherName(m.Event), Channel: engine.ChannelName(m.Channel), Data: data, UserID: m.UserID})
 	return b
 }
 

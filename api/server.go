@@ -51,6 +51,7 @@ type Server struct {
 	typingLimit    *keyedLimiter
 	heartbeatLimit *keyedLimiter
 	wsConns        sync.WaitGroup
+	perIP          ipCounter
 	closing        context.Context
 	stopRealtime   context.CancelFunc
 
@@ -123,6 +124,7 @@ func (s *Server) routes() {
 	api.POST("/messages/presence/heartbeat", s.heartbeat)
 	api.POST("/messages/:conversation_id/typing", s.typing)
 
+	s.pusherRoutes()
 	s.notificationRoutes(api)
 	s.opsRoutes()
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"parley/engine"
+	"parley/internal/apps"
 )
 
 // websocket serves GET /app/{key}: the Pusher protocol 7 WebSocket.
@@ -46,20 +47,42 @@ func (s *Server) websocket(c echo.Context) error {
 		refuse(ctx, conn, pusherUnsupportedProto, fmt.Sprintf("unsupported protocol version %q; this server speaks 7", proto))
 		return nil
 	}
-	if c.Param("key") != rt.AppKey {
+	app := rt.Apps.ByKey(c.Param("key"))
+	if app == nil {
 		refuse(ctx, conn, pusherAppNotFound, "app key not found in this cluster")
 		return nil
 	}
-	client, err := rt.Hub.Connect()
+	ip := s.clientIP(r)
+	if !s.perIP.acquire(ip, rt.MaxConnectionsPerIP) {
+		refuse(ctx, conn, pusherOverCapacity, "over capacity: too many connections from this address; try again later")
+		return nil
+	}
+	defer s.perIP.release(ip)
+	ns := appNamespace(app)
+	client, err := rt.Hub.ConnectApp(ns)
 	if err != nil {
 		refuse(ctx, conn, pusherOverCapacity, "over capacity; try again later")
 		return nil
 	}
-	w := &wsConn{s: s, rt: rt, conn: conn, client: client, presence: map[string]bool{},
+	w := &wsConn{s: s, rt: rt, app: app, ns: ns, conn: conn, client: client, presence: map[string]bool{},
+		counted:  map[string]bool{},
 		limiter:  rate.NewLimiter(rate.Limit(rt.ClientEventsPerSecond), rt.ClientEventBurst),
 		closeReq: make(chan closeRequest, 1)}
+	if rt.Occupancy != nil {
+		rt.Occupancy.Add(engine.ConnectionsKey(ns), 1)
+		defer rt.Occupancy.Add(engine.ConnectionsKey(ns), -1)
+	}
 	w.run(ctx)
 	return nil
+}
+
+// appNamespace is the hub namespace of an app's channels: "" for the
+// messaging app, whose channel keys are their names, else the app id.
+func appNamespace(app *apps.App) string {
+	if app.Messaging {
+		return ""
+	}
+	return app.ID
 }
 
 // refuse sends a pusher:error and closes with the same code, as Pusher does

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"parley/engine"
+	"parley/internal/apps"
 )
 
 // wsConn is one Pusher WebSocket: the reader (this handler's goroutine)
@@ -19,14 +20,17 @@ import (
 type wsConn struct {
 	s        *Server
 	rt       *Realtime
+	app      *apps.App
+	ns       string // the app's hub namespace (appNamespace)
 	conn     *websocket.Conn
 	client   *engine.Client
 	limiter  *rate.Limiter
 	closeReq chan closeRequest
 
-	lastActivity atomic.Int64 // unix nanos of the last client frame
-	lastSubs     atomic.Int64 // unix nanos since when the socket has had no subscription; 0 while it has one
-	presence     map[string]bool
+	lastActivity atomic.Int64    // unix nanos of the last client frame
+	lastSubs     atomic.Int64    // unix nanos since when the socket has had no subscription; 0 while it has one
+	presence     map[string]bool // hub keys of the presence channels joined
+	counted      map[string]bool // hub keys of the application channels counted in Occupancy
 }
 
 // closeRequest asks the writer to send a pusher:error and close.
@@ -61,6 +65,9 @@ func (w *wsConn) cleanup() {
 	defer cancel()
 	for ch := range w.presence {
 		w.rt.Presence.Leave(ctx, w.client, ch)
+	}
+	for key := range w.counted {
+		w.uncount(key)
 	}
 	w.rt.Hub.Disconnect(w.client)
 	_ = w.conn.CloseNow()
@@ -117,7 +124,11 @@ func (w *wsConn) writeLoop(ctx context.Context) {
 	for {
 		select {
 		case <-w.client.Done():
-			if r := w.client.Reason(); r != engine.ReasonClosed {
+			switch r := w.client.Reason(); r {
+			case engine.ReasonClosed:
+			case engine.ReasonTerminated:
+				w.close(ctx, pusherUnauthorized, string(r))
+			default:
 				w.close(ctx, pusherReconnect, string(r))
 			}
 			return

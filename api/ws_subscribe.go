@@ -31,6 +31,10 @@ func (w *wsConn) subscribe(ctx context.Context, payload json.RawMessage) {
 		w.subscriptionError(req.Channel, http.StatusBadRequest, "invalid channel name")
 		return
 	}
+	if !w.app.Messaging || !engine.IsParleyChannel(ch) {
+		w.subscribeApp(ctx, ch, req)
+		return
+	}
 	var who channelData
 	if ch.Private() {
 		if !verifyAuth(w.rt.AppKey, w.rt.AppSecret, req.Auth, w.client.ID(), req.Channel, req.ChannelData) {
@@ -165,19 +169,27 @@ func (w *wsConn) unsubscribe(ctx context.Context, payload json.RawMessage) {
 	if json.Unmarshal(payload, &req) != nil {
 		return
 	}
-	if w.presence[req.Channel] {
-		delete(w.presence, req.Channel)
+	key := engine.AppChannelKey(w.ns, req.Channel)
+	if w.presence[key] {
+		delete(w.presence, key)
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		w.rt.Presence.Leave(lctx, w.client, req.Channel)
+		w.rt.Presence.Leave(lctx, w.client, key)
 		cancel()
 	} else {
-		w.rt.Hub.Unsubscribe(w.client, req.Channel)
+		w.rt.Hub.Unsubscribe(w.client, key)
+	}
+	if w.counted[key] {
+		w.uncount(key)
 	}
 }
 
 // clientEvent relays a client- event to the channel's other subscribers,
 // on every node, with the sender's user_id added.
 func (w *wsConn) clientEvent(ctx context.Context, f *pusherIn) {
+	if ch, err := engine.ParseChannel(f.Channel); err == nil && (!w.app.Messaging || !engine.IsParleyChannel(ch)) {
+		w.appClientEvent(ctx, ch, f)
+		return
+	}
 	if !strings.HasPrefix(f.Channel, "private-") && !strings.HasPrefix(f.Channel, "presence-") {
 		w.client.Send(errorFrame(pusherUnauthorized, "client events are only allowed on private and presence channels"))
 		return

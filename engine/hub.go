@@ -99,9 +99,14 @@ func (h *Hub) shard(channel string) *hubShard {
 // NewSocketID returns a Pusher-style socket id ("123.456").
 func NewSocketID() string { return fmt.Sprintf("%d.%d", rand.Uint32(), rand.Uint32()) }
 
-// Connect registers a new client, or returns ErrOverCapacity.
-func (h *Hub) Connect() (*Client, error) {
-	c := &Client{id: NewSocketID(), hub: h, out: make(chan *Frame, h.cfg.Buffer),
+// Connect registers a new client of the messaging app, or returns
+// ErrOverCapacity.
+func (h *Hub) Connect() (*Client, error) { return h.ConnectApp("") }
+
+// ConnectApp registers a new client of an app ("" is the messaging app), or
+// returns ErrOverCapacity.
+func (h *Hub) ConnectApp(appID string) (*Client, error) {
+	c := &Client{id: NewSocketID(), app: appID, hub: h, out: make(chan *Frame, h.cfg.Buffer),
 		done: make(chan struct{}), channels: map[string]struct{}{}}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -258,6 +263,19 @@ func (h *Hub) ClientsOf(userID string) []*Client {
 		out = append(out, c)
 	}
 	return out
+}
+
+// Terminate ends every client of the user on the app ("" is the messaging
+// app) with ReasonTerminated and returns how many there were.
+func (h *Hub) Terminate(appID, userID string) int {
+	n := 0
+	for _, c := range h.ClientsOf(userID) {
+		if c.App() == appID {
+			c.drop(ReasonTerminated)
+			n++
+		}
+	}
+	return n
 }
 
 // UnsubscribeUser removes every client of the user from the channels, as

@@ -16,6 +16,8 @@ const (
 	ReasonShutdown DropReason = "server shutting down; reconnect"
 	// ReasonClosed: the transport closed the client itself.
 	ReasonClosed DropReason = "closed"
+	// ReasonTerminated: the app terminated the user's connections.
+	ReasonTerminated DropReason = "connection terminated by the application"
 )
 
 // Client is one connection's place in the hub: a bounded outbound queue the
@@ -24,6 +26,7 @@ const (
 // (Done closes, Reason says why) and its transport disconnects it.
 type Client struct {
 	id   string
+	app  string
 	hub  *Hub
 	out  chan *Frame
 	done chan struct{}
@@ -38,6 +41,10 @@ type Client struct {
 
 // ID is the client's socket id, unique across nodes with high probability.
 func (c *Client) ID() string { return c.id }
+
+// App is the id of the app the client connected to ("" for the messaging
+// app).
+func (c *Client) App() string { return c.app }
 
 // UserID is the user the connection authenticated as, or "" while unknown.
 func (c *Client) UserID() string {

@@ -33,7 +33,12 @@ type PresenceConfig struct {
 	Holder string
 	// MaxMembers bounds the member list sent on subscribe (default 1000).
 	MaxMembers int
-	Logger     *slog.Logger
+	// OnTransition, when set, is told every member_added/member_removed;
+	// local is true when this node's own lease change caused it (a lease
+	// that expired unseen is nobody's). Called with the tracker's lock
+	// held: it must not block or call back into Presence.
+	OnTransition func(t Transition, local bool)
+	Logger       *slog.Logger
 }
 
 // Presence tracks who is on each presence channel. Membership comes from
@@ -116,6 +121,9 @@ func (p *Presence) apply(ch PresenceChange) {
 	defer p.mu.Unlock()
 	if t, ok := p.state.apply(ch, at.Add(p.cfg.TTL+p.grace())); ok {
 		p.announce(t)
+		if p.cfg.OnTransition != nil {
+			p.cfg.OnTransition(t, ch.Lease.Holder == p.cfg.Holder)
+		}
 	}
 }
 
@@ -147,6 +155,9 @@ func (p *Presence) maintain(ctx context.Context) {
 		p.mu.Lock()
 		for _, tr := range p.state.expire(time.Now()) {
 			p.announce(tr)
+			if p.cfg.OnTransition != nil {
+				p.cfg.OnTransition(tr, false)
+			}
 		}
 		keys := make([]leaseKey, 0, len(p.local))
 		for k := range p.local {

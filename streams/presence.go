@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -26,7 +27,14 @@ type PresenceConfig struct {
 	TTL time.Duration
 	// Replicas for the bucket; 0 means 1.
 	Replicas int
+	// Bucket names the bucket; "" is PresenceBucket. The channel occupancy
+	// counts use the same lease machinery in OccupancyBucket.
+	Bucket string
 }
+
+// OccupancyBucket is the KV bucket of each node's subscription count per
+// application channel (leases like presence's; ephemeral, memory).
+const OccupancyBucket = "occupancy"
 
 // Presence is the presence bucket: one key per lease,
 // "<channel>.<user>.<holder>" with channel and user base64url-encoded. The
@@ -48,7 +56,7 @@ func (c *Conn) Presence(ctx context.Context, cfg PresenceConfig) (*Presence, err
 	var kv jetstream.KeyValue
 	err := c.retry(ctx, "presence bucket", func() (err error) {
 		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:   PresenceBucket,
+			Bucket:   cmp.Or(cfg.Bucket, PresenceBucket),
 			History:  1,
 			TTL:      ttl,
 			Storage:  jetstream.MemoryStorage,

@@ -18,6 +18,7 @@ const usage = `parley: an event-sourced realtime messaging engine
 Usage:
   parley serve [flags]    run the engine (embedded NATS + SQLite + HTTP)
   parley token [flags]    print a JWT for a user (or --ops for an operator)
+  parley app [flags]      print the Pusher app id, key and secret (Laravel .env lines)
   parley replay [flags]   rebuild the read models from the log into a new file
   parley verify [flags]   rebuild in a temp file and compare with the live read models
   parley stats [flags]    print a running server's stats (--watch refreshes)
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "app":
+		return runApp(args[1:], stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], stdout, stderr)
 	case "verify":

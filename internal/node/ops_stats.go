@@ -54,6 +54,9 @@ func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
 		return nil, err
 	}
 	st.Webhooks.WebhookStats = o.webhooks.Stats()
+	if m.rt != nil {
+		st.AppWebhooks = m.rt.hooks.Stats()
+	}
 	if o.hookQ != nil {
 		st.Webhooks.Queue = api.QueueStats(o.hookQ.Stats())
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"parley/api"
@@ -32,6 +33,7 @@ type RealtimeConfig struct {
 	WSIdleTimeout     time.Duration
 	MaxConnections    int
 	SSEKeepAlive      time.Duration
+	AppsConfig
 }
 
 // DefaultRealtimeConfig is live delivery as `parley serve` runs it.
@@ -40,6 +42,8 @@ func DefaultRealtimeConfig() RealtimeConfig {
 		Realtime: true, PresenceTTL: 60 * time.Second, WSMaxMessage: 10 << 10, WSBuffer: engine.DefaultHubBuffer,
 		WSActivityTimeout: 30 * time.Second, WSPongTimeout: 30 * time.Second, WSIdleTimeout: 120 * time.Second,
 		MaxConnections: engine.DefaultMaxClients, SSEKeepAlive: 15 * time.Second,
+		AppsConfig: AppsConfig{AppMaxData: DefaultAppMaxData, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
+			TrustedProxies: DefaultTrustedProxies},
 	}
 }
 
@@ -57,6 +61,7 @@ func (c *RealtimeConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WSIdleTimeout, "ws-idle-timeout", c.WSIdleTimeout, "how long a socket may stay without any subscription (4202)")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "realtime connections (WebSocket + SSE) this node accepts")
 	fs.DurationVar(&c.SSEKeepAlive, "sse-keepalive", c.SSEKeepAlive, "interval of SSE keep-alive comments")
+	c.AppsConfig.register(fs)
 }
 
 func (c RealtimeConfig) validate() []error {
@@ -79,6 +84,7 @@ func (c RealtimeConfig) validate() []error {
 	if c.AppKey != "" && !validAppKey(c.AppKey) {
 		errs = append(errs, errors.New("--app-key must be 1-64 characters of A-Z a-z 0-9 _ -"))
 	}
+	errs = append(errs, c.AppsConfig.validate(c.AppKey, c.AppSecret)...)
 	return errs
 }
 
@@ -98,52 +104,80 @@ func validAppKey(k string) bool {
 type realtime struct {
 	hub        *engine.Hub
 	presence   *engine.Presence
+	occupancy  *engine.Occupancy
+	hooks      *engine.AppWebhooks
 	dispatcher *engine.Dispatcher
-	stopRelay  func()
+	stops      []func()
 	cancel     context.CancelFunc
 	done       chan struct{}
 }
 
-// startRealtime builds the hub, presence and relay, and returns what the
-// API needs; nil when realtime is off. It runs before the projector starts,
-// so onCommit sees a complete realtime.
+// startRealtime builds the hub, presence, occupancy, relay and app bus, and
+// returns what the API needs; nil when realtime is off. It runs before the
+// projector starts, so onCommit sees a complete realtime.
 func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 	cfg := m.Config.RealtimeConfig
 	if !cfg.Realtime {
 		return nil, nil
 	}
-	key, secret, err := AppCredentials(cfg.AppKey, cfg.AppSecret, m.Config.DataDir)
+	reg, err := cfg.Apps(m.Config.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("app credentials: %w", err)
+		return nil, fmt.Errorf("apps: %w", err)
 	}
 	store, err := m.conn.Presence(ctx, streams.PresenceConfig{TTL: cfg.PresenceTTL, Replicas: m.Config.Replicas})
 	if err != nil {
 		return nil, err
 	}
+	occStore, err := m.conn.Presence(ctx, streams.PresenceConfig{TTL: cfg.PresenceTTL, Replicas: m.Config.Replicas, Bucket: streams.OccupancyBucket})
+	if err != nil {
+		return nil, err
+	}
+	cache, err := m.conn.ChannelCache(ctx, 0, m.Config.Replicas)
+	if err != nil {
+		return nil, err
+	}
 	logger := m.Logger.With("component", "realtime")
 	hub := engine.NewHub(engine.HubConfig{Buffer: cfg.WSBuffer, MaxClients: cfg.MaxConnections})
-	presence := engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger})
-	rt := &realtime{hub: hub, presence: presence, done: make(chan struct{})}
+	rt := &realtime{hub: hub, done: make(chan struct{})}
+	rt.hooks = engine.NewAppWebhooks(hookTargets(reg), engine.AppWebhooksConfig{Timeout: m.Config.WebhookTimeout,
+		RetryBase: m.Config.WebhookRetry, MaxAttempts: m.Config.WebhookMaxAttempts, Logger: logger.With("part", "app-webhooks")})
+	ah := appHooks{reg: reg, hooks: rt.hooks}
+	rt.presence = engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
+	rt.occupancy = engine.NewOccupancy(occStore, engine.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
+	presence := rt.presence
 	rt.dispatcher = engine.NewDispatcher(hub, m.db, engine.DispatcherConfig{Logger: logger,
 		OnRemoved: func(ctx context.Context, conversationID, userID string) {
 			presence.Evict(ctx, engine.PresenceConversationChannel(conversationID), userID)
 		}})
-	relay := m.conn.Relay()
-	if rt.stopRelay, err = relay.Subscribe(hub.Deliver); err != nil {
+	m.rt = rt
+	relay, bus := m.conn.Relay(), m.conn.AppBus()
+	stop, err := relay.Subscribe(hub.Deliver)
+	if err != nil {
 		return nil, err
 	}
+	rt.stops = append(rt.stops, stop)
+	if stop, err = bus.Subscribe(hub.DeliverServer, func(t engine.Termination) { hub.Terminate(t.AppID, t.UserID) }); err != nil {
+		return nil, err
+	}
+	rt.stops = append(rt.stops, stop)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	rt.cancel = cancel
 	go func() {
 		defer close(rt.done)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); rt.hooks.Run(runCtx) }()
+		go func() { defer wg.Done(); _ = rt.occupancy.Run(runCtx) }()
 		go rt.dispatcher.Run()
 		_ = presence.Run(runCtx)
+		wg.Wait()
 	}()
-	m.rt = rt
-	select {
-	case <-presence.Synced():
-	case <-time.After(10 * time.Second):
-		return nil, errors.New("presence: the watcher did not load the bucket in 10s")
+	for what, ch := range map[string]<-chan struct{}{"presence": presence.Synced(), "occupancy": rt.occupancy.Synced()} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			return nil, fmt.Errorf("%s: the watcher did not load the bucket in 10s", what)
+		}
 	}
 	var origins []string
 	for _, o := range strings.Split(cfg.AllowedOrigins, ",") {
@@ -151,9 +185,13 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 			origins = append(origins, o)
 		}
 	}
+	proxies, _ := parseCIDRs(cfg.TrustedProxies) // validated
+	msg := reg.Messaging()
 	return &api.Realtime{
 		Hub: hub, Presence: presence, Relay: relay, Changes: m.db,
-		AppKey: key, AppSecret: []byte(secret), AllowedOrigins: origins,
+		AppKey: msg.Key, AppSecret: []byte(msg.Secret), AllowedOrigins: origins,
+		Apps: reg, Bus: bus, Cache: cache, Occupancy: rt.occupancy, Hooks: rt.hooks,
+		MaxEventData: cfg.AppMaxData, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, TrustedProxies: proxies,
 		MaxMessageBytes: cfg.WSMaxMessage, ActivityTimeout: cfg.WSActivityTimeout,
 		PongTimeout: cfg.WSPongTimeout, IdleTimeout: cfg.WSIdleTimeout, SSEKeepAlive: cfg.SSEKeepAlive,
 	}, nil
@@ -175,10 +213,12 @@ func (m *Node) closeRealtime() {
 		return
 	}
 	rt.dispatcher.Close()
-	rt.cancel()
-	<-rt.done
-	if rt.stopRelay != nil {
-		rt.stopRelay()
+	if rt.cancel != nil {
+		rt.cancel()
+		<-rt.done
+	}
+	for _, stop := range rt.stops {
+		stop()
 	}
 	m.rt = nil
 }

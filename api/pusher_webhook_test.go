@@ -1,0 +1,118 @@
+package api_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"parley/engine"
+	"parley/internal/node"
+)
+
+// hookReceiver is a Pusher webhook endpoint that verifies every request's
+// key and signature and answers 503 to its first `down` requests.
+type hookReceiver struct {
+	t    testing.TB
+	mu   sync.Mutex
+	down int
+	seen []engine.AppHookEvent
+	bad  []string
+	hits int
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	mac := hmac.New(sha256.New, []byte(rtSecret))
+	mac.Write(body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hits++
+	if h.hits <= h.down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if r.Header.Get("X-Pusher-Key") != rtKey || !hmac.Equal([]byte(r.Header.Get("X-Pusher-Signature")), []byte(hex.EncodeToString(mac.Sum(nil)))) {
+		h.bad = append(h.bad, string(body))
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var b engine.AppHookBody
+	if json.Unmarshal(body, &b) != nil || b.TimeMs == 0 {
+		h.bad = append(h.bad, string(body))
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	h.seen = append(h.seen, b.Events...)
+}
+
+// has reports whether an event with this name and channel arrived.
+func (h *hookReceiver) has(name, channel string) *engine.AppHookEvent {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range h.seen {
+		if h.seen[i].Name == name && h.seen[i].Channel == channel {
+			e := h.seen[i]
+			return &e
+		}
+	}
+	return nil
+}
+
+// Pusher-format webhooks reach a receiver that verifies X-Pusher-Key and
+// X-Pusher-Signature: channel_occupied, member_added, client_event,
+// member_removed and channel_vacated, with a receiver that answers 503 for
+// a while first: they arrive once it recovers.
+func TestPusherWebhooks(t *testing.T) {
+	h := &hookReceiver{t: t, down: 3}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	env := rtStart(t, func(c *node.Config) {
+		c.AppID, c.AppWebhooks, c.WebhookRetry = rtAppID, srv.URL, 20*time.Millisecond
+	})
+	s1, s2 := rtDial(t, env), rtDial(t, env)
+	rtJoin(t, s1, rtApp, "presence-lobby", 7)
+	rtJoin(t, s2, rtApp, "presence-lobby", 8)
+	s1.send("client-wave", "presence-lobby", map[string]string{"hi": "there"})
+	if f := s2.next("client-wave"); f.UserID != "7" {
+		t.Errorf("client event on a presence channel carries user_id %q, want 7", f.UserID)
+	}
+	s1.send("pusher:unsubscribe", "", map[string]string{"channel": "presence-lobby"})
+	s2.send("pusher:unsubscribe", "", map[string]string{"channel": "presence-lobby"})
+	deadline := time.Now().Add(15 * time.Second)
+	for h.has(engine.HookChannelVacated, "presence-lobby") == nil || h.has(engine.HookClientEvent, "presence-lobby") == nil {
+		if time.Now().After(deadline) {
+			h.mu.Lock()
+			t.Fatalf("webhooks after 15 s: %d requests, events %+v, bad %v", h.hits, h.seen, h.bad)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, name := range []string{engine.HookChannelOccupied, engine.HookMemberAdded, engine.HookClientEvent, engine.HookMemberRemoved, engine.HookChannelVacated} {
+		if h.has(name, "presence-lobby") == nil {
+			t.Errorf("no %s webhook", name)
+		}
+	}
+	if ce := h.has(engine.HookClientEvent, "presence-lobby"); ce.Event != "client-wave" || ce.UserID != "7" || ce.SocketID != s1.socketID || ce.Data != `{"hi":"there"}` {
+		t.Errorf("client_event webhook %+v", ce)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.bad) > 0 || h.hits <= h.down {
+		t.Errorf("receiver: %d requests, %d badly signed: %v", h.hits, len(h.bad), h.bad)
+	}
+	added := 0
+	for _, e := range h.seen {
+		if e.Name == engine.HookMemberAdded {
+			added++
+		}
+	}
+	if added != 2 {
+		t.Errorf("%d member_added webhooks, want 2 (users 7 and 8)", added)
+	}
+}
