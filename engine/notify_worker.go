@@ -128,17 +128,13 @@ func (n *Notifier) handle(ctx context.Context, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("message seq %d not projected yet: %w", ev.Seq, err)
 	}
-	msg, err := n.store.Message(ctx, ev.ConversationID, ev.ID.String())
+	msg, ps, err := n.store.MessageWithParticipants(ctx, ev.ConversationID, ev.ID.String())
 	if err != nil {
 		return err
 	}
 	if msg == nil || msg.Seq != ev.Seq || msg.DeletedAt != nil {
 		n.stats.skipped.Add(1) // rejected by the projector, or deleted already
 		return nil
-	}
-	ps, err := n.store.Participants(ctx, ev.ConversationID)
-	if err != nil {
-		return err
 	}
 	for _, user := range NotificationRecipients(ps, msg.SenderID, msg.Seq) {
 		if n.online != nil && n.online.Online(PresenceMessaging, user) {

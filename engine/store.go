@@ -39,6 +39,9 @@ type Store interface {
 	DirectConversation(ctx context.Context, directKey string) (string, error)
 
 	Message(ctx context.Context, conversationID, messageID string) (*Message, error)
+	// MessageWithParticipants reads a message and its conversation's
+	// participants at once; (nil, nil, nil) when the message does not exist.
+	MessageWithParticipants(ctx context.Context, conversationID, messageID string) (*Message, []Participant, error)
 	MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (*Message, error)
 	Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) ([]Message, error)
 	Receipts(ctx context.Context, messageID string) ([]Receipt, error)

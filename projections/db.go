@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
@@ -46,6 +47,10 @@ type pools struct {
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt // reader statements, prepared once per query text
+
+	preparing map[string]bool // reader statements being prepared in the background
+
+	nstmts *stmtCache // the notifications projector's writer statements
 }
 
 var _ engine.Store = (*DB)(nil)
@@ -126,30 +131,62 @@ func openPools(ctx context.Context, path string, bulk bool) (*pools, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &pools{w: w, r: r, path: path, stmts: map[string]*sql.Stmt{}}, nil
+	return &pools{w: w, r: r, path: path, stmts: map[string]*sql.Stmt{}, nstmts: &stmtCache{db: w, stmts: map[string]*sql.Stmt{}}}, nil
 }
 
 // stmt returns the reader pool's prepared statement for query; database/sql
 // prepares it on each connection once and keeps it, so a query is parsed
-// once per connection instead of once per call.
+// once per connection instead of once per call. Preparing takes a
+// connection of the pool, so it must not be called while holding one (in a
+// read transaction): see readTx.stmt.
 func (p *pools) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	p.mu.RLock()
-	s := p.stmts[query]
-	p.mu.RUnlock()
-	if s != nil {
+	if s := p.prepared(query); s != nil {
 		return s, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s = p.stmts[query]; s != nil {
-		return s, nil
-	}
+	// No lock while preparing: the preparation waits for a free connection,
+	// and the connections' holders may need the lock meanwhile.
 	s, err := p.r.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old := p.stmts[query]; old != nil {
+		s.Close()
+		return old, nil
+	}
 	p.stmts[query] = s
 	return s, nil
+}
+
+// prepared returns the pool's statement for query if it is prepared.
+func (p *pools) prepared(query string) *sql.Stmt {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.stmts[query]
+}
+
+// prepareLater prepares query on the pool in the background, once.
+func (p *pools) prepareLater(query string) {
+	p.mu.Lock()
+	if p.preparing == nil {
+		p.preparing = map[string]bool{}
+	}
+	if p.preparing[query] || p.stmts[query] != nil {
+		p.mu.Unlock()
+		return
+	}
+	p.preparing[query] = true
+	p.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := p.stmt(ctx, query)
+		p.mu.Lock()
+		delete(p.preparing, query)
+		p.mu.Unlock()
+		_ = err // the next use tries again
+	}()
 }
 
 // queryRow runs a prepared one-row read.
@@ -188,13 +225,25 @@ func (db *DB) beginRead(ctx context.Context) (*readTx, error) {
 	return &readTx{Tx: tx, p: p}, nil
 }
 
+// stmt returns query's statement for this transaction. A statement the pool
+// has not prepared yet is prepared on the transaction's own connection (and
+// on the pool in the background): asking the pool to prepare it here could
+// wait forever for a connection that transactions like this one hold.
+func (t *readTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s := t.p.prepared(query); s != nil {
+		return t.StmtContext(ctx, s), nil
+	}
+	t.p.prepareLater(query)
+	return t.PrepareContext(ctx, query)
+}
+
 // row runs a prepared one-row read inside the transaction.
 func (t *readTx) row(ctx context.Context, query string, args ...any) *sql.Row {
-	s, err := t.p.stmt(ctx, query)
+	s, err := t.stmt(ctx, query)
 	if err != nil {
 		return t.QueryRowContext(ctx, query, args...)
 	}
-	return t.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	return s.QueryRowContext(ctx, args...)
 }
 
 func (p *pools) close() error {
@@ -204,6 +253,7 @@ func (p *pools) close() error {
 	}
 	p.stmts = map[string]*sql.Stmt{}
 	p.mu.Unlock()
+	p.nstmts.close()
 	err := p.r.Close()
 	if werr := p.w.Close(); err == nil {
 		err = werr

@@ -14,19 +14,9 @@ import (
 // NotificationsCheckpoint is the notifications projector's row in checkpoints.
 const NotificationsCheckpoint = "notifications"
 
-// ntx is one notifications-projector transaction.
-type ntx struct {
-	ctx context.Context
-	tx  *sql.Tx
-}
-
-func (t ntx) exec(query string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(t.ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
+// ntx is one notifications-projector transaction, with its statements
+// prepared once per writer connection like the messages projector's.
+type ntx struct{ *Tx }
 
 // applyNotification applies one NOTIFICATIONS event inside tx. It is pure
 // over (event, tx): no clock, no configuration (the batching window travels
@@ -64,8 +54,8 @@ func applyNotification(t ntx, ev engine.Event) error {
 // window lasts (engine.SameBatch).
 func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreatedData) error {
 	var n int
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT count(*) FROM notification_items WHERE message_id = ? AND user_id = ?`,
-		d.MessageID, d.UserID).Scan(&n); err != nil {
+	if _, err := t.scan(`SELECT count(*) FROM notification_items WHERE message_id = ? AND user_id = ?`,
+		[]any{d.MessageID, d.UserID}, &n); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -76,14 +66,14 @@ func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreat
 		openSeq, lastSeq   uint64
 		opened, windowEnds string
 	)
-	err := t.tx.QueryRowContext(t.ctx, `SELECT seq, created_at, window_ends_at, last_message_seq FROM notifications
+	found, err := t.scan(`SELECT seq, created_at, window_ends_at, last_message_seq FROM notifications
 		WHERE user_id = ? AND conversation_id = ? AND read_at IS NULL ORDER BY seq DESC LIMIT 1`,
-		d.UserID, ev.ConversationID).Scan(&openSeq, &opened, &windowEnds, &lastSeq)
-	switch {
-	case err == sql.ErrNoRows:
-		openSeq = 0
-	case err != nil:
+		[]any{d.UserID, ev.ConversationID}, &openSeq, &opened, &windowEnds, &lastSeq)
+	if err != nil {
 		return err
+	}
+	if !found {
+		openSeq = 0
 	}
 	if openSeq != 0 && sameBatch(opened, windowEnds, ev.At) {
 		if d.MessageSeq > lastSeq {
@@ -144,15 +134,16 @@ var errCheckpointMoved = errors.New("the notifications checkpoint moved under th
 // new checkpoint with them. With expect, a checkpoint other than *expect
 // changes nothing and is errCheckpointMoved. It returns the new checkpoint.
 func applyNotificationBatch(ctx context.Context, db *DB, events []engine.Event, expect *uint64) (after uint64, err error) {
-	tx, err := db.wr().BeginTx(ctx, nil)
+	p := db.cur.Load()
+	tx, err := p.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	t := ntx{ctx: ctx, tx: tx}
+	t := ntx{&Tx{ctx: ctx, tx: tx, cache: p.nstmts, bound: map[string]*sql.Stmt{}}}
 	var before uint64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`,
-		NotificationsCheckpoint).Scan(&before); err != nil {
+	if _, err := t.scan(`SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`,
+		[]any{NotificationsCheckpoint}, &before); err != nil {
 		return 0, err
 	}
 	if expect != nil && *expect != before {
@@ -178,5 +169,6 @@ func applyNotificationBatch(ctx context.Context, db *DB, events []engine.Event, 
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit notifications through seq %d: %w", after, err)
 	}
+	_ = p.nstmts.promote(ctx) // a statement left unprepared is prepared in its next transaction
 	return after, nil
 }

@@ -59,11 +59,17 @@ func (db *DB) Participant(ctx context.Context, conversationID, userID string) (*
 
 // Participants lists a conversation's members in the order they joined.
 func (db *DB) Participants(ctx context.Context, conversationID string) ([]engine.Participant, error) {
-	rows, err := db.query(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
-		FROM participants WHERE conversation_id = ? ORDER BY joined_seq, user_id`, conversationID)
+	rows, err := db.query(ctx, participantsQuery, conversationID)
 	if err != nil {
 		return nil, err
 	}
+	return scanParticipants(rows)
+}
+
+const participantsQuery = `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
+		FROM participants WHERE conversation_id = ? ORDER BY joined_seq, user_id`
+
+func scanParticipants(rows *sql.Rows) ([]engine.Participant, error) {
 	defer rows.Close()
 	out := []engine.Participant{}
 	for rows.Next() {
@@ -74,6 +80,32 @@ func (db *DB) Participants(ctx context.Context, conversationID string) ([]engine
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// MessageWithParticipants reads a message and its conversation's
+// participants in one read transaction (nil, nil when the message does not
+// exist): what a message's notifications need, at the cost of one read.
+func (db *DB) MessageWithParticipants(ctx context.Context, conversationID, messageID string) (*engine.Message, []engine.Participant, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback()
+	m, err := one(scanMessage(tx.row(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND conversation_id = ?`,
+		messageID, conversationID)))
+	if err != nil || m == nil {
+		return nil, nil, err
+	}
+	s, err := tx.stmt(ctx, participantsQuery)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.QueryContext(ctx, conversationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, err := scanParticipants(rows)
+	return m, ps, err
 }
 
 // Summary returns the conversation as userID sees it, or nil when userID is

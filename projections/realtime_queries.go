@@ -49,7 +49,7 @@ func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) (
 
 // ParticipantIDs lists a conversation's participants.
 func (db *DB) ParticipantIDs(ctx context.Context, conversationID string) ([]string, error) {
-	rows, err := db.rd().QueryContext(ctx, `SELECT user_id FROM participants WHERE conversation_id = ? ORDER BY user_id LIMIT ?`,
+	rows, err := db.query(ctx, `SELECT user_id FROM participants WHERE conversation_id = ? ORDER BY user_id LIMIT ?`,
 		conversationID, maxParticipantRows)
 	if err != nil {
 		return nil, err

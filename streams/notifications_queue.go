@@ -149,7 +149,11 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer close(jobs)
 	for ctx.Err() == nil {
-		it, err := q.cons.Messages(jetstream.PullMaxMessages(q.cfg.Workers))
+		// One pull request at a time, for as many jobs as there are workers.
+		// (A long-lived Messages iterator could lose track of its pull
+		// request under load and idle until the request expired, 30 s, with
+		// jobs pending.)
+		batch, err := q.cons.Fetch(q.cfg.Workers, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			q.cfg.Logger.Warn("pull", "err", err)
 			if !sleepCtx(ctx, time.Second) {
@@ -157,34 +161,26 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		q.pull(ctx, it, jobs)
-		it.Stop()
+		for m := range batch.Messages() {
+			select {
+			case jobs <- m:
+			case <-ctx.Done():
+				_ = m.Nak()
+			}
+		}
+		if err := batch.Error(); err != nil && ctx.Err() == nil {
+			q.cfg.Logger.Debug("pull", "err", err)
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || !sleepCtx(ctx, 100*time.Millisecond) {
+				return nil
+			}
+		}
 	}
 	return nil
 }
 
-// pull feeds jobs until ctx ends or the iterator closes.
-func (q *WorkQueue) pull(ctx context.Context, it jetstream.MessagesContext, jobs chan<- jetstream.Msg) {
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			q.cfg.Logger.Debug("pull", "err", err)
-			if errors.Is(err, jetstream.ErrConsumerDeleted) || !sleepCtx(ctx, 100*time.Millisecond) {
-				return
-			}
-			continue
-		}
-		select {
-		case jobs <- m:
-		case <-ctx.Done():
-			_ = m.Nak()
-			return
-		}
-	}
-}
+// fetchWait is how long one pull request waits for jobs; it also bounds how
+// long Run takes to notice that its context ended.
+const fetchWait = time.Second
 
 func (q *WorkQueue) handle(ctx context.Context, m jetstream.Msg) {
 	md, err := m.Metadata()

@@ -35,6 +35,9 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 			return nil, err
 		}
 		slices.Sort(seqs)
+		if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
+			return nil, err
+		}
 		path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", convs[0], seqs[h-101])
 		var lat latencies
 		r := benchResult{Workload: "delta", Params: map[string]any{"history": h, "delta_events": 100, "requests": c.Deltas}}
@@ -76,6 +79,9 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 		if _, err := s.do("POST", "/api/messages/"+d.ID, otok, map[string]string{"body": body200, "client_temp_id": "hello"}, nil); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
+		return nil, err
 	}
 	var lat latencies
 	r := benchResult{Workload: "inbox", Params: map[string]any{"conversations": c.InboxConvs, "page": 50, "requests": c.InboxReads}}

@@ -191,3 +191,39 @@ func (s *benchServer) waitCaughtUp(ctx context.Context, seq uint64, timeout time
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// waitIdle waits until the server has made every notification the load
+// so far asks for (its notifications queue is empty), so a latency
+// measurement that follows sees the server at rest, not its backlog.
+func (s *benchServer) waitIdle(ctx context.Context, timeout time.Duration) error {
+	tok, err := api.MintToken(s.Secret, "bench-ops", "", true, time.Hour)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		var st struct {
+			Consumers []struct {
+				Stream     string `json:"stream"`
+				Name       string `json:"name"`
+				Pending    uint64 `json:"pending"`
+				AckPending int    `json:"ack_pending"`
+			} `json:"consumers"`
+		}
+		if _, err := s.do("GET", "/api/ops/stats", tok, nil, &st); err == nil {
+			busy := false
+			for _, c := range st.Consumers {
+				if c.Name == "notifications" && (c.Pending > 0 || c.AckPending > 0) {
+					busy = true
+				}
+			}
+			if !busy {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the server's notifications queue did not drain in %v", timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

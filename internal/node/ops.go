@@ -40,7 +40,7 @@ type OpsConfig struct {
 func DefaultOpsConfig() OpsConfig {
 	return OpsConfig{
 		Notifications: true, NotifyWindow: engine.DefaultNotifyWindow, NotifyMaxAttempts: 10,
-		NotifyRetry: time.Second, NotifyWorkers: 4,
+		NotifyRetry: time.Second, NotifyWorkers: 16,
 		WebhookTimeout: 5 * time.Second, WebhookMaxAttempts: 8, WebhookRetry: 2 * time.Second, WebhookWorkers: 4,
 		StatsInterval: 5 * time.Minute, StatsRetention: 7 * 24 * time.Hour, ReadyMaxLag: 1000,
 	}
