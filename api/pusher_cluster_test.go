@@ -50,6 +50,13 @@ func TestPusherTwoNodes(t *testing.T) {
 	rtPublic(t, sa, "news")
 	rtPublic(t, sb, "news")
 	rtJoin(t, sa, rtApp, "presence-room", 1)
+	// Node b learns of user 1 through its watcher, a moment after node a
+	// acknowledged the join; a joiner on b before that gets member_added.
+	testkit.WaitFor(t, rtWait, "node b lists user 1", func() bool {
+		var users struct{ Users []struct{ ID string } }
+		_ = json.Unmarshal(pusherDo(t, b, rtApp, pusherReq{method: "GET", path: "/apps/" + rtAppID + "/channels/presence-room/users"}).Body, &users)
+		return len(users.Users) == 1 && users.Users[0].ID == "1"
+	})
 	if ids := rtJoin(t, sb, rtApp, "presence-room", 2); !slices.Equal(ids, []string{"1", "2"}) {
 		t.Errorf("the second node's joiner sees members %v, want [1 2]", ids)
 	}

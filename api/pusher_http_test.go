@@ -135,6 +135,17 @@ func TestPusherSignature(t *testing.T) {
 		}}, 401, "invalid_signature"},
 		{"wrong key", pusherReq{mutate: func(q url.Values) { q.Set("auth_key", "someoneelse") }}, 401, "invalid_auth_key"},
 		{"no version", pusherReq{mutate: func(q url.Values) { q.Del("auth_version") }}, 401, "invalid_auth_version"},
+		// "a,b" signed once must not also stand for a=... twice: the
+		// string to sign would be the same, the meaning not.
+		{"parameter split after signing", pusherReq{method: "GET", path: "/apps/" + rtAppID + "/channels",
+			query: url.Values{"filter_by_prefix": {"presence-,news"}}, tamper: func(q url.Values, b []byte) []byte {
+				q["filter_by_prefix"] = []string{"presence-", "news"}
+				return b
+			}}, 401, "duplicate_parameter"},
+		{"auth_key twice", pusherReq{tamper: func(q url.Values, b []byte) []byte {
+			q.Add("auth_key", "someoneelse")
+			return b
+		}}, 401, "duplicate_parameter"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := c.req

@@ -25,6 +25,7 @@ var (
 	errPusherVersion   = engine.Errorf(engine.KindUnauthorized, "invalid_auth_version", "auth_version must be 1.0")
 	errPusherTimestamp = engine.Errorf(engine.KindUnauthorized, "timestamp_expired", "auth_timestamp is missing or more than %d s from the server's time", int(MaxPusherClockSkew/time.Second))
 	errPusherBodyMD5   = engine.Errorf(engine.KindUnauthorized, "body_md5_mismatch", "body_md5 is missing or is not the MD5 of the request body")
+	errPusherDuplicate = engine.Errorf(engine.KindUnauthorized, "duplicate_parameter", "a query parameter is given more than once")
 	errPusherSignature = engine.Errorf(engine.KindUnauthorized, "invalid_signature", "auth_signature is not HMAC-SHA256 of \"METHOD\\nPATH\\nsorted query\" with this app's secret")
 )
 
@@ -53,10 +54,17 @@ func SignPusherRequest(secret, method, path string, query url.Values) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// verifyPusherRequest checks a signed Pusher HTTP API request: the app's
-// key, auth_version 1.0, a timestamp within MaxPusherClockSkew of now, the
-// body's MD5 when there is a body, and the signature.
+// verifyPusherRequest checks a signed Pusher HTTP API request: each query
+// parameter given once, the app's key, auth_version 1.0, a timestamp within
+// MaxPusherClockSkew of now, the body's MD5 when there is a body, and the
+// signature. A repeated parameter is refused because the string to sign
+// cannot tell a=x&a=y from a="x,y", and handlers read only the first.
 func verifyPusherRequest(app *apps.App, method, path string, query url.Values, body []byte, now time.Time) error {
+	for _, v := range query {
+		if len(v) > 1 {
+			return errPusherDuplicate
+		}
+	}
 	if query.Get("auth_key") != app.Key {
 		return errPusherAuthKey
 	}

@@ -63,9 +63,11 @@ type AppHookTarget struct {
 
 // AppWebhooksConfig tunes the sender; zero values take the defaults.
 type AppWebhooksConfig struct {
-	// Queue bounds the events waiting per URL (default 10,000); events
-	// past it are dropped and counted.
-	Queue int
+	// Queue bounds the events waiting per URL (default 10,000) and
+	// QueueBytes their size (default 16 MiB; client events carry up to a
+	// socket message each); events past either are dropped and counted.
+	Queue      int
+	QueueBytes int64
 	// Batch is the most events one request carries (default 100).
 	Batch int
 	// Linger is how long a batch waits for more events (default 50ms).
@@ -84,6 +86,9 @@ type AppWebhooksConfig struct {
 func (c AppWebhooksConfig) withDefaults() AppWebhooksConfig {
 	if c.Queue <= 0 {
 		c.Queue = 10000
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 16 << 20
 	}
 	if c.Batch <= 0 {
 		c.Batch = 100
@@ -126,6 +131,12 @@ type hookQueue struct {
 	target AppHookTarget
 	url    string
 	ch     chan AppHookEvent
+	bytes  atomic.Int64 // size of the events in ch
+}
+
+// size is about what an event takes in a queue and in a request body.
+func (ev AppHookEvent) size() int64 {
+	return int64(len(ev.Name) + len(ev.Channel) + len(ev.UserID) + len(ev.Event) + len(ev.Data) + len(ev.SocketID) + 64)
 }
 
 // AppWebhookStats are the sender's counters.
@@ -159,11 +170,18 @@ func (w *AppWebhooks) Enqueue(appID string, ev AppHookEvent) {
 	if w == nil {
 		return
 	}
+	n := ev.size()
 	for _, q := range w.hooks[appID] {
+		if q.bytes.Add(n) > w.cfg.QueueBytes {
+			q.bytes.Add(-n)
+			w.dropped.Add(1)
+			continue
+		}
 		select {
 		case q.ch <- ev:
 			w.enqueued.Add(1)
 		default:
+			q.bytes.Add(-n)
 			w.dropped.Add(1)
 		}
 	}
@@ -198,12 +216,14 @@ func (w *AppWebhooks) drain(ctx context.Context, q *hookQueue) {
 			return
 		case first = <-q.ch:
 		}
+		q.bytes.Add(-first.size())
 		batch := []AppHookEvent{first}
 		linger := time.NewTimer(w.cfg.Linger)
 	fill:
 		for len(batch) < w.cfg.Batch {
 			select {
 			case ev := <-q.ch:
+				q.bytes.Add(-ev.size())
 				batch = append(batch, ev)
 			case <-linger.C:
 				break fill

@@ -132,13 +132,14 @@ func (h *Hub) BindUser(c *Client, userID string) error {
 	if _, ok := h.clients[c]; !ok {
 		return ErrOverCapacity
 	}
-	set := h.users[userID]
+	uk := userKey(c.app, userID)
+	set := h.users[uk]
 	if len(set) >= h.cfg.MaxClientsPerUser {
 		return ErrOverQuota
 	}
 	if set == nil {
 		set = map[*Client]struct{}{}
-		h.users[userID] = set
+		h.users[uk] = set
 	}
 	set[c] = struct{}{}
 	c.user.Store(&userID)
@@ -244,22 +245,31 @@ func (h *Hub) Disconnect(c *Client) {
 	h.mu.Lock()
 	delete(h.clients, c)
 	if u := c.UserID(); u != "" {
-		if set := h.users[u]; set != nil {
+		uk := userKey(c.app, u)
+		if set := h.users[uk]; set != nil {
 			delete(set, c)
 			if len(set) == 0 {
-				delete(h.users, u)
+				delete(h.users, uk)
 			}
 		}
 	}
 	h.mu.Unlock()
 }
 
-// ClientsOf returns the user's clients on this node.
-func (h *Hub) ClientsOf(userID string) []*Client {
+// userKey is the key of an app's user in h.users: the same user id on two
+// apps is two users, so apps share neither the per-user quota nor a
+// user's client list.
+func userKey(appID, userID string) string { return AppChannelKey(appID, userID) }
+
+// ClientsOf returns the messaging app user's clients on this node.
+func (h *Hub) ClientsOf(userID string) []*Client { return h.clientsOf("", userID) }
+
+func (h *Hub) clientsOf(appID, userID string) []*Client {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]*Client, 0, len(h.users[userID]))
-	for c := range h.users[userID] {
+	set := h.users[userKey(appID, userID)]
+	out := make([]*Client, 0, len(set))
+	for c := range set {
 		out = append(out, c)
 	}
 	return out
@@ -268,14 +278,11 @@ func (h *Hub) ClientsOf(userID string) []*Client {
 // Terminate ends every client of the user on the app ("" is the messaging
 // app) with ReasonTerminated and returns how many there were.
 func (h *Hub) Terminate(appID, userID string) int {
-	n := 0
-	for _, c := range h.ClientsOf(userID) {
-		if c.App() == appID {
-			c.drop(ReasonTerminated)
-			n++
-		}
+	cs := h.clientsOf(appID, userID)
+	for _, c := range cs {
+		c.drop(ReasonTerminated)
 	}
-	return n
+	return len(cs)
 }
 
 // UnsubscribeUser removes every client of the user from the channels, as

@@ -21,6 +21,10 @@ const CacheBucket = "app_cache"
 // Pusher does (30 minutes).
 const DefaultCacheTTL = 30 * time.Minute
 
+// CacheMaxBytes bounds the cache bucket's memory. A full bucket refuses new
+// channels until old ones expire (those subscribers get pusher:cache_miss).
+const CacheMaxBytes = 64 << 20
+
 // ChannelCache is the cache channels' last events, one key per channel
 // (base64url of its hub key), shared by every node.
 type ChannelCache struct {
@@ -38,8 +42,10 @@ func (c *Conn) ChannelCache(ctx context.Context, ttl time.Duration, replicas int
 	var kv jetstream.KeyValue
 	err := c.retry(ctx, "cache bucket", func() (err error) {
 		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			// No value size of its own: an event the app bus can carry is
+			// one the cache can keep.
 			Bucket: CacheBucket, History: 1, TTL: ttl, Storage: jetstream.MemoryStorage,
-			Replicas: max(replicas, 1), MaxValueSize: 64 << 10,
+			Replicas: max(replicas, 1), MaxBytes: CacheMaxBytes,
 		})
 		return err
 	})
@@ -49,14 +55,20 @@ func (c *Conn) ChannelCache(ctx context.Context, ttl time.Duration, replicas int
 	return &ChannelCache{kv: kv}, nil
 }
 
-// Put records ev as its channel's last event.
+// Put records ev as its channel's last event. When that fails, the
+// channel's older event is removed (best effort), so a subscriber is never
+// replayed an event that is not the last.
 func (c *ChannelCache) Put(ctx context.Context, ev engine.ServerEvent) error {
 	ev.ExceptSocket = ""
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	if _, err := c.kv.Put(ctx, base64.RawURLEncoding.EncodeToString([]byte(ev.Key)), data); err != nil {
+	key := base64.RawURLEncoding.EncodeToString([]byte(ev.Key))
+	if _, err := c.kv.Put(ctx, key, data); err != nil {
+		if derr := c.kv.Purge(ctx, key); derr != nil {
+			return errors.Join(fmt.Errorf("cache put: %w", err), fmt.Errorf("cache purge: %w", derr))
+		}
 		return fmt.Errorf("cache put: %w", err)
 	}
 	return nil
