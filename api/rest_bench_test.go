@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"parley/engine"
+	"parley/internal/node"
 	"parley/internal/testkit"
 )
 
@@ -51,7 +52,9 @@ func BenchmarkSendHTTP(b *testing.B) {
 func BenchmarkDelta(b *testing.B) {
 	for _, history := range []int{1000, 100000} {
 		b.Run(fmt.Sprintf("history=%d", history), func(b *testing.B) {
-			env := testkit.Start(b)
+			// Without the notifications queue: the fill's messages would
+			// otherwise keep it busy through the measurement.
+			env := testkit.Start(b, func(c *node.Config) { c.Notifications = false })
 			tok := env.Token("a")
 			var d engine.ConversationDetail
 			env.MustDo(http.StatusCreated, "POST", "/api/conversations", tok, map[string]any{"participant_ids": []string{"b"}}, &d)

@@ -64,6 +64,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.Default().With("component", "api")
 	}
 	e := echo.New()
+	e.JSONSerializer = jsonSerializer{}
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, svc: cfg.Service, auth: NewAuthenticator(cfg.JWTSecret), logger: cfg.Logger, ready: cfg.Ready,
 		rt: cfg.Realtime.withDefaults(), typingLimit: newKeyedLimiter(3, 3, 100000), heartbeatLimit: newKeyedLimiter(1, 5, 100000)}

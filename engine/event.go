@@ -6,7 +6,7 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"time"
 
 	"github.com/oklog/ulid/v2"

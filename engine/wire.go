@@ -1,6 +1,6 @@
 package engine
 
-import "encoding/json"
+import json "github.com/goccy/go-json"
 
 // WireEvent is an event as clients receive it, in delta answers and over
 // realtime transports: the envelope plus the stream sequence, with a payload

@@ -1,7 +1,7 @@
 package projections
 
 import (
-	"encoding/json"
+	json "github.com/goccy/go-json"
 
 	"parley/engine"
 )

@@ -73,10 +73,6 @@ func dsn(path string, write, bulk bool) string {
 	}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "temp_store(MEMORY)") // statement journals stay off disk
-	// Pages of the database file are read through a memory map instead of
-	// a read call and a copy each: readers start every transaction after a
-	// commit with an empty page cache, so this is most of their reading.
-	q.Add("_pragma", "mmap_size(1073741824)")
 	if write {
 		q.Set("_txlock", "immediate")
 		q.Add("_pragma", "cache_size(-65536)")

@@ -161,12 +161,8 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		for m := range batch.Messages() {
-			select {
-			case jobs <- m:
-			case <-ctx.Done():
-				_ = m.Nak()
-			}
+		if !q.feed(ctx, batch.Messages(), jobs) {
+			return nil
 		}
 		if err := batch.Error(); err != nil && ctx.Err() == nil {
 			q.cfg.Logger.Debug("pull", "err", err)
@@ -176,6 +172,28 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// feed hands the fetched jobs to the workers until the fetch ends (true) or
+// ctx does (false). Jobs fetched but not handed on are redelivered after
+// AckWait.
+func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, jobs chan<- jetstream.Msg) bool {
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return true
+			}
+			select {
+			case jobs <- m:
+			case <-ctx.Done():
+				_ = m.Nak()
+				return false
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // fetchWait is how long one pull request waits for jobs; it also bounds how

@@ -18,7 +18,7 @@ import (
 
 // serverRuntime reads the server's goroutine count and its heap in use
 // (after a GC) from its pprof endpoint.
-func serverRuntime(client *http.Client, pprofURL string) (goroutines, heapInuse int64, err error) {
+func serverRuntime(client *http.Client, pprofURL string) (goroutines, heapInuse, heapAlloc int64, err error) {
 	get := func(path string) (string, error) {
 		resp, err := client.Get(pprofURL + path)
 		if err != nil {
@@ -30,23 +30,26 @@ func serverRuntime(client *http.Client, pprofURL string) (goroutines, heapInuse 
 	}
 	// Two collections: objects in sync.Pools survive the first.
 	if _, err := get("/debug/pprof/heap?gc=1"); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	g, err := get("/debug/pprof/goroutine?debug=1")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if m := regexp.MustCompile(`goroutine profile: total (\d+)`).FindStringSubmatch(g); m != nil {
 		goroutines, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	h, err := get("/debug/pprof/heap?gc=1&debug=1")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if m := regexp.MustCompile(`# HeapInuse = (\d+)`).FindStringSubmatch(h); m != nil {
 		heapInuse, _ = strconv.ParseInt(m[1], 10, 64)
 	}
-	return goroutines, heapInuse, nil
+	if m := regexp.MustCompile(`# HeapAlloc = (\d+)`).FindStringSubmatch(h); m != nil {
+		heapAlloc, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return goroutines, heapInuse, heapAlloc, nil
 }
 
 // benchSoak runs a mixed load for c.Duration: sends, history and list
@@ -80,7 +83,7 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 	warm := min(max(c.Duration/10, 10*time.Second), c.Duration)
 	settle := 30 * time.Second
 	ops, errs := soakLoad(ctx, s, key, convs, toks, warm)
-	g0, h0, err := settleAndRead(s, pprofURL, settle)
+	g0, h0, a0, err := settleAndRead(s, pprofURL, settle)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +91,7 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 		return nil, err
 	}
 	ops, errs = soakLoad(ctx, s, key, convs, toks, c.Duration)
-	g1, h1, err := settleAndRead(s, pprofURL, settle)
+	g1, h1, a1, err := settleAndRead(s, pprofURL, settle)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +104,7 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 		"operations": ops, "goroutines_before": g0, "goroutines_after": g1,
 		"heap_inuse_before_kib": h0 / 1024, "heap_inuse_after_kib": h1 / 1024,
 		"goroutines_ratio": float64(g1) / float64(max(g0, 1)), "heap_ratio": float64(h1) / float64(max(h0, 1)),
+		"heap_live_before_kib": a0 / 1024, "heap_live_after_kib": a1 / 1024, "heap_live_ratio": float64(a1) / float64(max(a0, 1)),
 	}
 	return []benchResult{r}, nil
 }
@@ -129,14 +133,14 @@ func saveHeapProfile(client *http.Client, pprofURL, dir, name string) error {
 
 // settleAndRead lets idle timeouts, presence leases, keep-alive connections
 // and the duplicate window expire, then reads the server's runtime figures.
-func settleAndRead(s *benchServer, pprofURL string, settle time.Duration) (int64, int64, error) {
+func settleAndRead(s *benchServer, pprofURL string, settle time.Duration) (goroutines, heapInuse, heapLive int64, err error) {
 	s.client.CloseIdleConnections()
 	time.Sleep(settle)
-	g, h, err := serverRuntime(s.client, pprofURL)
+	g, h, a, err := serverRuntime(s.client, pprofURL)
 	if err != nil {
-		return 0, 0, fmt.Errorf("pprof: %w", err)
+		return 0, 0, 0, fmt.Errorf("pprof: %w", err)
 	}
-	return g, h, nil
+	return g, h, a, nil
 }
 
 // soakLoad runs the mixed load for d and counts operations and errors.

@@ -1,0 +1,28 @@
+package api
+
+import (
+	stdjson "encoding/json"
+
+	json "github.com/goccy/go-json"
+	"github.com/labstack/echo/v4"
+)
+
+// jsonSerializer writes answers with goccy/go-json, which encodes the same
+// JSON as encoding/json (HTML-escaped, as echo's default) at about twice the
+// speed; a delta or a history page is mostly encoding. Request bodies are
+// not read through it: decode.go reads them strictly with encoding/json.
+type jsonSerializer struct{}
+
+// Serialize writes i as JSON.
+func (jsonSerializer) Serialize(c echo.Context, i any, indent string) error {
+	enc := json.NewEncoder(c.Response())
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	return enc.Encode(i)
+}
+
+// Deserialize reads a request body, as echo's default does.
+func (jsonSerializer) Deserialize(c echo.Context, i any) error {
+	return stdjson.NewDecoder(c.Request().Body).Decode(i)
+}
