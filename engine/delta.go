@@ -69,13 +69,16 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 	if after >= snap.Checkpoint {
 		return d, nil
 	}
-	evs, more, err := s.log.ConversationEvents(ctx, conversationID, after, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	d.HasMore = more
-	for len(evs) > 0 && evs[len(evs)-1].Seq > snap.Checkpoint {
-		evs, d.HasMore = evs[:len(evs)-1], false // the rest is not projected here yet
+	evs, skipped, cached := s.recentEvents(conversationID, after, snap.Checkpoint, limit+1)
+	if !cached {
+		var more bool
+		if evs, more, err = s.log.ConversationEvents(ctx, conversationID, after, limit+1); err != nil {
+			return nil, err
+		}
+		d.HasMore = more
+		for len(evs) > 0 && evs[len(evs)-1].Seq > snap.Checkpoint {
+			evs, d.HasMore = evs[:len(evs)-1], false // the rest is not projected here yet
+		}
 	}
 	if len(evs) > limit {
 		evs, d.HasMore = evs[:limit], true
@@ -84,9 +87,10 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 		return d, nil
 	}
 	d.LastSeq = evs[len(evs)-1].Seq
-	skipped, err := s.store.Skipped(ctx, conversationID, after, d.LastSeq)
-	if err != nil {
-		return nil, err
+	if !cached {
+		if skipped, err = s.store.Skipped(ctx, conversationID, after, d.LastSeq); err != nil {
+			return nil, err
+		}
 	}
 	// The log keeps a deleted message's body; the answer must not.
 	deleted, err := s.store.Deleted(ctx, conversationID, after, d.LastSeq)
@@ -107,4 +111,14 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 		d.Events = append(d.Events, w)
 	}
 	return d, nil
+}
+
+// recentEvents answers from the node's memory of recent events when it
+// holds all of the conversation's events in (after, to]; cached is false
+// otherwise (or without a cache).
+func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (evs []Event, skipped map[uint64]bool, cached bool) {
+	if s.recent == nil {
+		return nil, nil, false
+	}
+	return s.recent.Events(conversationID, after, to, max)
 }

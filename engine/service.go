@@ -15,6 +15,7 @@ type Service struct {
 	limits       Limits
 	now          func() time.Time
 	applyTimeout time.Duration
+	recent       *RecentEvents
 }
 
 // ServiceConfig tunes a Service; zero values take the defaults.
@@ -22,6 +23,9 @@ type ServiceConfig struct {
 	Limits       Limits
 	Now          func() time.Time
 	ApplyTimeout time.Duration // how long a command waits for its projection (default 10s)
+	// Recent, when set, answers deltas from memory where it can (the node
+	// feeds it every applied batch); nil reads every delta from the log.
+	Recent *RecentEvents
 }
 
 // NewService returns a Service over the given log and read model.
@@ -35,7 +39,7 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Second
 	}
-	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout}
+	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout, recent: cfg.Recent}
 }
 
 // Limits returns the limits the service enforces.

@@ -25,6 +25,7 @@ type Projector struct {
 	cache    *stmtCache
 	tail     TailFunc
 	onCommit func([]engine.Event)
+	onBatch  func(from, last uint64, events []engine.Event, skipped []uint64)
 	batchMax int
 	logger   *slog.Logger
 	// st is what the projector remembers of counters and markers between
@@ -37,6 +38,10 @@ type ProjectorConfig struct {
 	// OnCommit receives the accepted events of each committed batch, in order.
 	// It runs on the projector's goroutine and must not block.
 	OnCommit func([]engine.Event)
+	// OnBatch receives every committed batch, before waiting commands wake:
+	// the events with from < seq <= last and the rejected sequences among
+	// them. It runs on the projector's goroutine and must not block.
+	OnBatch func(from, last uint64, events []engine.Event, skipped []uint64)
 	// BatchMax bounds the events per transaction (default 2000).
 	BatchMax int
 	Logger   *slog.Logger
@@ -52,7 +57,7 @@ func NewProjector(db *DB, tail TailFunc, cfg ProjectorConfig) *Projector {
 	}
 	return &Projector{
 		db: db, cache: &stmtCache{db: db.wr(), stmts: map[string]*sql.Stmt{}}, tail: tail,
-		onCommit: cfg.OnCommit, batchMax: cfg.BatchMax, logger: cfg.Logger,
+		onCommit: cfg.OnCommit, onBatch: cfg.OnBatch, batchMax: cfg.BatchMax, logger: cfg.Logger,
 	}
 }
 
@@ -152,6 +157,9 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err 
 		return fmt.Errorf("commit through seq %d: %w", last, err)
 	}
 	p.st.settle()
+	if p.onBatch != nil {
+		p.onBatch(cp, last, events, skipped)
+	}
 	p.db.noteOutcomes(skipped, last)
 	p.db.setApplied(last)
 	if err := p.cache.promote(ctx); err != nil {

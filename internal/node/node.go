@@ -134,7 +134,8 @@ type Node struct {
 	httpDone chan error
 	upgrade  *upgrader
 	rt       *realtime
-	ops      *opsRuntime // notifications, webhooks, stats (ops_runtime.go)
+	ops      *opsRuntime          // notifications, webhooks, stats (ops_runtime.go)
+	recent   *engine.RecentEvents // recent events for deltas, fed by the projector
 }
 
 // Run starts everything and returns once the engine serves.
@@ -145,6 +146,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	if m.Logger == nil {
 		m.Logger = slog.Default()
 	}
+	m.recent = engine.NewRecentEvents()
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -209,7 +211,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	if built < m.version() { // after startOps: the rebuild covers notifications too
 		m.startUpgrade(built)
 	}
-	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout})
+	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout, Recent: m.recent})
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
 		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
 	if m.Config.Dev {
@@ -237,6 +239,9 @@ func (m *Node) API() *api.Server { return m.api }
 
 // Log is the event log.
 func (m *Node) Log() *streams.Log { return m.conn.Log() }
+
+// Recent is the node's memory of recent events for deltas.
+func (m *Node) Recent() *engine.RecentEvents { return m.recent }
 
 // DB is the read-model database.
 func (m *Node) DB() *projections.DB { return m.db }

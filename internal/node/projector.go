@@ -17,7 +17,7 @@ type projRunner struct {
 // checkpoint. Callers hold projMu, except Run before anything else runs.
 func (m *Node) startProjector() {
 	proj := projections.NewProjector(m.db, m.conn.Log().Tail, projections.ProjectorConfig{
-		OnCommit: m.onCommit, Logger: m.Logger.With("component", "projector"),
+		OnCommit: m.onCommit, OnBatch: m.recent.Feed, Logger: m.Logger.With("component", "projector"),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &projRunner{cancel: cancel, done: make(chan struct{})}

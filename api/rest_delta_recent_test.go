@@ -1,0 +1,105 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"parley/engine"
+	"parley/internal/testkit"
+)
+
+// Deltas are answered from the node's memory of recent events where it
+// holds them. Every answer must be the one the log gives: the same events,
+// rejected ones left out, deleted bodies blanked, the same has_more and
+// last_seq, for every cursor and limit.
+func TestDeltaFromMemoryEqualsDeltaFromLog(t *testing.T) {
+	env := testkit.Start(t)
+	ctx := context.Background()
+	a, b := env.Token("a"), env.Token("b")
+	convs := []string{createConv(t, env, a, "", "b"), createConv(t, env, a, "group", "b", "c"), createConv(t, env, b, "other", "a")}
+	var msgs [3][]engine.Message
+	for i := range 60 {
+		k := i % 3
+		tok := a
+		if i%4 == 0 {
+			tok = b
+		}
+		msgs[k] = append(msgs[k], sendMsg(t, env, tok, convs[k], fmt.Sprint("m", i), temp(i)))
+		switch i % 10 {
+		case 3:
+			markRead(t, env, b, convs[k], msgs[k][len(msgs[k])-1].ID)
+		case 5:
+			m := msgs[k][len(msgs[k])-2]
+			owner := a
+			if m.SenderID == "b" {
+				owner = b
+			}
+			env.MustDo(http.StatusOK, "DELETE", "/api/messages/"+convs[k]+"/"+m.ID, owner, nil, nil)
+		case 7:
+			// A send the projector rejects: the same client_temp_id again,
+			// straight to the log without a Nats-Msg-Id.
+			for range 2 {
+				ev, err := engine.NewEvent(engine.MessageSent, convs[k], "a", time.Now(), engine.MessageSentData{Body: "dup", ClientTempID: "dup-key"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := env.Node.Log().Append(ctx, ev, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	last, err := env.Node.Log().LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "projection of the workload", func() bool { return env.Node.DB().Applied() >= last })
+
+	fromLog := engine.NewService(env.Node.Log(), env.Node.DB(), engine.ServiceConfig{})
+	before := env.Node.Recent().Stats()
+	compared := 0
+	for k, conv := range convs {
+		for after := uint64(0); after <= last; after += 3 {
+			for _, limit := range []int{1, 7, 100} {
+				q := fmt.Sprintf("after_seq=%d&limit=%d", after, limit)
+				r := env.MustDo(http.StatusOK, "GET", "/api/messages/"+conv+"/delta?"+q, b, nil, nil)
+				want, err := fromLog.Delta(ctx, "b", conv, engine.DeltaCursor{AfterSeq: after, HasSeq: true}, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, exp := normalize(t, r.Body), normalize(t, mustJSON(t, want)); got != exp {
+					t.Fatalf("conversation %d, %s:\nfrom memory: %s\nfrom the log: %s", k, q, got, exp)
+				}
+				compared++
+			}
+		}
+	}
+	st := env.Node.Recent().Stats()
+	if st.Hits-before.Hits < uint64(compared)/2 {
+		t.Fatalf("only %d of %d deltas came from memory (%d misses): the cache is not used", st.Hits-before.Hits, compared, st.Misses-before.Misses)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// normalize re-encodes JSON so two encodings of the same value compare
+// equal.
+func normalize(t *testing.T, raw []byte) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	return string(mustJSON(t, v))
+}

@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// RecentEvents keeps the latest events of recently active conversations in
+// memory, as this node's projector applied them, so a reconnecting client's
+// delta is answered without reading the log. It is fed every applied batch
+// in order; a conversation's entry knows since which sequence it holds every
+// event of that conversation, and a delta outside what it holds reads the
+// log as before. Memory is bounded: at most RecentPerConversation events per
+// conversation and RecentMaxEvents in all (the least recently fed
+// conversations are dropped first).
+type RecentEvents struct {
+	mu    sync.Mutex
+	convs map[string]*recentConv
+	total int
+	upto  uint64 // every applied event up to here was fed; 0 before the first batch
+	tick  uint64
+
+	hits, misses atomic.Uint64
+}
+
+// RecentStats counts the deltas answered from memory and from the log.
+type RecentStats struct {
+	Hits   uint64 `json:"hits"`
+	Misses uint64 `json:"misses"`
+}
+
+// Stats returns the cache's counters.
+func (r *RecentEvents) Stats() RecentStats {
+	return RecentStats{Hits: r.hits.Load(), Misses: r.misses.Load()}
+}
+
+// Bounds of RecentEvents.
+const (
+	RecentPerConversation = 256
+	RecentMaxEvents       = 50000
+
+	// recentConvCap is how far a conversation may grow past
+	// RecentPerConversation before its oldest events are dropped.
+	recentConvCap = RecentPerConversation * 5 / 4
+)
+
+type recentConv struct {
+	evs   []recentEvent // ascending sequence
+	since uint64        // every event of the conversation after since is in evs (up to upto)
+	used  uint64        // tick of the last feed
+}
+
+type recentEvent struct {
+	ev      Event
+	skipped bool
+}
+
+// NewRecentEvents returns an empty cache.
+func NewRecentEvents() *RecentEvents {
+	return &RecentEvents{convs: map[string]*recentConv{}}
+}
+
+// Feed records an applied batch: the events with from < seq <= last, in
+// order, and which of them the projector rejected. A batch that does not
+// start where the previous one ended (a projector restarted on another
+// database) empties the cache first.
+func (r *RecentEvents) Feed(from, last uint64, events []Event, skipped []uint64) {
+	if last <= from {
+		return
+	}
+	rejected := make(map[uint64]bool, len(skipped))
+	for _, s := range skipped {
+		rejected[s] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.upto != from {
+		r.convs, r.total = map[string]*recentConv{}, 0
+	}
+	r.tick++
+	for _, ev := range events {
+		if ev.Seq <= from || ev.Seq > last || ev.ConversationID == "" {
+			continue
+		}
+		c := r.convs[ev.ConversationID]
+		if c == nil {
+			// Every event of this conversation after from is in this batch
+			// or a later one.
+			c = &recentConv{since: from}
+			r.convs[ev.ConversationID] = c
+		}
+		c.used = r.tick
+		c.evs = append(c.evs, recentEvent{ev: ev, skipped: rejected[ev.Seq]})
+		r.total++
+		if len(c.evs) > recentConvCap {
+			// Drop the oldest quarter at once: one copy per 64 events.
+			drop := len(c.evs) - RecentPerConversation
+			c.since = c.evs[drop-1].ev.Seq
+			c.evs = append(c.evs[:0:0], c.evs[drop:]...)
+			r.total -= drop
+		}
+	}
+	r.upto = last
+	if r.total > RecentMaxEvents {
+		r.evict()
+	}
+}
+
+// evict drops the least recently fed conversations until the cache holds
+// at most 90 % of RecentMaxEvents.
+func (r *RecentEvents) evict() {
+	type aged struct {
+		id   string
+		used uint64
+	}
+	all := make([]aged, 0, len(r.convs))
+	for id, c := range r.convs {
+		all = append(all, aged{id, c.used})
+	}
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.used, b.used) })
+	for _, a := range all {
+		if r.total <= RecentMaxEvents*9/10 {
+			return
+		}
+		r.total -= len(r.convs[a.id].evs)
+		delete(r.convs, a.id)
+	}
+}
+
+// Events returns the conversation's events with after < seq <= to, at most
+// max of them, and the sequences among them that the projector rejected;
+// ok is false when the cache does not hold all of them.
+func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (evs []Event, skipped map[uint64]bool, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.convs[conversationID]
+	if c == nil || c.since > after || r.upto < to {
+		r.misses.Add(1)
+		return nil, nil, false
+	}
+	r.hits.Add(1)
+	skipped = map[uint64]bool{}
+	for _, e := range c.evs {
+		if e.ev.Seq <= after {
+			continue
+		}
+		if e.ev.Seq > to || len(evs) == max {
+			break
+		}
+		evs = append(evs, e.ev)
+		if e.skipped {
+			skipped[e.ev.Seq] = true
+		}
+	}
+	return evs, skipped, true
+}
