@@ -58,6 +58,8 @@ var (
 	descAppHookFailed   = desc("app_webhook_failed_total", "Pusher-format app webhook attempts that failed.")
 	descAppHookDropped  = desc("app_webhook_events_dropped_total", "App webhook events dropped because a URL's queue was full.")
 	descAppHookDead     = desc("app_webhook_events_dead_total", "App webhook events dropped after the last attempt.")
+	descDeltaHits       = desc("delta_cache_hits_total", "Deltas answered from the recent-events memory.")
+	descDeltaMisses     = desc("delta_cache_misses_total", "Deltas read from the log.")
 	descUptime          = desc("uptime_seconds", "Seconds since this node started.")
 )
 
@@ -124,5 +126,7 @@ func (sc statsCollector) Collect(ch chan<- prometheus.Metric) {
 	c(descAppHookFailed, a.Failed)
 	c(descAppHookDropped, a.Dropped)
 	c(descAppHookDead, a.Dead)
+	c(descDeltaHits, st.DeltaCache.Hits)
+	c(descDeltaMisses, st.DeltaCache.Misses)
 	g(descUptime, float64(st.UptimeSeconds))
 }

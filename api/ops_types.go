@@ -25,6 +25,9 @@ type OpsStats struct {
 	Webhooks      WebhookStats      `json:"webhooks"`
 	// AppWebhooks is the Pusher-format app webhooks sent by this node.
 	AppWebhooks engine.AppWebhookStats `json:"app_webhooks"`
+	// DeltaCache counts the deltas answered from the recent-events memory
+	// (hits) and from the log (misses).
+	DeltaCache engine.RecentStats `json:"delta_cache"`
 }
 
 // StreamStats is one JetStream stream.

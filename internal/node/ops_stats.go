@@ -57,6 +57,7 @@ func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
 	if m.rt != nil {
 		st.AppWebhooks = m.rt.hooks.Stats()
 	}
+	st.DeltaCache = m.recent.Stats()
 	if o.hookQ != nil {
 		st.Webhooks.Queue = api.QueueStats(o.hookQ.Stats())
 	}
