@@ -58,14 +58,7 @@ var _ engine.Store = (*DB)(nil)
 func dsn(path string, write, bulk bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
-	switch {
-	case bulk && write:
-		// A rebuild's file is thrown away if the build fails, so it needs no
-		// journal to roll back with: every page is written once, to the file.
-		q.Add("_pragma", "journal_mode(OFF)")
-	case !bulk:
-		q.Add("_pragma", "journal_mode(WAL)")
-	}
+	q.Add("_pragma", "journal_mode(WAL)")
 	if bulk {
 		q.Add("_pragma", "synchronous(OFF)")
 	} else {
@@ -119,7 +112,7 @@ func openPools(ctx context.Context, path string, bulk bool) (*pools, error) {
 		w.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, false, bulk))
+	r, err := sql.Open("sqlite", dsn(path, false, false))
 	if err != nil {
 		w.Close()
 		return nil, err
