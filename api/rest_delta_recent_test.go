@@ -78,6 +78,28 @@ func TestDeltaFromMemoryEqualsDeltaFromLog(t *testing.T) {
 			}
 		}
 	}
+	// Cursors by message id, resolved from memory on the fast path.
+	for k, conv := range convs {
+		for _, m := range msgs[k] {
+			r := env.MustDo(http.StatusOK, "GET", "/api/messages/"+conv+"/delta?after_message_id="+m.ID+"&limit=20", b, nil, nil)
+			want, err := fromLog.Delta(ctx, "b", conv, engine.DeltaCursor{AfterMessageID: m.ID}, 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, exp := normalize(t, r.Body), normalize(t, mustJSON(t, want)); got != exp {
+				t.Fatalf("conversation %d, after %s:\nfrom memory: %s\nfrom the log: %s", k, m.ID, got, exp)
+			}
+			compared++
+		}
+	}
+	// Someone outside the conversation gets 404 with a cursor the memory
+	// holds, as from the log.
+	outsider := env.Token("z")
+	for _, q := range []string{"after_seq=" + itoa(msgs[0][10].Seq), "after_message_id=" + msgs[0][10].ID} {
+		if r := env.Do("GET", "/api/messages/"+convs[0]+"/delta?"+q, outsider, nil); r.Status != http.StatusNotFound {
+			t.Fatalf("outsider, %s: status %d, want 404", q, r.Status)
+		}
+	}
 	st := env.Node.Recent().Stats()
 	if st.Hits-before.Hits < uint64(compared)/2 {
 		t.Fatalf("only %d of %d deltas came from memory (%d misses): the cache is not used", st.Hits-before.Hits, compared, st.Misses-before.Misses)

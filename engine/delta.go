@@ -29,47 +29,24 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 	if cur.AfterMessageID != "" && cur.HasSeq {
 		return nil, Errorf(KindMalformed, "ambiguous_cursor", "give after_message_id or after_seq, not both")
 	}
-	if _, err := s.participant(ctx, conversationID, userID); err != nil {
-		return nil, err
-	}
-	after := cur.AfterSeq
-	if cur.AfterMessageID != "" {
-		m, err := s.message(ctx, conversationID, cur.AfterMessageID)
-		if err != nil {
-			return nil, ErrUnknownCursor
-		}
-		after = m.Seq
-	}
-	if after > s.store.Applied() {
-		last, lerr := s.log.LastSeq(ctx)
-		if lerr != nil {
-			return nil, lerr
-		}
-		if after > last {
-			return nil, ErrUnknownCursor
-		}
-		wctx, cancel := context.WithTimeout(ctx, cursorWait)
-		err := s.store.WaitApplied(wctx, after)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, ErrUnknownCursor
-		}
-	}
-	snap, err := s.store.Snapshot(ctx, conversationID, userID)
+	// The common reconnect needs no wait and its cursor is in memory: one
+	// read (the snapshot, which also tells membership) answers it. Anything
+	// else, and a snapshot that finds no membership, takes the full path,
+	// so a non-participant gets the same 404 either way.
+	after, snap, err := s.deltaFast(ctx, userID, conversationID, cur)
 	if err != nil {
 		return nil, err
 	}
 	if snap == nil {
-		return nil, ErrConversationNotFound
+		if after, snap, err = s.deltaStart(ctx, userID, conversationID, cur); err != nil {
+			return nil, err
+		}
 	}
 	d := &Delta{Events: []WireEvent{}, Conversation: snap.Conversation, Summary: snap.Summary, LastSeq: after}
 	if after >= snap.Checkpoint {
 		return d, nil
 	}
-	evs, skipped, cached := s.recentEvents(conversationID, after, snap.Checkpoint, limit+1)
+	evs, wires, skipped, deleted, cached := s.recentEvents(conversationID, after, snap.Checkpoint, limit+1)
 	if !cached {
 		var more bool
 		if evs, more, err = s.log.ConversationEvents(ctx, conversationID, after, limit+1); err != nil {
@@ -91,17 +68,21 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 		if skipped, err = s.store.Skipped(ctx, conversationID, after, d.LastSeq); err != nil {
 			return nil, err
 		}
+		// The log keeps a deleted message's body; the answer must not.
+		if deleted, err = s.store.Deleted(ctx, conversationID, after, d.LastSeq); err != nil {
+			return nil, err
+		}
 	}
-	// The log keeps a deleted message's body; the answer must not.
-	deleted, err := s.store.Deleted(ctx, conversationID, after, d.LastSeq)
-	if err != nil {
-		return nil, err
-	}
-	for _, ev := range evs {
+	for i, ev := range evs {
 		if skipped[ev.Seq] {
 			continue
 		}
-		w := Wire(ev)
+		var w WireEvent
+		if cached {
+			w = wires[i] // a copy: the changes below stay in this answer
+		} else {
+			w = Wire(ev)
+		}
 		if m, ok := w.Data.(Message); ok {
 			if at, gone := deleted[m.ID]; gone {
 				m.Body, m.DeletedAt = "", &at
@@ -116,9 +97,72 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 // recentEvents answers from the node's memory of recent events when it
 // holds all of the conversation's events in (after, to]; cached is false
 // otherwise (or without a cache).
-func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (evs []Event, skipped map[uint64]bool, cached bool) {
+func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (evs []Event, wires []WireEvent, skipped map[uint64]bool, deleted map[string]string, cached bool) {
 	if s.recent == nil {
-		return nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	return s.recent.Events(conversationID, after, to, max)
+}
+
+// deltaFast resolves the cursor from memory and reads the snapshot, when
+// the cursor needs no wait; a nil snapshot means: take deltaStart.
+func (s *Service) deltaFast(ctx context.Context, userID, conversationID string, cur DeltaCursor) (uint64, *Snapshot, error) {
+	after := cur.AfterSeq
+	if cur.AfterMessageID != "" {
+		if s.recent == nil {
+			return 0, nil, nil
+		}
+		seq, ok := s.recent.MessageSeq(conversationID, cur.AfterMessageID)
+		if !ok {
+			return 0, nil, nil
+		}
+		after = seq
+	}
+	if after > s.store.Applied() {
+		return 0, nil, nil
+	}
+	snap, err := s.store.Snapshot(ctx, conversationID, userID)
+	return after, snap, err
+}
+
+// deltaStart checks membership (404 first), resolves the cursor, waits for
+// a cursor this node has not applied yet, and reads the snapshot.
+func (s *Service) deltaStart(ctx context.Context, userID, conversationID string, cur DeltaCursor) (uint64, *Snapshot, error) {
+	if _, err := s.participant(ctx, conversationID, userID); err != nil {
+		return 0, nil, err
+	}
+	after := cur.AfterSeq
+	if cur.AfterMessageID != "" {
+		m, err := s.message(ctx, conversationID, cur.AfterMessageID)
+		if err != nil {
+			return 0, nil, ErrUnknownCursor
+		}
+		after = m.Seq
+	}
+	if after > s.store.Applied() {
+		last, lerr := s.log.LastSeq(ctx)
+		if lerr != nil {
+			return 0, nil, lerr
+		}
+		if after > last {
+			return 0, nil, ErrUnknownCursor
+		}
+		wctx, cancel := context.WithTimeout(ctx, cursorWait)
+		err := s.store.WaitApplied(wctx, after)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, nil, ctx.Err()
+			}
+			return 0, nil, ErrUnknownCursor
+		}
+	}
+	snap, err := s.store.Snapshot(ctx, conversationID, userID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if snap == nil {
+		return 0, nil, ErrConversationNotFound
+	}
+	return after, snap, nil
 }

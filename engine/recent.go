@@ -2,6 +2,8 @@ package engine
 
 import (
 	"cmp"
+
+	json "github.com/goccy/go-json"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -53,8 +55,10 @@ type recentConv struct {
 }
 
 type recentEvent struct {
-	ev      Event
-	skipped bool
+	ev        Event
+	skipped   bool
+	wire      *WireEvent // Wire(ev), made when a delta first needs it
+	deletedAt string     // for a message.sent: when a later event deleted the message
 }
 
 // NewRecentEvents returns an empty cache.
@@ -92,6 +96,9 @@ func (r *RecentEvents) Feed(from, last uint64, events []Event, skipped []uint64)
 			r.convs[ev.ConversationID] = c
 		}
 		c.used = r.tick
+		if ev.Type == MessageDeleted && !rejected[ev.Seq] {
+			c.markDeleted(ev)
+		}
 		c.evs = append(c.evs, recentEvent{ev: ev, skipped: rejected[ev.Seq]})
 		r.total++
 		if len(c.evs) > recentConvCap {
@@ -106,6 +113,40 @@ func (r *RecentEvents) Feed(from, last uint64, events []Event, skipped []uint64)
 	if r.total > RecentMaxEvents {
 		r.evict()
 	}
+}
+
+// markDeleted records an accepted message.deleted on the message it
+// deleted, when the conversation's list still holds it.
+func (c *recentConv) markDeleted(ev Event) {
+	var d MessageDeletedData
+	if json.Unmarshal(ev.Data, &d) != nil {
+		return
+	}
+	for i := range c.evs {
+		e := &c.evs[i]
+		if e.ev.Type == MessageSent && !e.skipped && e.ev.ID.String() == d.MessageID {
+			e.deletedAt = FormatTime(ev.At)
+			return
+		}
+	}
+}
+
+// MessageSeq returns the sequence of a message of the conversation that the
+// cache holds (accepted message.sent events only).
+func (r *RecentEvents) MessageSeq(conversationID, messageID string) (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.convs[conversationID]
+	if c == nil {
+		return 0, false
+	}
+	for i := len(c.evs) - 1; i >= 0; i-- {
+		e := &c.evs[i]
+		if e.ev.Type == MessageSent && !e.skipped && e.ev.ID.String() == messageID {
+			return e.ev.Seq, true
+		}
+	}
+	return 0, false
 }
 
 // evict drops the least recently fed conversations until the cache holds
@@ -130,29 +171,38 @@ func (r *RecentEvents) evict() {
 }
 
 // Events returns the conversation's events with after < seq <= to, at most
-// max of them, and the sequences among them that the projector rejected;
-// ok is false when the cache does not hold all of them.
-func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (evs []Event, skipped map[uint64]bool, ok bool) {
+// max of them, their wire forms, the sequences among them that the
+// projector rejected and the messages among them deleted since (id to
+// deletion time); ok is false when the cache does not hold all of them.
+func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (evs []Event, wires []WireEvent, skipped map[uint64]bool, deleted map[string]string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convs[conversationID]
 	if c == nil || c.since > after || r.upto < to {
 		r.misses.Add(1)
-		return nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	r.hits.Add(1)
-	skipped = map[uint64]bool{}
-	for _, e := range c.evs {
+	skipped, deleted = map[uint64]bool{}, map[string]string{}
+	for i := range c.evs {
+		e := &c.evs[i]
 		if e.ev.Seq <= after {
 			continue
 		}
 		if e.ev.Seq > to || len(evs) == max {
 			break
 		}
-		evs = append(evs, e.ev)
+		if e.wire == nil {
+			w := Wire(e.ev)
+			e.wire = &w
+		}
+		evs, wires = append(evs, e.ev), append(wires, *e.wire)
 		if e.skipped {
 			skipped[e.ev.Seq] = true
 		}
+		if e.deletedAt != "" {
+			deleted[e.ev.ID.String()] = e.deletedAt
+		}
 	}
-	return evs, skipped, true
+	return evs, wires, skipped, deleted, true
 }

@@ -51,6 +51,7 @@ type benchResult struct {
 	RSSPerConnKiB          float64        `json:"rss_per_conn_kib,omitempty"`
 	ServerCPUUsPerSend     float64        `json:"server_cpu_us_per_send,omitempty"`
 	ServerCPUUsPerDelivery float64        `json:"server_cpu_us_per_delivery,omitempty"`
+	ServerCPUUsPerRequest  float64        `json:"server_cpu_us_per_request,omitempty"`
 	Extra                  map[string]any `json:"extra,omitempty"`
 	Params                 map[string]any `json:"params"`
 }
@@ -199,6 +200,8 @@ func printBenchTable(w io.Writer, rs []benchResult) {
 			cpu = fmt.Sprintf("%.1f µs/delivery", r.ServerCPUUsPerDelivery)
 		case r.ServerCPUUsPerSend > 0:
 			cpu = fmt.Sprintf("%.1f µs/send", r.ServerCPUUsPerSend)
+		case r.ServerCPUUsPerRequest > 0:
+			cpu = fmt.Sprintf("%.1f µs/request", r.ServerCPUUsPerRequest)
 		}
 		var ps []string
 		for k, v := range r.Params {

@@ -41,6 +41,7 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 		path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", convs[0], seqs[h-101])
 		var lat latencies
 		r := benchResult{Workload: "delta", Params: map[string]any{"history": h, "delta_events": 100, "requests": c.Deltas}}
+		cpu0 := s.cpu()
 		for range c.Deltas {
 			start := time.Now()
 			var d engine.Delta
@@ -48,6 +49,9 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 				r.Errors++
 			}
 			lat.add(time.Since(start))
+		}
+		if cpu := s.cpu() - cpu0; cpu > 0 {
+			r.ServerCPUUsPerRequest = float64(cpu.Microseconds()) / float64(c.Deltas)
 		}
 		lat.fill(&r)
 		out = append(out, r)
@@ -85,6 +89,7 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 	}
 	var lat latencies
 	r := benchResult{Workload: "inbox", Params: map[string]any{"conversations": c.InboxConvs, "page": 50, "requests": c.InboxReads}}
+	cpu0 := s.cpu()
 	for range c.InboxReads {
 		start := time.Now()
 		var l engine.ConversationList
@@ -92,6 +97,9 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 			r.Errors++
 		}
 		lat.add(time.Since(start))
+	}
+	if cpu := s.cpu() - cpu0; cpu > 0 {
+		r.ServerCPUUsPerRequest = float64(cpu.Microseconds()) / float64(c.InboxReads)
 	}
 	lat.fill(&r)
 	return []benchResult{r}, nil
