@@ -115,6 +115,13 @@ func (r *RecentEvents) Feed(from, last uint64, events []Event, skipped []uint64)
 	}
 }
 
+// Reset forgets everything; the next batch starts the cache again.
+func (r *RecentEvents) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.convs, r.total, r.upto = map[string]*recentConv{}, 0, 0
+}
+
 // markDeleted records an accepted message.deleted on the message it
 // deleted, when the conversation's list still holds it.
 func (c *recentConv) markDeleted(ev Event) {

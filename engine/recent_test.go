@@ -75,3 +75,16 @@ func TestRecentEventsRemembersRejectedEventsAndStaysBounded(t *testing.T) {
 		t.Fatalf("counted %d events, holds %d", r.total, n)
 	}
 }
+
+func TestRecentEventsResetForgets(t *testing.T) {
+	r := NewRecentEvents()
+	r.Feed(0, 3, feedEvents([]string{"c"}, 0, 3), nil)
+	r.Reset()
+	if _, _, _, _, ok := r.Events("c", 0, 3, 10); ok {
+		t.Fatal("answered after Reset")
+	}
+	r.Feed(3, 5, feedEvents([]string{"c"}, 3, 2), nil)
+	if got, _, _, _, ok := r.Events("c", 3, 5, 10); !ok || len(got) != 2 {
+		t.Fatalf("after Reset and a new batch: %v %v", got, ok)
+	}
+}

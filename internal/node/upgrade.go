@@ -145,5 +145,8 @@ func (m *Node) rebuildAndSwap(ctx context.Context) (err error) {
 	if err := m.db.Swap(ctx, m.Config.DataDir, path); err != nil {
 		return fmt.Errorf("swap: %w", err)
 	}
+	// New apply functions may accept or reject events differently: what the
+	// memory of recent events says of them came from the old ones.
+	m.recent.Reset()
 	return nil
 }
