@@ -166,7 +166,11 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 		}
 		if err := batch.Error(); err != nil && ctx.Err() == nil {
 			q.cfg.Logger.Debug("pull", "err", err)
-			if errors.Is(err, jetstream.ErrConsumerDeleted) || !sleepCtx(ctx, 100*time.Millisecond) {
+			pause := 100 * time.Millisecond
+			if errors.Is(err, jetstream.ErrConsumerDeleted) {
+				pause = time.Second // pull again, as the failed-Fetch path does
+			}
+			if !sleepCtx(ctx, pause) {
 				return nil
 			}
 		}

@@ -165,65 +165,47 @@ func procStatusKiB(pid int, field string) int64 {
 }
 
 // waitCaughtUp waits until the server's messages projection has applied
-// seq, reading its ops stats with an ops token.
+// seq.
 func (s *benchServer) waitCaughtUp(ctx context.Context, seq uint64, timeout time.Duration) error {
-	tok, err := api.MintToken(s.Secret, "bench-ops", "", true, time.Hour)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		var st struct {
-			Projections []struct {
-				Name       string `json:"name"`
-				Checkpoint uint64 `json:"checkpoint"`
-			} `json:"projections"`
-		}
-		if _, err := s.do("GET", "/api/ops/stats", tok, nil, &st); err == nil {
-			for _, p := range st.Projections {
-				if p.Name == "messages" && p.Checkpoint >= seq {
-					return nil
-				}
+	return s.waitOps(ctx, timeout, fmt.Sprintf("project up to seq %d", seq), func(st *api.OpsStats) bool {
+		for _, p := range st.Projections {
+			if p.Name == "messages" && p.Checkpoint >= seq {
+				return true
 			}
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("the server did not project up to seq %d in %v", seq, timeout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // waitIdle waits until the server has made every notification the load
 // so far asks for (its notifications queue is empty), so a latency
 // measurement that follows sees the server at rest, not its backlog.
 func (s *benchServer) waitIdle(ctx context.Context, timeout time.Duration) error {
+	return s.waitOps(ctx, timeout, "drain its notifications queue", func(st *api.OpsStats) bool {
+		for _, c := range st.Consumers {
+			if c.Name == "notifications" && (c.Pending > 0 || c.AckPending > 0) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitOps polls the server's ops stats (with an ops token) until done says
+// so, or fails after timeout saying the server did not do what.
+func (s *benchServer) waitOps(ctx context.Context, timeout time.Duration, what string, done func(*api.OpsStats) bool) error {
 	tok, err := api.MintToken(s.Secret, "bench-ops", "", true, time.Hour)
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		var st struct {
-			Consumers []struct {
-				Stream     string `json:"stream"`
-				Name       string `json:"name"`
-				Pending    uint64 `json:"pending"`
-				AckPending int    `json:"ack_pending"`
-			} `json:"consumers"`
-		}
-		if _, err := s.do("GET", "/api/ops/stats", tok, nil, &st); err == nil {
-			busy := false
-			for _, c := range st.Consumers {
-				if c.Name == "notifications" && (c.Pending > 0 || c.AckPending > 0) {
-					busy = true
-				}
-			}
-			if !busy {
-				return nil
-			}
+		var st api.OpsStats
+		if _, err := s.do("GET", "/api/ops/stats", tok, nil, &st); err == nil && done(&st) {
+			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("the server's notifications queue did not drain in %v", timeout)
+			return fmt.Errorf("the server did not %s in %v", what, timeout)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
