@@ -34,7 +34,10 @@ type DispatcherConfig struct {
 	// OnRemoved runs (on the dispatcher's goroutine) when a user leaves a
 	// conversation, so presence can let them go.
 	OnRemoved func(ctx context.Context, conversationID, userID string)
-	Logger    *slog.Logger
+	// Members, when set, answers who a conversation's participants are
+	// without a read per batch.
+	Members *Members
+	Logger  *slog.Logger
 }
 
 // Dispatcher turns committed events into hub messages. OnCommit, on the
@@ -45,6 +48,7 @@ type DispatcherConfig struct {
 type Dispatcher struct {
 	hub       *Hub
 	reader    SummaryReader
+	members   *Members
 	queue     chan []rendered
 	onRemoved func(ctx context.Context, conversationID, userID string)
 	logger    *slog.Logger
@@ -68,7 +72,7 @@ func NewDispatcher(hub *Hub, reader SummaryReader, cfg DispatcherConfig) *Dispat
 		cfg.Logger = slog.Default().With("component", "dispatcher")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Dispatcher{hub: hub, reader: reader, queue: make(chan []rendered, cfg.Queue),
+	return &Dispatcher{hub: hub, reader: reader, members: cfg.Members, queue: make(chan []rendered, cfg.Queue),
 		onRemoved: cfg.OnRemoved, logger: cfg.Logger, ctx: ctx, cancel: cancel}
 }
 
@@ -159,7 +163,7 @@ func (d *Dispatcher) deliver(ctx context.Context, batch []rendered) {
 // listens for (their user or inbox channel); the full query runs only when
 // there is one.
 func (d *Dispatcher) summaries(ctx context.Context, conv string) []ParticipantSummary {
-	ids, err := d.reader.ParticipantIDs(ctx, conv)
+	ids, err := d.participantIDs(ctx, conv)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.logger.Error("participants", "conversation", conv, "err", err)
@@ -189,6 +193,23 @@ func (d *Dispatcher) summaries(ctx context.Context, conv string) []ParticipantSu
 		}
 	}
 	return out
+}
+
+// participantIDs lists the conversation's participants, from Members when
+// the dispatcher has it.
+func (d *Dispatcher) participantIDs(ctx context.Context, conv string) ([]string, error) {
+	if d.members == nil {
+		return d.reader.ParticipantIDs(ctx, conv)
+	}
+	ms, err := d.members.Get(ctx, conv)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.UserID
+	}
+	return ids, nil
 }
 
 // publishUpdates sends conversation.updated to every participant, on their

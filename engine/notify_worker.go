@@ -45,7 +45,10 @@ type NotifierConfig struct {
 	// appended and before the job is acked; an error fails the job. Tests
 	// use it to force a redelivery.
 	AfterAppend func(messageID string) error
-	Logger      *slog.Logger
+	// Members, when set, lets a job whose recipients are all online end
+	// without reading the message.
+	Members *Members
+	Logger  *slog.Logger
 }
 
 // Notifier turns message.sent events into notification.created events for
@@ -128,6 +131,9 @@ func (n *Notifier) handle(ctx context.Context, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("message seq %d not projected yet: %w", ev.Seq, err)
 	}
+	if done, err := n.allOnline(ctx, ev); done || err != nil {
+		return err
+	}
 	msg, ps, err := n.store.MessageWithParticipants(ctx, ev.ConversationID, ev.ID.String())
 	if err != nil {
 		return err
@@ -149,6 +155,36 @@ func (n *Notifier) handle(ctx context.Context, ev Event) error {
 		return n.cfg.AfterAppend(msg.ID)
 	}
 	return nil
+}
+
+// allOnline ends a job whose recipients are all online, asking Members who
+// they are instead of reading the message and its participants: the common
+// case of a conversation whose members are connected. Such a job notifies
+// nobody whether or not the projector accepted the message, so it is not
+// told apart (its recipients count as skipped online).
+func (n *Notifier) allOnline(ctx context.Context, ev Event) (bool, error) {
+	if n.cfg.Members == nil || n.online == nil {
+		return false, nil
+	}
+	ms, err := n.cfg.Members.Get(ctx, ev.ConversationID)
+	if err != nil {
+		return false, err
+	}
+	recipients := 0
+	for _, m := range ms {
+		if m.UserID == ev.ActorID || m.JoinedSeq >= ev.Seq {
+			continue
+		}
+		if !n.online.Online(PresenceMessaging, m.UserID) {
+			return false, nil
+		}
+		recipients++
+	}
+	n.stats.online.Add(uint64(recipients))
+	if n.cfg.AfterAppend != nil {
+		return true, n.cfg.AfterAppend(ev.ID.String())
+	}
+	return true, nil
 }
 
 func (n *Notifier) notify(ctx context.Context, ev Event, msg *Message, user string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ type fanoutRig struct {
 	conns    []*pusherConn
 	starts   sync.Map // client_temp_id -> time.Time
 	received atomic.Int64
+	settled  atomic.Int64 // sockets whose presence-messaging list holds every subscriber
 	lat      latencies
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -83,6 +85,13 @@ func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanout
 			jobs = append(jobs, job{k, j})
 		}
 	}
+	// Every socket joins presence-messaging, so each join is a member_added
+	// to every earlier member: N²/2 frames. The measurement starts once
+	// every socket has seen all N members, or it would time that storm.
+	userIndex := map[string]int{}
+	for i, jb := range jobs {
+		userIndex[fmt.Sprintf("fr%d-%d", jb.room, jb.sub)] = i
+	}
 	rig.conns = make([]*pusherConn, len(jobs))
 	errs := make(chan error, len(jobs))
 	sem := make(chan struct{}, 32)
@@ -98,6 +107,7 @@ func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanout
 				errs <- err
 				return
 			}
+			pc.onFrame = rig.presenceTracker(userIndex)
 			// Like an Echo client: online on presence-messaging (so no
 			// offline notification is made for it) and in the room.
 			tok := s.token(fmt.Sprintf("fr%d-%d", jb.room, jb.sub))
@@ -109,6 +119,8 @@ func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanout
 				}
 			}
 			rig.conns[i] = pc
+			rig.wg.Add(1)
+			go rig.readLoop(rctx, pc)
 		}()
 	}
 	wg.Wait()
@@ -117,11 +129,55 @@ func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanout
 		rig.close()
 		return nil, fmt.Errorf("connect subscribers: %w", err)
 	}
-	for _, pc := range rig.conns {
-		rig.wg.Add(1)
-		go rig.readLoop(rctx, pc)
+	deadline := time.Now().Add(2 * time.Minute)
+	for rig.settled.Load() < int64(len(jobs)) {
+		if time.Now().After(deadline) {
+			rig.close()
+			return nil, fmt.Errorf("presence did not settle: %d of %d sockets saw every member", rig.settled.Load(), len(jobs))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	return rig, nil
+}
+
+// presenceTracker counts the distinct fanout users a socket has seen on
+// presence-messaging and marks the socket settled when it has seen them all.
+func (r *fanoutRig) presenceTracker(userIndex map[string]int) func(pusherFrame) {
+	seen := make([]bool, len(userIndex))
+	n := 0
+	add := func(id string) {
+		if i, ok := userIndex[id]; ok && !seen[i] {
+			seen[i] = true
+			if n++; n == len(seen) {
+				r.settled.Add(1)
+			}
+		}
+	}
+	return func(f pusherFrame) {
+		if f.Channel != "presence-messaging" {
+			return
+		}
+		switch f.Event {
+		case "pusher_internal:subscription_succeeded":
+			var p struct {
+				Presence struct {
+					IDs []string `json:"ids"`
+				} `json:"presence"`
+			}
+			if json.Unmarshal([]byte(f.dataString()), &p) == nil {
+				for _, id := range p.Presence.IDs {
+					add(id)
+				}
+			}
+		case "pusher_internal:member_added":
+			var m struct {
+				UserID string `json:"user_id"`
+			}
+			if json.Unmarshal([]byte(f.dataString()), &m) == nil {
+				add(m.UserID)
+			}
+		}
+	}
 }
 
 func (r *fanoutRig) readLoop(ctx context.Context, pc *pusherConn) {

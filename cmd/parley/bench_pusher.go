@@ -34,6 +34,7 @@ func (f pusherFrame) dataString() string {
 type pusherConn struct {
 	ws       *websocket.Conn
 	socketID string
+	onFrame  func(pusherFrame) // when set, sees every frame read
 }
 
 // appKey reads the Pusher key from the server's /api/config.
@@ -87,6 +88,9 @@ func (c *pusherConn) read(ctx context.Context) (pusherFrame, error) {
 	}
 	var f pusherFrame
 	err = json.Unmarshal(raw, &f)
+	if err == nil && c.onFrame != nil {
+		c.onFrame(f)
+	}
 	return f, err
 }
 

@@ -136,6 +136,7 @@ type Node struct {
 	rt       *realtime
 	ops      *opsRuntime          // notifications, webhooks, stats (ops_runtime.go)
 	recent   *engine.RecentEvents // recent events for deltas, fed by the projector
+	members  *engine.Members      // conversations' participants for dispatch and notifications, fed by the projector
 }
 
 // Run starts everything and returns once the engine serves.
@@ -147,6 +148,9 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		m.Logger = slog.Default()
 	}
 	m.recent = engine.NewRecentEvents()
+	m.members = engine.NewMembers(func(ctx context.Context, id string) ([]engine.Participant, error) {
+		return m.db.Participants(ctx, id)
+	})
 	defer func() {
 		if err != nil {
 			m.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"parley/engine"
 	"parley/projections"
 )
 
@@ -17,7 +18,7 @@ type projRunner struct {
 // checkpoint. Callers hold projMu, except Run before anything else runs.
 func (m *Node) startProjector() {
 	proj := projections.NewProjector(m.db, m.conn.Log().Tail, projections.ProjectorConfig{
-		OnCommit: m.onCommit, OnBatch: m.recent.Feed, Logger: m.Logger.With("component", "projector"),
+		OnCommit: m.onCommit, OnBatch: m.feedMemory, Logger: m.Logger.With("component", "projector"),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &projRunner{cancel: cancel, done: make(chan struct{})}
@@ -31,6 +32,13 @@ func (m *Node) startProjector() {
 		}
 	}()
 	m.proj = r
+}
+
+// feedMemory hands an applied batch to the in-memory views of the read
+// model: recent events (deltas) and members (dispatch and notifications).
+func (m *Node) feedMemory(from, last uint64, events []engine.Event, skipped []uint64) {
+	m.recent.Feed(from, last, events, skipped)
+	m.members.Feed(from, last, events, skipped)
 }
 
 // stopProjector stops the projector after its current batch commits.

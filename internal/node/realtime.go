@@ -145,7 +145,7 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 	rt.presence = engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
 	rt.occupancy = engine.NewOccupancy(occStore, engine.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
 	presence := rt.presence
-	rt.dispatcher = engine.NewDispatcher(hub, m.db, engine.DispatcherConfig{Logger: logger,
+	rt.dispatcher = engine.NewDispatcher(hub, m.db, engine.DispatcherConfig{Logger: logger, Members: m.members,
 		OnRemoved: func(ctx context.Context, conversationID, userID string) {
 			presence.Evict(ctx, engine.PresenceConversationChannel(conversationID), userID)
 		}})

@@ -148,5 +148,6 @@ func (m *Node) rebuildAndSwap(ctx context.Context) (err error) {
 	// New apply functions may accept or reject events differently: what the
 	// memory of recent events says of them came from the old ones.
 	m.recent.Reset()
+	m.members.Reset()
 	return nil
 }
