@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	json "github.com/goccy/go-json"
 )
 
 // WorkHandler processes the jobs of a shared work queue (a durable JetStream
@@ -45,8 +47,9 @@ type NotifierConfig struct {
 	// appended and before the job is acked; an error fails the job. Tests
 	// use it to force a redelivery.
 	AfterAppend func(messageID string) error
-	// Members, when set, lets a job whose recipients are all online end
-	// without reading the message.
+	// Recent and Members, when both are set, answer a job from memory
+	// without reading the message and its participants.
+	Recent  *RecentEvents
 	Members *Members
 	Logger  *slog.Logger
 }
@@ -131,18 +134,15 @@ func (n *Notifier) handle(ctx context.Context, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("message seq %d not projected yet: %w", ev.Seq, err)
 	}
-	if done, err := n.allOnline(ctx, ev); done || err != nil {
-		return err
-	}
-	msg, ps, err := n.store.MessageWithParticipants(ctx, ev.ConversationID, ev.ID.String())
+	msg, recipients, err := n.message(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if msg == nil || msg.Seq != ev.Seq || msg.DeletedAt != nil {
+	if msg == nil {
 		n.stats.skipped.Add(1) // rejected by the projector, or deleted already
 		return nil
 	}
-	for _, user := range NotificationRecipients(ps, msg.SenderID, msg.Seq) {
+	for _, user := range recipients {
 		if n.online != nil && n.online.Online(PresenceMessaging, user) {
 			n.stats.online.Add(1)
 			continue
@@ -157,34 +157,41 @@ func (n *Notifier) handle(ctx context.Context, ev Event) error {
 	return nil
 }
 
-// allOnline ends a job whose recipients are all online, asking Members who
-// they are instead of reading the message and its participants: the common
-// case of a conversation whose members are connected. Such a job notifies
-// nobody whether or not the projector accepted the message, so it is not
-// told apart (its recipients count as skipped online).
-func (n *Notifier) allOnline(ctx context.Context, ev Event) (bool, error) {
-	if n.cfg.Members == nil || n.online == nil {
-		return false, nil
-	}
-	ms, err := n.cfg.Members.Get(ctx, ev.ConversationID)
-	if err != nil {
-		return false, err
-	}
-	recipients := 0
-	for _, m := range ms {
-		if m.UserID == ev.ActorID || m.JoinedSeq >= ev.Seq {
-			continue
+// message returns the message of a projected message.sent event and the
+// recipients it notifies before presence is asked, or nil when the
+// projector rejected it or it was deleted since. It answers from memory
+// (Recent says whether the projector accepted the event and whether a later
+// event deleted it, Members who the participants are) and reads the read
+// model only when the memory no longer holds the event.
+func (n *Notifier) message(ctx context.Context, ev Event) (*Message, []string, error) {
+	if n.cfg.Recent != nil && n.cfg.Members != nil {
+		if accepted, deleted, known := n.cfg.Recent.Outcome(ev.ConversationID, ev.Seq); known {
+			if !accepted || deleted {
+				return nil, nil, nil
+			}
+			var d MessageSentData
+			if err := json.Unmarshal(ev.Data, &d); err != nil {
+				return nil, nil, fmt.Errorf("message seq %d: %w", ev.Seq, err)
+			}
+			ms, err := n.cfg.Members.Get(ctx, ev.ConversationID)
+			if err != nil {
+				return nil, nil, err
+			}
+			var out []string
+			for _, m := range ms {
+				if m.UserID != ev.ActorID && m.JoinedSeq < ev.Seq {
+					out = append(out, m.UserID)
+				}
+			}
+			msg := &Message{ID: ev.ID.String(), ConversationID: ev.ConversationID, SenderID: ev.ActorID, Body: d.Body, Seq: ev.Seq}
+			return msg, out, nil
 		}
-		if !n.online.Online(PresenceMessaging, m.UserID) {
-			return false, nil
-		}
-		recipients++
 	}
-	n.stats.online.Add(uint64(recipients))
-	if n.cfg.AfterAppend != nil {
-		return true, n.cfg.AfterAppend(ev.ID.String())
+	msg, ps, err := n.store.MessageWithParticipants(ctx, ev.ConversationID, ev.ID.String())
+	if err != nil || msg == nil || msg.Seq != ev.Seq || msg.DeletedAt != nil {
+		return nil, nil, err
 	}
-	return true, nil
+	return msg, NotificationRecipients(ps, msg.SenderID, msg.Seq), nil
 }
 
 func (n *Notifier) notify(ctx context.Context, ev Event, msg *Message, user string) error {

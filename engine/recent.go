@@ -156,6 +156,25 @@ func (r *RecentEvents) MessageSeq(conversationID, messageID string) (uint64, boo
 	return 0, false
 }
 
+// Outcome says what the projector did with the conversation's event at seq
+// (accepted or rejected) and, for an accepted message.sent, whether a later
+// event deleted the message; known is false when the cache does not hold
+// the event.
+func (r *RecentEvents) Outcome(conversationID string, seq uint64) (accepted, deleted, known bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.convs[conversationID]
+	if c == nil || seq <= c.since || seq > r.upto {
+		return false, false, false
+	}
+	i, found := slices.BinarySearchFunc(c.evs, seq, func(e recentEvent, s uint64) int { return cmp.Compare(e.ev.Seq, s) })
+	if !found {
+		return false, false, false
+	}
+	e := &c.evs[i]
+	return !e.skipped, e.deletedAt != "", true
+}
+
 // evict drops the least recently fed conversations until the cache holds
 // at most 90 % of RecentMaxEvents.
 func (r *RecentEvents) evict() {

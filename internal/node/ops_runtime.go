@@ -113,7 +113,7 @@ func (m *Node) startQueues(ctx context.Context, o *opsRuntime) error {
 			window = -1 // engine: negative turns batching off
 		}
 		o.notifier = engine.NewNotifier(o.notifs, m.db, online, engine.NotifierConfig{
-			Window: window, AfterAppend: cfg.NotifyAfterAppend, Members: m.members, Logger: logger})
+			Window: window, AfterAppend: cfg.NotifyAfterAppend, Members: m.members, Recent: m.recent, Logger: logger})
 		q, err := m.conn.WorkQueue(ctx, streams.WorkConfig{
 			Stream: streams.StreamName, Durable: streams.NotifyConsumer, FilterSubject: "conv.>",
 			MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetry, RetryMax: time.Minute,
