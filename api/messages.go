@@ -110,7 +110,17 @@ func (s *Server) delta(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, d)
+	// The delta encodes itself (its events' JSON mostly comes ready from
+	// memory), into a reused buffer; written as is, not re-read by the
+	// serializer.
+	bp := answerBufs.Get().(*[]byte)
+	defer putAnswerBuf(bp)
+	raw, err := d.AppendJSON((*bp)[:0])
+	if err != nil {
+		return err
+	}
+	*bp = append(raw, '\n')
+	return c.JSONBlob(http.StatusOK, *bp)
 }
 
 // parseSeqCursor reads an after_seq cursor: a decimal stream sequence.

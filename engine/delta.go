@@ -64,6 +64,10 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 		return d, nil
 	}
 	d.LastSeq = evs[len(evs)-1].Seq
+	d.Events = make([]WireEvent, 0, len(evs))
+	if cached {
+		d.encoded = make([][]byte, 0, len(evs))
+	}
 	if !cached {
 		if skipped, err = s.store.Skipped(ctx, conversationID, after, d.LastSeq); err != nil {
 			return nil, err
@@ -78,18 +82,22 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 			continue
 		}
 		var w WireEvent
+		var raw []byte
 		if cached {
-			w = wires[i] // a copy: the changes below stay in this answer
+			w, raw = wires[i].Wire, wires[i].JSON // a copy: the changes below stay in this answer
 		} else {
 			w = Wire(ev)
 		}
 		if m, ok := w.Data.(Message); ok {
 			if at, gone := deleted[m.ID]; gone {
 				m.Body, m.DeletedAt = "", &at
-				w.Data = m
+				w.Data, raw = m, nil
 			}
 		}
 		d.Events = append(d.Events, w)
+		if cached {
+			d.encoded = append(d.encoded, raw)
+		}
 	}
 	return d, nil
 }
@@ -97,7 +105,7 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 // recentEvents answers from the node's memory of recent events when it
 // holds all of the conversation's events in (after, to]; cached is false
 // otherwise (or without a cache).
-func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (evs []Event, wires []WireEvent, skipped map[uint64]bool, deleted map[string]string, cached bool) {
+func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (evs []Event, wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, cached bool) {
 	if s.recent == nil {
 		return nil, nil, nil, nil, false
 	}

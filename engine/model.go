@@ -88,6 +88,10 @@ type Delta struct {
 	Summary      UserSummary         `json:"summary"`
 	HasMore      bool                `json:"has_more"`
 	LastSeq      uint64              `json:"last_seq"`
+
+	// encoded holds, per event, its JSON when the memory of recent events
+	// had it (nil where it must be encoded); see MarshalJSON.
+	encoded [][]byte
 }
 
 // Snapshot is what the read model holds for one user and conversation at one

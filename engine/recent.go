@@ -58,6 +58,7 @@ type recentEvent struct {
 	ev        Event
 	skipped   bool
 	wire      *WireEvent // Wire(ev), made when a delta first needs it
+	raw       []byte     // the JSON of wire, made with it
 	deletedAt string     // for a message.sent: when a later event deleted the message
 }
 
@@ -196,11 +197,18 @@ func (r *RecentEvents) evict() {
 	}
 }
 
+// CachedWire is an event's wire form and its JSON as an answer encodes it.
+type CachedWire struct {
+	Wire WireEvent
+	JSON []byte
+}
+
 // Events returns the conversation's events with after < seq <= to, at most
 // max of them, their wire forms, the sequences among them that the
 // projector rejected and the messages among them deleted since (id to
-// deletion time); ok is false when the cache does not hold all of them.
-func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (evs []Event, wires []WireEvent, skipped map[uint64]bool, deleted map[string]string, ok bool) {
+// deletion time; both maps nil when empty); ok is false when the cache does
+// not hold all of them.
+func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (evs []Event, wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convs[conversationID]
@@ -209,24 +217,28 @@ func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) 
 		return nil, nil, nil, nil, false
 	}
 	r.hits.Add(1)
-	skipped, deleted = map[uint64]bool{}, map[string]string{}
-	for i := range c.evs {
+	start, _ := slices.BinarySearchFunc(c.evs, after+1, func(e recentEvent, s uint64) int { return cmp.Compare(e.ev.Seq, s) })
+	end, _ := slices.BinarySearchFunc(c.evs, to+1, func(e recentEvent, s uint64) int { return cmp.Compare(e.ev.Seq, s) })
+	end = min(end, start+max)
+	evs, wires = make([]Event, 0, end-start), make([]CachedWire, 0, end-start)
+	for i := start; i < end; i++ {
 		e := &c.evs[i]
-		if e.ev.Seq <= after {
-			continue
-		}
-		if e.ev.Seq > to || len(evs) == max {
-			break
-		}
 		if e.wire == nil {
 			w := Wire(e.ev)
 			e.wire = &w
+			e.raw, _ = encodeAnswer(w) // nil on error: the delta encodes it then
 		}
-		evs, wires = append(evs, e.ev), append(wires, *e.wire)
+		evs, wires = append(evs, e.ev), append(wires, CachedWire{Wire: *e.wire, JSON: e.raw})
 		if e.skipped {
+			if skipped == nil {
+				skipped = map[uint64]bool{}
+			}
 			skipped[e.ev.Seq] = true
 		}
 		if e.deletedAt != "" {
+			if deleted == nil {
+				deleted = map[string]string{}
+			}
 			deleted[e.ev.ID.String()] = e.deletedAt
 		}
 	}

@@ -250,29 +250,26 @@ func (db *DB) Receipts(ctx context.Context, messageID string) ([]engine.Receipt,
 }
 
 // Snapshot reads the checkpoint, the user's summary of the conversation and
-// their unread total in one read transaction.
+// their unread total in one statement, so they agree.
 func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (*engine.Snapshot, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
+	// One statement reads one snapshot of the database: no transaction
+	// needed to make the checkpoint, the summary and the total agree.
 	var snap engine.Snapshot
-	if err := tx.row(ctx, `SELECT coalesce((SELECT seq FROM checkpoints WHERE name = ?), 0)`, checkpointName).
-		Scan(&snap.Checkpoint); err != nil {
-		return nil, err
-	}
-	sum, err := one(scanSummary(tx.row(ctx, `SELECT `+summaryCols+summaryFrom+
-		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
+	sum, err := one(scanSummary(extraScanner{r: db.queryRow(ctx, snapshotQuery, checkpointName, conversationID, userID),
+		extra: []any{&snap.Checkpoint, &snap.Summary.UnreadTotal}}))
 	if err != nil || sum == nil {
 		return nil, err
 	}
 	snap.Conversation = *sum
-	if snap.Summary.UnreadTotal, err = scanTotal(tx.row(ctx, totalQuery, userID)); err != nil {
-		return nil, err
-	}
 	return &snap, nil
 }
+
+// snapshotQuery reads a participant's summary of a conversation with the
+// checkpoint and the participant's unread total.
+const snapshotQuery = `SELECT ` + summaryCols + `,
+	coalesce((SELECT seq FROM checkpoints WHERE name = ?1), 0),
+	coalesce((SELECT unread_total FROM unread_summary WHERE user_id = ?3), 0)` + summaryFrom +
+	`WHERE p.conversation_id = ?2 AND p.user_id = ?3`
 
 // Skipped returns the rejected sequences of a conversation in (from, to].
 func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error) {
