@@ -208,17 +208,28 @@ func (t *Tx) flush() error {
 				return err
 			}
 		}
-		if c.activityDirty {
-			if _, err := t.exec(`UPDATE participants SET last_activity_seq = ? WHERE conversation_id = ?`, c.lastActivitySeq, id); err != nil {
-				return err
-			}
-		}
+		// A member written here takes the activity in the same row write;
+		// the statement after it then rewrites only the other rows.
 		for u, m := range c.members {
 			if !m.dirty {
 				continue
 			}
-			if _, err := t.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?, unread_count = ?
-				WHERE conversation_id = ? AND user_id = ?`, m.lastReadSeq, m.lastReadID, m.lastReadAt, m.unread, id, u); err != nil {
+			var err error
+			if c.activityDirty {
+				_, err = t.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?, unread_count = ?,
+					last_activity_seq = ? WHERE conversation_id = ? AND user_id = ?`,
+					m.lastReadSeq, m.lastReadID, m.lastReadAt, m.unread, c.lastActivitySeq, id, u)
+			} else {
+				_, err = t.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?, unread_count = ?
+					WHERE conversation_id = ? AND user_id = ?`, m.lastReadSeq, m.lastReadID, m.lastReadAt, m.unread, id, u)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if c.activityDirty {
+			if _, err := t.exec(`UPDATE participants SET last_activity_seq = ?1 WHERE conversation_id = ?2 AND last_activity_seq <> ?1`,
+				c.lastActivitySeq, id); err != nil {
 				return err
 			}
 		}
