@@ -52,6 +52,7 @@ type Server struct {
 	heartbeatLimit *keyedLimiter
 	wsConns        sync.WaitGroup
 	sweeper        *wsSweeper // started with the first WebSocket
+	writers        *wsWriters
 	sweeperOnce    sync.Once
 	perIP          ipCounter
 	closing        context.Context
@@ -73,6 +74,7 @@ func New(cfg Config) *Server {
 	if s.rt != nil {
 		s.origins = originPolicy{patterns: s.rt.AllowedOrigins}
 		s.sweeper = newWSSweeper(s.rt)
+		s.writers = newWSWriters()
 	}
 	if cfg.SendRate > 0 {
 		s.sendLimit = newKeyedLimiter(cfg.SendRate, max(1, cfg.SendBurst), 100000)

@@ -134,6 +134,9 @@ func (s *Server) CloseRealtime(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	s.stopRealtime()
+	if s.writers != nil {
+		s.writers.close()
+	}
 }
 
 // pusherCode maps a hub error to the Pusher error code a socket receives.

@@ -118,8 +118,23 @@ func (w *wsConn) readLoop(ctx context.Context) {
 			w.client.Send(errorFrame(pusherReconnect, "malformed message: binary frames are not supported"))
 			continue
 		}
-		w.handle(ctx, data)
+		w.handleAside(ctx, data)
 	}
+}
+
+// handleAside handles one client frame on a short-lived goroutine and
+// waits for it. Handling (JSON, signatures, presence over NATS) needs a
+// deep stack; doing it aside keeps the reader, which lives as long as the
+// socket, on the small stack a blocked read needs, instead of keeping the
+// largest stack a subscription ever needed until the garbage collector
+// shrinks it. Client frames are few (subscriptions, pings, whispers).
+func (w *wsConn) handleAside(ctx context.Context, data []byte) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.handle(ctx, data)
+	}()
+	<-done
 }
 
 func (w *wsConn) handle(ctx context.Context, data []byte) {

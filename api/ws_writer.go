@@ -9,11 +9,12 @@ import (
 )
 
 // The writer of a socket runs only while there is something to write: the
-// hub client's Notify, a close request or a ping starts it (kick), and it
-// exits once the queue is empty, so an idle socket has no writer goroutine.
-// At most one runs at a time, which keeps the frames in queue order.
+// hub client's Notify, a close request or a ping hands the socket to the
+// server's writer pool (kick, ws_writers.go), whose worker writes until the
+// queue is empty, so an idle socket has no writer goroutine. At most one
+// worker writes a socket at a time, which keeps the frames in queue order.
 
-// kick starts the writer unless it is running or the socket is gone.
+// kick hands the socket to a writer unless one has it or the socket is gone.
 // It never blocks: the hub calls it when it queues a frame.
 func (w *wsConn) kick() {
 	if !w.writing.CompareAndSwap(false, true) {
@@ -26,12 +27,12 @@ func (w *wsConn) kick() {
 	}
 	w.writers.Add(1)
 	w.mu.Unlock()
-	go w.writeLoop()
+	w.s.writers.enqueue(w)
 }
 
-// writeLoop writes until there is nothing left, then exits; a kick that
-// raced with its exit finds writing clear and starts the next one, or the
-// loop picks the work up itself.
+// writeLoop writes until there is nothing left, then returns the worker to
+// the pool; a kick that raced with its end finds writing clear and queues
+// the socket again, or the loop picks the work up itself.
 func (w *wsConn) writeLoop() {
 	defer w.writers.Done()
 	for {
