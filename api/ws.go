@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -19,7 +22,8 @@ import (
 // small read buffer: write buffers come from a pool for the time of a write,
 // and the handshake's 4 KiB net/http buffers are let go.
 var wsUpgrader = websocket.Upgrader{
-	ReadBufferSize:  wsReadBuffer,
+	// Zero: the library reads through the buffer wsHijacker hands it.
+	ReadBufferSize:  0,
 	WriteBufferSize: 4096,
 	WriteBufferPool: &sync.Pool{},
 	// The Origin is checked before upgrading, against Parley's own policy.
@@ -29,6 +33,27 @@ var wsUpgrader = websocket.Upgrader{
 // wsReadBuffer is each socket's read buffer. Pusher client frames are
 // small; a larger one is read in several pieces.
 const wsReadBuffer = 512
+
+// wsHijacker gives the WebSocket library a read buffer of wsReadBuffer
+// bytes over the hijacked connection (with ReadBufferSize 0 it reads
+// through the hijacked reader), so that the socket's reader can tell
+// whether a frame is already buffered before it waits on the connection.
+type wsHijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+// Hijack hijacks the connection and swaps in the socket's read buffer;
+// a client that sent data before the handshake keeps net/http's reader,
+// and the library refuses it.
+func (h *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err
+	}
+	h.br = bufio.NewReaderSize(conn, wsReadBuffer)
+	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
+}
 
 // websocket serves GET /app/{key}: the Pusher protocol 7 WebSocket. The
 // handler upgrades, checks and registers the socket, then hands it to its
@@ -43,7 +68,8 @@ func (s *Server) websocket(c echo.Context) error {
 	if !s.origins.allowed(r) {
 		return errOriginForbidden
 	}
-	conn, err := wsUpgrader.Upgrade(c.Response(), r, nil)
+	hj := &wsHijacker{ResponseWriter: c.Response()}
+	conn, err := wsUpgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return nil // Upgrade has answered the request
 	}
@@ -54,6 +80,10 @@ func (s *Server) websocket(c echo.Context) error {
 		defer s.wsConns.Done()
 		refuse(conn, code, msg)
 		return nil
+	}
+	w.br = hj.br
+	if sc, ok := conn.NetConn().(syscall.Conn); ok {
+		w.raw, _ = sc.SyscallConn()
 	}
 	s.sweeperOnce.Do(func() { go s.sweeper.run(s.closing) })
 	go w.run()

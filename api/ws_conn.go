@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,6 +29,8 @@ type wsConn struct {
 	ns     string // the app's hub namespace (appNamespace)
 	ip     string // the client address counted in the per-address cap
 	conn   *websocket.Conn
+	br     *bufio.Reader   // conn's read buffer (wsHijacker)
+	raw    syscall.RawConn // the TCP connection, polled by waitReadable; nil if not a socket
 	client *engine.Client
 
 	limiter  *rate.Limiter   // client events; made on the first one
@@ -106,6 +110,9 @@ func (w *wsConn) cleanup() {
 // wsCloseWait). The server's shutdown closes every socket through the hub.
 func (w *wsConn) readLoop(ctx context.Context) {
 	for {
+		if w.waitReadable() != nil {
+			return
+		}
 		typ, data, err := w.conn.ReadMessage()
 		if err != nil {
 			return
