@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -115,6 +118,7 @@ func (w *wsConn) readLoop(ctx context.Context) {
 		}
 		typ, data, err := w.conn.ReadMessage()
 		if err != nil {
+			w.lingerAfter(err)
 			return
 		}
 		if w.finished.Load() {
@@ -127,6 +131,22 @@ func (w *wsConn) readLoop(ctx context.Context) {
 		}
 		w.handleAside(ctx, data)
 	}
+}
+
+// lingerAfter keeps reading, and discarding, for up to wsCloseWait after
+// the library closed the socket itself (a frame over the read limit: 1009,
+// or a protocol error), so that the client reads the close frame instead of
+// a reset while it is still sending.
+func (w *wsConn) lingerAfter(err error) {
+	var ce *websocket.CloseError
+	var ne net.Error
+	if w.finished.Load() || errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	w.finished.Store(true)
+	_ = w.conn.SetReadDeadline(time.Now().Add(wsCloseWait))
+	_, _ = io.Copy(io.Discard, w.conn.NetConn())
 }
 
 // handleAside handles one client frame on a short-lived goroutine and
