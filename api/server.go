@@ -51,6 +51,9 @@ type Server struct {
 	typingLimit    *keyedLimiter
 	heartbeatLimit *keyedLimiter
 	wsConns        sync.WaitGroup
+	sweeper        *wsSweeper // started with the first WebSocket
+	writers        *wsWriters
+	sweeperOnce    sync.Once
 	perIP          ipCounter
 	closing        context.Context
 	stopRealtime   context.CancelFunc
@@ -70,6 +73,8 @@ func New(cfg Config) *Server {
 		rt: cfg.Realtime.withDefaults(), typingLimit: newKeyedLimiter(3, 3, 100000), heartbeatLimit: newKeyedLimiter(1, 5, 100000)}
 	if s.rt != nil {
 		s.origins = originPolicy{patterns: s.rt.AllowedOrigins}
+		s.sweeper = newWSSweeper(s.rt)
+		s.writers = newWSWriters()
 	}
 	if cfg.SendRate > 0 {
 		s.sendLimit = newKeyedLimiter(cfg.SendRate, max(1, cfg.SendBurst), 100000)

@@ -135,6 +135,13 @@ func (w *sseWriter) replay(rep *engine.Replay, upTo uint64, resume bool) bool {
 func (w *sseWriter) live(ctx context.Context, client *engine.Client, upTo uint64, keepAlive time.Duration) error {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
+	wake := make(chan struct{}, 1)
+	client.Notify(func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
 	for {
 		select {
 		case <-ctx.Done():
@@ -145,18 +152,20 @@ func (w *sseWriter) live(ctx context.Context, client *engine.Client, upTo uint64
 				w.flush()
 			}
 			return nil
-		case f := <-client.Frames():
-			if f.Seq != 0 && f.Seq <= upTo {
-				continue
+		case <-wake:
+			for f := client.Next(); f != nil; f = client.Next() {
+				if f.Seq == 0 || f.Seq > upTo {
+					w.buf.Write(f.Encoded(encSSE, renderSSE))
+				}
+				if w.buf.Len() > 64<<10 && !w.flush() {
+					return nil
+				}
 			}
-			w.buf.Write(f.Encoded(encSSE, renderSSE))
 		case <-tick.C:
 			w.buf.WriteString(": keep-alive\n\n")
 		}
-		if len(client.Frames()) == 0 || w.buf.Len() > 64<<10 {
-			if !w.flush() {
-				return nil
-			}
+		if !w.flush() {
+			return nil
 		}
 	}
 }

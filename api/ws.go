@@ -1,20 +1,64 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"parley/engine"
 	"parley/internal/apps"
 )
 
-// websocket serves GET /app/{key}: the Pusher protocol 7 WebSocket.
+// wsUpgrader upgrades Pusher WebSockets. An idle socket keeps only the
+// small read buffer: write buffers come from a pool for the time of a write,
+// and the handshake's 4 KiB net/http buffers are let go.
+var wsUpgrader = websocket.Upgrader{
+	// Zero: the library reads through the buffer wsHijacker hands it.
+	ReadBufferSize:  0,
+	WriteBufferSize: 4096,
+	WriteBufferPool: &sync.Pool{},
+	// The Origin is checked before upgrading, against Parley's own policy.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// wsReadBuffer is each socket's read buffer. Pusher client frames are
+// small; a larger one is read in several pieces.
+const wsReadBuffer = 512
+
+// wsHijacker gives the WebSocket library a read buffer of wsReadBuffer
+// bytes over the hijacked connection (with ReadBufferSize 0 it reads
+// through the hijacked reader), so that the socket's reader can tell
+// whether a frame is already buffered before it waits on the connection.
+type wsHijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+// Hijack hijacks the connection and swaps in the socket's read buffer;
+// a client that sent data before the handshake keeps net/http's reader,
+// and the library refuses it.
+func (h *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err
+	}
+	h.br = bufio.NewReaderSize(conn, wsReadBuffer)
+	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
+}
+
+// websocket serves GET /app/{key}: the Pusher protocol 7 WebSocket. The
+// handler upgrades, checks and registers the socket, then hands it to its
+// own goroutine (wsConn.run) and returns, so the request, its headers and
+// net/http's per-connection state are not kept for the socket's life.
 func (s *Server) websocket(c echo.Context) error {
 	rt := s.rt
 	if rt == nil {
@@ -24,56 +68,53 @@ func (s *Server) websocket(c echo.Context) error {
 	if !s.origins.allowed(r) {
 		return errOriginForbidden
 	}
-	conn, err := websocket.Accept(c.Response(), r, &websocket.AcceptOptions{
-		InsecureSkipVerify: true, // the Origin was checked above, against Parley's own policy
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	hj := &wsHijacker{ResponseWriter: c.Response()}
+	conn, err := wsUpgrader.Upgrade(hj, r, nil)
 	if err != nil {
-		return nil // Accept has answered the request
+		return nil // Upgrade has answered the request
 	}
-	s.wsConns.Add(1)
-	defer s.wsConns.Done()
 	conn.SetReadLimit(int64(rt.MaxMessageBytes))
-	ctx, cancel := context.WithCancel(s.closing)
-	defer cancel()
-	stop := context.AfterFunc(r.Context(), cancel)
-	defer stop()
+	s.wsConns.Add(1)
+	w, code, msg := s.admit(c, conn)
+	if w == nil {
+		defer s.wsConns.Done()
+		refuse(conn, code, msg)
+		return nil
+	}
+	w.br = hj.br
+	if sc, ok := conn.NetConn().(syscall.Conn); ok {
+		w.raw, _ = sc.SyscallConn()
+	}
+	s.sweeperOnce.Do(func() { go s.sweeper.run(s.closing) })
+	go w.run()
+	return nil
+}
 
+// admit checks the protocol version, the app and the limits, and returns
+// the socket's wsConn, or the pusher:error code and message to refuse it.
+func (s *Server) admit(c echo.Context, conn *websocket.Conn) (*wsConn, int, string) {
+	rt, r := s.rt, c.Request()
 	switch proto := r.URL.Query().Get("protocol"); {
 	case proto == "":
-		refuse(ctx, conn, pusherNoProtocol, "no protocol version supplied; connect with ?protocol=7")
-		return nil
+		return nil, pusherNoProtocol, "no protocol version supplied; connect with ?protocol=7"
 	case proto != pusherProtocol:
-		refuse(ctx, conn, pusherUnsupportedProto, fmt.Sprintf("unsupported protocol version %q; this server speaks 7", proto))
-		return nil
+		return nil, pusherUnsupportedProto, fmt.Sprintf("unsupported protocol version %q; this server speaks 7", proto)
 	}
 	app := rt.Apps.ByKey(c.Param("key"))
 	if app == nil {
-		refuse(ctx, conn, pusherAppNotFound, "app key not found in this cluster")
-		return nil
+		return nil, pusherAppNotFound, "app key not found in this cluster"
 	}
 	ip := s.clientIP(r)
 	if !s.perIP.acquire(ip, rt.MaxConnectionsPerIP) {
-		refuse(ctx, conn, pusherOverCapacity, "over capacity: too many connections from this address; try again later")
-		return nil
+		return nil, pusherOverCapacity, "over capacity: too many connections from this address; try again later"
 	}
-	defer s.perIP.release(ip)
 	ns := appNamespace(app)
 	client, err := rt.Hub.ConnectApp(ns)
 	if err != nil {
-		refuse(ctx, conn, pusherOverCapacity, "over capacity; try again later")
-		return nil
+		s.perIP.release(ip)
+		return nil, pusherOverCapacity, "over capacity; try again later"
 	}
-	w := &wsConn{s: s, rt: rt, app: app, ns: ns, conn: conn, client: client, presence: map[string]bool{},
-		counted:  map[string]bool{},
-		limiter:  rate.NewLimiter(rate.Limit(rt.ClientEventsPerSecond), rt.ClientEventBurst),
-		closeReq: make(chan closeRequest, 1)}
-	if rt.Occupancy != nil {
-		rt.Occupancy.Add(engine.ConnectionsKey(ns), 1)
-		defer rt.Occupancy.Add(engine.ConnectionsKey(ns), -1)
-	}
-	w.run(ctx)
-	return nil
+	return &wsConn{s: s, rt: rt, app: app, ns: ns, ip: ip, conn: conn, client: client}, 0, ""
 }
 
 // appNamespace is the hub namespace of an app's channels: "" for the
@@ -86,12 +127,19 @@ func appNamespace(app *apps.App) string {
 }
 
 // refuse sends a pusher:error and closes with the same code, as Pusher does
-// for a connection it will not serve.
-func refuse(ctx context.Context, conn *websocket.Conn, code int, msg string) {
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_ = conn.Write(wctx, websocket.MessageText, renderPusher(errorFrame(code, msg)))
-	_ = conn.Close(websocket.StatusCode(code), closeReason(msg))
+// for a connection it will not serve, then waits briefly for the client's
+// close frame before dropping the connection.
+func refuse(conn *websocket.Conn, code int, msg string) {
+	defer conn.NetConn().Close()
+	if !closeWith(conn, code, msg) {
+		return
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		if _, _, err := conn.NextReader(); err != nil {
+			return
+		}
+	}
 }
 
 // closeReason fits a close reason into the 123 bytes a close frame allows.
@@ -116,6 +164,9 @@ func (s *Server) CloseRealtime(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	s.stopRealtime()
+	if s.writers != nil {
+		s.writers.close()
+	}
 }
 
 // pusherCode maps a hub error to the Pusher error code a socket receives.

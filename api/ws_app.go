@@ -87,6 +87,9 @@ func (w *wsConn) subscribeApp(ctx context.Context, ch engine.Channel, req subscr
 			w.subscribeFailed(ch.Name, err, nil)
 			return
 		}
+		if w.presence == nil {
+			w.presence = map[string]bool{}
+		}
 		w.presence[key] = true
 	} else {
 		ack := control(evSubscriptionSucceeded, ch.Name, struct{}{})
@@ -104,6 +107,9 @@ func (w *wsConn) subscribeApp(ctx context.Context, ch engine.Channel, req subscr
 // count adds the subscription to the cluster-wide occupancy.
 func (w *wsConn) count(key string) {
 	if w.rt.Occupancy != nil && !w.counted[key] {
+		if w.counted == nil {
+			w.counted = map[string]bool{}
+		}
 		w.counted[key] = true
 		w.rt.Occupancy.Add(key, 1)
 	}
@@ -158,7 +164,7 @@ func (w *wsConn) appClientEvent(ctx context.Context, ch engine.Channel, f *pushe
 		w.client.Send(errorFrame(pusherReconnect, "client event rejected: event names are at most 200 characters"))
 		return
 	}
-	if !w.limiter.Allow() {
+	if !w.allow() {
 		w.client.Send(errorFrame(pusherClientRateLimit, fmt.Sprintf("client event rejected: more than %g per second", w.rt.ClientEventsPerSecond)))
 		return
 	}

@@ -1,62 +1,98 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"parley/engine"
 	"parley/internal/apps"
 )
 
-// wsConn is one Pusher WebSocket: the reader (this handler's goroutine)
-// handles client frames; the writer drains the hub client's bounded queue
-// and owns the timers. Every frame the server sends goes through that
-// queue, so replies and channel events keep their order.
+// wsConn is one Pusher WebSocket. Its reader goroutine handles client
+// frames; every frame the server sends goes through the hub client's
+// bounded queue, drained by a writer that runs only while there is
+// something to write (ws_writer.go), so replies and channel events keep
+// their order. The server's sweeper keeps its activity and idle deadlines
+// (ws_sweeper.go): an idle socket holds one goroutine and no timer.
 type wsConn struct {
-	s        *Server
-	rt       *Realtime
-	app      *apps.App
-	ns       string // the app's hub namespace (appNamespace)
-	conn     *websocket.Conn
-	client   *engine.Client
-	limiter  *rate.Limiter
-	closeReq chan closeRequest
+	s      *Server
+	rt     *Realtime
+	app    *apps.App
+	ns     string // the app's hub namespace (appNamespace)
+	ip     string // the client address counted in the per-address cap
+	conn   *websocket.Conn
+	br     *bufio.Reader   // conn's read buffer (wsHijacker)
+	raw    syscall.RawConn // the TCP connection, polled by waitReadable; nil if not a socket
+	client *engine.Client
 
-	lastActivity atomic.Int64    // unix nanos of the last client frame
-	lastSubs     atomic.Int64    // unix nanos since when the socket has had no subscription; 0 while it has one
-	presence     map[string]bool // hub keys of the presence channels joined
-	counted      map[string]bool // hub keys of the application channels counted in Occupancy
+	limiter  *rate.Limiter   // client events; made on the first one
+	presence map[string]bool // hub keys of the presence channels joined
+	counted  map[string]bool // hub keys of the application channels counted in Occupancy
+
+	lastActivity atomic.Int64 // unix nanos of the last client frame
+	lastSubs     atomic.Int64 // unix nanos since when the socket has had no subscription; 0 while it has one
+	pingAt       int64        // unix nanos of the unanswered ping; the sweeper's own
+
+	writing  atomic.Bool // a writer runs (or the socket is gone)
+	finished atomic.Bool // a close frame was sent or the connection dropped: nothing more is written or handled
+	writers  sync.WaitGroup
+	mu       sync.Mutex // guards the fields below
+	dead     bool       // the reader has ended: no writer starts again
+	closeReq *closeRequest
+	pingDue  bool
 }
 
-// closeRequest asks the writer to send a pusher:error and close.
+// closeRequest asks the writer to send a pusher:error and close once the
+// frames queued before the request are written.
 type closeRequest struct {
-	code int
-	msg  string
+	code  int
+	msg   string
+	ahead int
 }
 
-func (w *wsConn) run(ctx context.Context) {
+// run serves the socket until it closes, on its own goroutine: the HTTP
+// handler that upgraded it has returned, releasing the request.
+func (w *wsConn) run() {
+	defer w.s.wsConns.Done()
+	defer w.s.perIP.release(w.ip)
+	if w.rt.Occupancy != nil {
+		w.rt.Occupancy.Add(engine.ConnectionsKey(w.ns), 1)
+		defer w.rt.Occupancy.Add(engine.ConnectionsKey(w.ns), -1)
+	}
 	now := time.Now().UnixNano()
 	w.lastActivity.Store(now)
 	w.lastSubs.Store(now)
+	w.client.Notify(w.kick)
 	w.client.Send(control(evConnectionEstablished, "", map[string]any{
 		"socket_id": w.client.ID(), "activity_timeout": max(1, int(w.rt.ActivityTimeout/time.Second)),
 	}))
-	ctx, cancel := context.WithCancel(ctx)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		w.writeLoop(ctx)
-		cancel()
-	}()
-	w.readLoop(ctx)
-	cancel()
-	<-writerDone
+	w.s.sweeper.add(w)
+	w.readLoop(w.s.closing)
+	w.s.sweeper.remove(w)
+	w.stopWriter()
 	w.cleanup()
+}
+
+// stopWriter drops the connection and waits for a running writer, whose
+// write then fails at once; none starts afterwards.
+func (w *wsConn) stopWriter() {
+	w.mu.Lock()
+	w.dead = true
+	w.mu.Unlock()
+	w.finished.Store(true)
+	_ = w.conn.NetConn().Close()
+	w.writers.Wait()
 }
 
 // cleanup releases the socket's presence leases and hub place.
@@ -70,22 +106,62 @@ func (w *wsConn) cleanup() {
 		w.uncount(key)
 	}
 	w.rt.Hub.Disconnect(w.client)
-	_ = w.conn.CloseNow()
 }
 
+// readLoop handles client frames until the connection fails or closes
+// (a close the server sent ends it when the client answers, or after
+// wsCloseWait). The server's shutdown closes every socket through the hub.
 func (w *wsConn) readLoop(ctx context.Context) {
 	for {
-		typ, data, err := w.conn.Read(ctx)
-		if err != nil {
+		if w.waitReadable() != nil {
 			return
 		}
+		typ, data, err := w.conn.ReadMessage()
+		if err != nil {
+			w.lingerAfter(err)
+			return
+		}
+		if w.finished.Load() {
+			continue // closing: wait for the client's close frame
+		}
 		w.lastActivity.Store(time.Now().UnixNano())
-		if typ != websocket.MessageText {
+		if typ != websocket.TextMessage {
 			w.client.Send(errorFrame(pusherReconnect, "malformed message: binary frames are not supported"))
 			continue
 		}
-		w.handle(ctx, data)
+		w.handleAside(ctx, data)
 	}
+}
+
+// lingerAfter keeps reading, and discarding, for up to wsCloseWait after
+// the library closed the socket itself (a frame over the read limit: 1009,
+// or a protocol error), so that the client reads the close frame instead of
+// a reset while it is still sending.
+func (w *wsConn) lingerAfter(err error) {
+	var ce *websocket.CloseError
+	var ne net.Error
+	if w.finished.Load() || errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	w.finished.Store(true)
+	_ = w.conn.SetReadDeadline(time.Now().Add(wsCloseWait))
+	_, _ = io.Copy(io.Discard, w.conn.NetConn())
+}
+
+// handleAside handles one client frame on a short-lived goroutine and
+// waits for it. Handling (JSON, signatures, presence over NATS) needs a
+// deep stack; doing it aside keeps the reader, which lives as long as the
+// socket, on the small stack a blocked read needs, instead of keeping the
+// largest stack a subscription ever needed until the garbage collector
+// shrinks it. Client frames are few (subscriptions, pings, whispers).
+func (w *wsConn) handleAside(ctx context.Context, data []byte) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.handle(ctx, data)
+	}()
+	<-done
 }
 
 func (w *wsConn) handle(ctx context.Context, data []byte) {
@@ -107,112 +183,10 @@ func (w *wsConn) handle(ctx context.Context, data []byte) {
 	}
 }
 
-// fail asks the writer to send a pusher:error with code and close.
-func (w *wsConn) fail(code int, msg string) {
-	select {
-	case w.closeReq <- closeRequest{code, msg}:
-	default:
+// allow reports whether the client may send another client event now.
+func (w *wsConn) allow() bool {
+	if w.limiter == nil {
+		w.limiter = rate.NewLimiter(rate.Limit(w.rt.ClientEventsPerSecond), w.rt.ClientEventBurst)
 	}
-}
-
-func (w *wsConn) writeLoop(ctx context.Context) {
-	activity := time.NewTimer(w.rt.ActivityTimeout)
-	idle := time.NewTimer(w.rt.IdleTimeout)
-	defer activity.Stop()
-	defer idle.Stop()
-	var pingAt time.Time
-	for {
-		select {
-		case <-w.client.Done():
-			switch r := w.client.Reason(); r {
-			case engine.ReasonClosed:
-			case engine.ReasonTerminated:
-				w.close(ctx, pusherUnauthorized, string(r))
-			default:
-				w.close(ctx, pusherReconnect, string(r))
-			}
-			return
-		default:
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.client.Done():
-			continue
-		case req := <-w.closeReq:
-			w.close(ctx, req.code, req.msg)
-			return
-		case f := <-w.client.Frames():
-			if !w.write(ctx, f.Encoded(encPusher, renderPusher)) {
-				return
-			}
-		case <-activity.C:
-			if !w.checkActivity(ctx, activity, &pingAt) {
-				return
-			}
-		case <-idle.C:
-			if !w.checkIdle(ctx, idle) {
-				return
-			}
-		}
-	}
-}
-
-// checkIdle closes with 4202 a socket that has had no subscription for
-// IdleTimeout, including one that never subscribed.
-func (w *wsConn) checkIdle(ctx context.Context, t *time.Timer) bool {
-	if len(w.client.Channels()) > 0 {
-		w.lastSubs.Store(0)
-		t.Reset(w.rt.IdleTimeout)
-		return true
-	}
-	since := w.lastSubs.Load()
-	if since == 0 {
-		w.lastSubs.Store(time.Now().UnixNano())
-		t.Reset(w.rt.IdleTimeout)
-		return true
-	}
-	if left := w.rt.IdleTimeout - time.Since(time.Unix(0, since)); left > 0 {
-		t.Reset(left)
-		return true
-	}
-	w.close(ctx, pusherInactive, "closed after inactivity: no subscription")
-	return false
-}
-
-// checkActivity pings a silent client and closes one that did not answer.
-func (w *wsConn) checkActivity(ctx context.Context, t *time.Timer, pingAt *time.Time) bool {
-	last := time.Unix(0, w.lastActivity.Load())
-	if !pingAt.IsZero() {
-		if !last.After(*pingAt) {
-			w.close(ctx, pusherPongTimeout, "pong reply not received")
-			return false
-		}
-		*pingAt = time.Time{}
-	}
-	if silent := time.Since(last); silent < w.rt.ActivityTimeout {
-		t.Reset(w.rt.ActivityTimeout - silent)
-		return true
-	}
-	*pingAt = time.Now()
-	t.Reset(w.rt.PongTimeout)
-	return w.write(ctx, renderPusher(control(evPing, "", struct{}{})))
-}
-
-func (w *wsConn) write(ctx context.Context, b []byte) bool {
-	wctx, cancel := context.WithTimeout(ctx, w.rt.WriteTimeout)
-	defer cancel()
-	return w.conn.Write(wctx, websocket.MessageText, b) == nil
-}
-
-// close sends a pusher:error and closes the socket with its code.
-func (w *wsConn) close(ctx context.Context, code int, msg string) {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	err := w.conn.Write(wctx, websocket.MessageText, renderPusher(errorFrame(code, msg)))
-	cancel()
-	if err != nil {
-		_ = w.conn.CloseNow()
-		return
-	}
-	_ = w.conn.Close(websocket.StatusCode(code), closeReason(msg))
+	return w.limiter.Allow()
 }

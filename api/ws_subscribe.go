@@ -123,6 +123,9 @@ func (w *wsConn) joinPresence(ctx context.Context, ch engine.Channel, who channe
 		w.subscribeFailed(ch.Name, err, nil)
 		return
 	}
+	if w.presence == nil {
+		w.presence = map[string]bool{}
+	}
 	w.presence[ch.Name] = true
 }
 
@@ -209,7 +212,7 @@ func (w *wsConn) clientEvent(ctx context.Context, f *pusherIn) {
 		w.client.Send(errorFrame(pusherUnauthorized, "client event rejected: the subscription carries no user"))
 		return
 	}
-	if !w.limiter.Allow() {
+	if !w.allow() {
 		w.client.Send(errorFrame(pusherClientRateLimit, fmt.Sprintf("client event rejected: more than %g per second", w.rt.ClientEventsPerSecond)))
 		return
 	}

@@ -106,8 +106,7 @@ func (h *Hub) Connect() (*Client, error) { return h.ConnectApp("") }
 // ConnectApp registers a new client of an app ("" is the messaging app), or
 // returns ErrOverCapacity.
 func (h *Hub) ConnectApp(appID string) (*Client, error) {
-	c := &Client{id: NewSocketID(), app: appID, hub: h, out: make(chan *Frame, h.cfg.Buffer),
-		done: make(chan struct{}), channels: map[string]struct{}{}}
+	c := newClient(h, appID, h.cfg.Buffer)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || len(h.clients) >= h.cfg.MaxClients {

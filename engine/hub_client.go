@@ -24,19 +24,37 @@ const (
 // connection's writer drains, and the channels it is subscribed to. The hub
 // never blocks on a client: when its queue is full the client is dropped
 // (Done closes, Reason says why) and its transport disconnects it.
+//
+// The queue holds no memory while it is empty: it grows with what is
+// queued, up to the hub's Buffer frames, and shrinks back once drained, so
+// an idle connection costs a few words. The transport learns of new frames
+// (and of a drop) through the function given to Notify, which lets it run a
+// writer only while there is something to write.
 type Client struct {
 	id   string
 	app  string
 	hub  *Hub
-	out  chan *Frame
 	done chan struct{}
 	once sync.Once
 	user atomic.Pointer[string]
 
 	reason atomic.Pointer[DropReason]
 
+	qmu    sync.Mutex
+	queue  []*Frame // queued frames are queue[head:]
+	head   int
+	max    int    // the hub's Buffer
+	notify func() // set by Notify; called outside qmu
+
 	mu       sync.Mutex
 	channels map[string]struct{}
+}
+
+// newClient returns a client of the app with an empty queue of at most max
+// frames.
+func newClient(h *Hub, appID string, max int) *Client {
+	return &Client{id: NewSocketID(), app: appID, hub: h, max: max,
+		done: make(chan struct{}), channels: map[string]struct{}{}}
 }
 
 // ID is the client's socket id, unique across nodes with high probability.
@@ -54,8 +72,55 @@ func (c *Client) UserID() string {
 	return ""
 }
 
-// Frames is the outbound queue; the connection's writer drains it.
-func (c *Client) Frames() <-chan *Frame { return c.out }
+// Notify sets fn to be called after every frame queued for the client and
+// once when the hub drops it; fn must not block (it may run under the hub's
+// locks), and is typically a non-blocking signal or the start of a writer.
+// Call it once, before the client is used; if frames are already queued or
+// the client is already dropped, fn is called at once.
+func (c *Client) Notify(fn func()) {
+	c.qmu.Lock()
+	c.notify = fn
+	pending := len(c.queue) > c.head
+	c.qmu.Unlock()
+	select {
+	case <-c.done:
+		pending = true
+	default:
+	}
+	if pending {
+		fn()
+	}
+}
+
+// Next takes the oldest queued frame, or returns nil when the queue is
+// empty. One goroutine at a time drains a client.
+func (c *Client) Next() *Frame {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.head == len(c.queue) {
+		return nil
+	}
+	m := c.queue[c.head]
+	c.queue[c.head] = nil
+	c.head++
+	if c.head == len(c.queue) {
+		// Drained: keep a small backing array, let a large one go.
+		c.head = 0
+		if cap(c.queue) > 8 {
+			c.queue = nil
+		} else {
+			c.queue = c.queue[:0]
+		}
+	}
+	return m
+}
+
+// Pending is the number of queued frames.
+func (c *Client) Pending() int {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return len(c.queue) - c.head
+}
 
 // Done is closed when the hub drops the client.
 func (c *Client) Done() <-chan struct{} { return c.done }
@@ -72,6 +137,13 @@ func (c *Client) Reason() DropReason {
 // messages. It never blocks: a full queue drops the client and returns false.
 func (c *Client) Send(m *Frame) bool { return c.offer(m) }
 
+// NumChannels is the number of channels the client is subscribed to.
+func (c *Client) NumChannels() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.channels)
+}
+
 // Channels returns the channels the client is subscribed to.
 func (c *Client) Channels() []string {
 	c.mu.Lock()
@@ -83,31 +155,54 @@ func (c *Client) Channels() []string {
 	return out
 }
 
-// offer queues m without blocking.
+// offer queues m without blocking. A full queue drops the client.
 func (c *Client) offer(m *Frame) bool {
 	select {
 	case <-c.done:
 		return false
 	default:
 	}
-	select {
-	case c.out <- m:
-		return true
-	default:
+	c.qmu.Lock()
+	if len(c.queue)-c.head >= c.max {
+		c.qmu.Unlock()
 		c.drop(ReasonSlowConsumer)
 		return false
 	}
+	if c.head > 0 && len(c.queue) == cap(c.queue) {
+		// Slide the queued frames to the front before growing.
+		n := copy(c.queue, c.queue[c.head:])
+		clear(c.queue[n:])
+		c.queue, c.head = c.queue[:n], 0
+	}
+	c.queue = append(c.queue, m)
+	fn := c.notify
+	c.qmu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	return true
 }
 
 // drop ends the client once, recording the first reason.
 func (c *Client) drop(r DropReason) {
+	dropped := false
 	c.once.Do(func() {
 		c.reason.Store(&r)
 		close(c.done)
 		if r == ReasonSlowConsumer {
 			c.hub.slowDrops.Add(1)
 		}
+		dropped = true
 	})
+	if !dropped {
+		return
+	}
+	c.qmu.Lock()
+	fn := c.notify
+	c.qmu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 // skips reports whether m must not reach this client.

@@ -60,19 +60,16 @@ func join(t *testing.T, ctx context.Context, n *node, user string) *engine.Clien
 // expect waits for a frame with the event about user on c.
 func expect(t *testing.T, c *engine.Client, event, user string) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case f := <-c.Frames():
+	testkit.WaitFor(t, 10*time.Second, "a "+event+" for "+user, func() bool {
+		for f := c.Next(); f != nil; f = c.Next() {
 			var m engine.Member
 			_ = json.Unmarshal(f.Data, &m)
 			if f.Event == event && (user == "" || m.UserID == user) {
-				return
+				return true
 			}
-		case <-deadline:
-			t.Fatalf("no %s for %s", event, user)
 		}
-	}
+		return false
+	})
 }
 
 // TestPresenceAcrossNodes checks that presence and client events are

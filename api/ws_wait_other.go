@@ -1,0 +1,7 @@
+//go:build !unix
+
+package api
+
+// waitReadable returns at once where the socket cannot be polled without
+// reading: the reader then waits inside the WebSocket library.
+func (w *wsConn) waitReadable() error { return nil }
