@@ -383,10 +383,10 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 	wg.Wait()
 	ok := int64(c.Connections) - failed.Load()
 	r := benchResult{Workload: "connections", Errors: failed.Load(),
-		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2}}
+		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2}, Extra: map[string]any{}}
 	if ok > 0 && after > 0 {
 		r.RSSPerConnKiB = float64(after-before) / float64(ok)
-		r.Extra = map[string]any{"server_rss_before_kib": before, "server_rss_after_kib": after}
+		r.Extra["server_rss_before_kib"], r.Extra["server_rss_after_kib"] = before, after
 	}
 	if err, _ := firstErr.Load().(error); err != nil {
 		r.Extra["first_error"] = err.Error()
