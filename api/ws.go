@@ -41,6 +41,7 @@ const wsReadBuffer = 512
 type wsHijacker struct {
 	http.ResponseWriter
 	br *bufio.Reader
+	bc *batchConn
 }
 
 // Hijack hijacks the connection and swaps in the socket's read buffer;
@@ -51,8 +52,9 @@ func (h *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil || brw.Reader.Buffered() > 0 {
 		return conn, brw, err
 	}
-	h.br = bufio.NewReaderSize(conn, wsReadBuffer)
-	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
+	h.bc = &batchConn{Conn: conn}
+	h.br = bufio.NewReaderSize(h.bc, wsReadBuffer)
+	return h.bc, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // websocket serves GET /app/{key}: the Pusher protocol 7 WebSocket. The
@@ -81,7 +83,7 @@ func (s *Server) websocket(c echo.Context) error {
 		refuse(conn, code, msg)
 		return nil
 	}
-	w.br = hj.br
+	w.br, w.bc = hj.br, hj.bc
 	if sc, ok := conn.NetConn().(syscall.Conn); ok {
 		w.raw, _ = sc.SyscallConn()
 	}

@@ -34,6 +34,7 @@ type wsConn struct {
 	conn   *websocket.Conn
 	br     *bufio.Reader   // conn's read buffer (wsHijacker)
 	raw    syscall.RawConn // the TCP connection, polled by waitReadable; nil if not a socket
+	bc     *batchConn      // conn's connection, whose writes the writer batches; nil if not wrapped
 	client *engine.Client
 
 	limiter  *rate.Limiter   // client events; made on the first one

@@ -35,14 +35,45 @@ func (w *wsConn) kick() {
 // the socket again, or the loop picks the work up itself.
 func (w *wsConn) writeLoop() {
 	defer w.writers.Done()
+	batched := 0
 	for {
 		if w.writeNext() {
+			// What is written while more is queued leaves together (up to
+			// wsBatchFrames frames), in one system call.
+			if batched++; batched == 1 {
+				w.beginBatch()
+			} else if batched == wsBatchFrames {
+				w.endBatch()
+				batched = 0
+			}
 			continue
+		}
+		if batched > 0 {
+			w.endBatch()
+			batched = 0
 		}
 		w.writing.Store(false)
 		if !w.hasWork() || !w.writing.CompareAndSwap(false, true) {
 			return
 		}
+	}
+}
+
+// wsBatchFrames bounds the frames one batch of writes holds.
+const wsBatchFrames = 64
+
+// beginBatch holds the socket's writes from now on (the frame just written
+// went out on its own: it may be the only one).
+func (w *wsConn) beginBatch() {
+	if w.bc != nil {
+		w.bc.begin()
+	}
+}
+
+// endBatch sends the held writes; a failure ends the socket.
+func (w *wsConn) endBatch() {
+	if w.bc != nil && w.bc.end() != nil {
+		w.abort()
 	}
 }
 
