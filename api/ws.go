@@ -153,8 +153,10 @@ func closeReason(msg string) string {
 }
 
 // CloseRealtime drops every realtime client (they reconnect elsewhere) and
-// waits, until ctx ends, for the WebSocket handlers to finish; call it
-// before shutting the HTTP server down, which does not wait for them.
+// waits, until ctx ends, for the sockets to close cleanly; then it drops
+// the sockets still open (a client that does not answer the close) and
+// waits up to wsCloseWait more for their goroutines. Call it before
+// shutting the HTTP server down, which does not wait for them.
 func (s *Server) CloseRealtime(ctx context.Context) {
 	if s.rt != nil {
 		s.rt.Hub.Close()
@@ -164,6 +166,17 @@ func (s *Server) CloseRealtime(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		s.stopRealtime()
+		if s.sweeper != nil {
+			s.sweeper.closeAll()
+		}
+		t := time.NewTimer(wsCloseWait)
+		select {
+		case <-done:
+		case <-t.C:
+			s.logger.Warn("realtime shutdown: sockets still open", "wait", wsCloseWait)
+		}
+		t.Stop()
 	}
 	s.stopRealtime()
 	if s.writers != nil {

@@ -137,11 +137,13 @@ func (w *wsConn) readLoop(ctx context.Context) {
 // lingerAfter keeps reading, and discarding, for up to wsCloseWait after
 // the library closed the socket itself (a frame over the read limit: 1009,
 // or a protocol error), so that the client reads the close frame instead of
-// a reset while it is still sending.
+// a reset while it is still sending. It lingers even when the writer has
+// already stopped (finished): a write that met the library's close stops
+// the writer without dropping the connection.
 func (w *wsConn) lingerAfter(err error) {
 	var ce *websocket.CloseError
 	var ne net.Error
-	if w.finished.Load() || errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		return
 	}

@@ -15,9 +15,10 @@ type wsSweeper struct {
 	rt   *Realtime
 	tick time.Duration
 
-	mu    sync.Mutex
-	conns map[*wsConn]struct{}
-	scan  []*wsConn // reused between ticks
+	mu     sync.Mutex
+	conns  map[*wsConn]struct{}
+	scan   []*wsConn // reused between ticks
+	closed bool      // closeAll ran: sockets added later are dropped at once
 }
 
 // newWSSweeper returns a sweeper ticking at a quarter of the shortest
@@ -31,13 +32,32 @@ func newWSSweeper(rt *Realtime) *wsSweeper {
 func (sw *wsSweeper) add(w *wsConn) {
 	sw.mu.Lock()
 	sw.conns[w] = struct{}{}
+	closed := sw.closed
 	sw.mu.Unlock()
+	if closed {
+		w.abort()
+	}
 }
 
 func (sw *wsSweeper) remove(w *wsConn) {
 	sw.mu.Lock()
 	delete(sw.conns, w)
 	sw.mu.Unlock()
+}
+
+// closeAll drops every socket without waiting for its client, and any
+// socket added later: the server's shutdown has stopped waiting.
+func (sw *wsSweeper) closeAll() {
+	sw.mu.Lock()
+	sw.closed = true
+	all := make([]*wsConn, 0, len(sw.conns))
+	for w := range sw.conns {
+		all = append(all, w)
+	}
+	sw.mu.Unlock()
+	for _, w := range all {
+		w.abort()
+	}
 }
 
 // run sweeps until ctx ends.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -159,10 +160,17 @@ func (w *wsConn) ping() {
 }
 
 // write sends one text message within the write timeout; a failure ends
-// the socket.
+// the socket. ErrCloseSent means the library closed the socket itself (a
+// frame over the read limit, a protocol error) on the reader's goroutine:
+// nothing more is written, and the connection stays open while the reader
+// lingers, so that the client reads that close rather than a reset.
 func (w *wsConn) write(b []byte) {
 	_ = w.conn.SetWriteDeadline(time.Now().Add(w.rt.WriteTimeout))
-	if err := w.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+	err := w.conn.WriteMessage(websocket.TextMessage, b)
+	switch {
+	case errors.Is(err, websocket.ErrCloseSent):
+		w.finished.Store(true)
+	case err != nil:
 		w.abort()
 	}
 }
@@ -188,8 +196,9 @@ func (w *wsConn) close(code int, msg string) {
 const wsCloseWait = 5 * time.Second
 
 // closeWith sends a pusher:error and a close frame with the same code, as
-// Pusher does, each within 2 s; on failure it drops the connection and
-// returns false.
+// Pusher does, each within 2 s; on failure it drops the connection (unless
+// the library has sent a close of its own, after which the reader lingers)
+// and returns false.
 func closeWith(conn *websocket.Conn, code int, msg string) bool {
 	deadline := time.Now().Add(2 * time.Second)
 	_ = conn.SetWriteDeadline(deadline)
@@ -198,7 +207,9 @@ func closeWith(conn *websocket.Conn, code int, msg string) bool {
 		err = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, closeReason(msg)), deadline)
 	}
 	if err != nil {
-		_ = conn.NetConn().Close()
+		if !errors.Is(err, websocket.ErrCloseSent) {
+			_ = conn.NetConn().Close()
+		}
 		return false
 	}
 	return true

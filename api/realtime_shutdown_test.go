@@ -1,0 +1,38 @@
+package api_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestRealtimeCloseEndsSocketsAtDeadline checks that CloseRealtime, once
+// its context ends, drops the sockets still waiting for a client's close
+// frame and returns only when they are gone: a client that stopped reading
+// never answers the close, and its socket must not outlive the shutdown.
+func TestRealtimeCloseEndsSocketsAtDeadline(t *testing.T) {
+	env := rtStart(t)
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+env.Node.Addr()+"/app/"+rtKey+"?protocol=7", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.CloseNow() })
+	if _, _, err := conn.Read(ctx); err != nil { // connection_established; then it stops reading
+		t.Fatal(err)
+	}
+	hub := env.Node.Hub()
+	if n := hub.Connections(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer scancel()
+	start := time.Now()
+	env.Node.API().CloseRealtime(sctx)
+	if n := hub.Connections(); n != 0 {
+		t.Fatalf("CloseRealtime returned after %v with %d socket(s) still served", time.Since(start), n)
+	}
+}
