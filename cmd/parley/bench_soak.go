@@ -82,7 +82,7 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 	// there; then the soak proper, the same settling, and the comparison.
 	warm := min(max(c.Duration/10, 10*time.Second), c.Duration)
 	settle := 30 * time.Second
-	ops, errs := soakLoad(ctx, s, key, convs, toks, warm)
+	ops, errs, _ := soakLoad(ctx, s, key, convs, toks, warm)
 	g0, h0, a0, err := settleAndRead(s, pprofURL, settle)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 	if err := saveHeapProfile(s.client, pprofURL, c.Profiles, "heap-before.pb.gz"); err != nil {
 		return nil, err
 	}
-	ops, errs = soakLoad(ctx, s, key, convs, toks, c.Duration)
+	ops, errs, firstErr := soakLoad(ctx, s, key, convs, toks, c.Duration)
 	g1, h1, a1, err := settleAndRead(s, pprofURL, settle)
 	if err != nil {
 		return nil, err
@@ -105,6 +105,9 @@ func benchSoak(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 		"heap_inuse_before_kib": h0 / 1024, "heap_inuse_after_kib": h1 / 1024,
 		"goroutines_ratio": float64(g1) / float64(max(g0, 1)), "heap_ratio": float64(h1) / float64(max(h0, 1)),
 		"heap_live_before_kib": a0 / 1024, "heap_live_after_kib": a1 / 1024, "heap_live_ratio": float64(a1) / float64(max(a0, 1)),
+	}
+	if firstErr != "" {
+		r.Extra["first_error"] = firstErr
 	}
 	return []benchResult{r}, nil
 }
@@ -143,9 +146,11 @@ func settleAndRead(s *benchServer, pprofURL string, settle time.Duration) (gorou
 	return g, h, a, nil
 }
 
-// soakLoad runs the mixed load for d and counts operations and errors.
-func soakLoad(ctx context.Context, s *benchServer, key string, convs, toks []string, d time.Duration) (int64, int64) {
+// soakLoad runs the mixed load for d and counts operations and errors (and
+// says what the first error was).
+func soakLoad(ctx context.Context, s *benchServer, key string, convs, toks []string, d time.Duration) (int64, int64, string) {
 	var ops, errs atomic.Int64
+	var first atomic.Value
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	worker := func(seed uint64, step func(r *rand.Rand) error) {
@@ -156,6 +161,7 @@ func soakLoad(ctx context.Context, s *benchServer, key string, convs, toks []str
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				if err := step(r); err != nil {
 					errs.Add(1)
+					first.CompareAndSwap(nil, err.Error())
 				} else {
 					ops.Add(1)
 				}
@@ -215,5 +221,6 @@ func soakLoad(ctx context.Context, s *benchServer, key string, convs, toks []str
 		return err
 	})
 	wg.Wait()
-	return ops.Load(), errs.Load()
+	msg, _ := first.Load().(string)
+	return ops.Load(), errs.Load(), msg
 }
