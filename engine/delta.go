@@ -42,11 +42,15 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 			return nil, err
 		}
 	}
-	d := &Delta{Events: []WireEvent{}, Conversation: snap.Conversation, Summary: snap.Summary, LastSeq: after}
+	d := &Delta{Events: []*WireEvent{}, Conversation: snap.Conversation, Summary: snap.Summary, LastSeq: after}
 	if after >= snap.Checkpoint {
 		return d, nil
 	}
-	evs, wires, skipped, deleted, cached := s.recentEvents(conversationID, after, snap.Checkpoint, limit+1)
+	// From memory: the events' wire forms and JSON, shared (read-only).
+	// From the log: the events, turned into wire forms below.
+	wires, skipped, deleted, cached := s.recentEvents(conversationID, after, snap.Checkpoint, limit+1)
+	var evs []Event
+	n := len(wires)
 	if !cached {
 		var more bool
 		if evs, more, err = s.log.ConversationEvents(ctx, conversationID, after, limit+1); err != nil {
@@ -56,19 +60,18 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 		for len(evs) > 0 && evs[len(evs)-1].Seq > snap.Checkpoint {
 			evs, d.HasMore = evs[:len(evs)-1], false // the rest is not projected here yet
 		}
+		n = len(evs)
 	}
-	if len(evs) > limit {
-		evs, d.HasMore = evs[:limit], true
+	if n > limit {
+		n, d.HasMore = limit, true
 	}
-	if len(evs) == 0 {
+	if n == 0 {
 		return d, nil
 	}
-	d.LastSeq = evs[len(evs)-1].Seq
-	d.Events = make([]WireEvent, 0, len(evs))
 	if cached {
-		d.encoded = make([][]byte, 0, len(evs))
-	}
-	if !cached {
+		d.LastSeq = wires[n-1].Wire.Seq
+	} else {
+		d.LastSeq = evs[n-1].Seq
 		if skipped, err = s.store.Skipped(ctx, conversationID, after, d.LastSeq); err != nil {
 			return nil, err
 		}
@@ -77,21 +80,27 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 			return nil, err
 		}
 	}
-	for i, ev := range evs {
-		if skipped[ev.Seq] {
-			continue
-		}
-		var w WireEvent
+	d.Events = make([]*WireEvent, 0, n)
+	if cached {
+		d.encoded = make([][]byte, 0, n)
+	}
+	for i := range n {
+		var w *WireEvent
 		var raw []byte
 		if cached {
-			w, raw = wires[i].Wire, wires[i].JSON // a copy: the changes below stay in this answer
+			w, raw = wires[i].Wire, wires[i].JSON
 		} else {
-			w = Wire(ev)
+			x := Wire(evs[i])
+			w = &x
+		}
+		if skipped[w.Seq] {
+			continue
 		}
 		if m, ok := w.Data.(Message); ok {
 			if at, gone := deleted[m.ID]; gone {
+				c := *w // a copy: the memory's form stays as it is
 				m.Body, m.DeletedAt = "", &at
-				w.Data, raw = m, nil
+				c.Data, w, raw = m, &c, nil
 			}
 		}
 		d.Events = append(d.Events, w)
@@ -105,9 +114,9 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 // recentEvents answers from the node's memory of recent events when it
 // holds all of the conversation's events in (after, to]; cached is false
 // otherwise (or without a cache).
-func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (evs []Event, wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, cached bool) {
+func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, cached bool) {
 	if s.recent == nil {
-		return nil, nil, nil, nil, false
+		return nil, nil, nil, false
 	}
 	return s.recent.Events(conversationID, after, to, max)
 }

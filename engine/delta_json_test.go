@@ -23,7 +23,7 @@ func TestDeltaMarshalJSONEqualsEncodingJSON(t *testing.T) {
 		evs = append(evs, ev)
 	}
 	r.Feed(0, 3, evs, nil)
-	_, wires, _, _, ok := r.Events("c", 0, 3, 10)
+	wires, _, _, ok := r.Events("c", 0, 3, 10)
 	if !ok || len(wires) != 3 {
 		t.Fatalf("Events: %d, %v", len(wires), ok)
 	}

@@ -122,7 +122,7 @@ func (s *Service) replayConversation(ctx context.Context, userID, conv string, a
 		}
 		for _, ev := range d.Events {
 			if ev.Seq <= upTo {
-				out = append(out, ev)
+				out = append(out, *ev)
 			}
 		}
 		if !d.HasMore || d.LastSeq >= upTo || d.LastSeq <= cur || len(out) > budget {

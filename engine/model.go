@@ -83,7 +83,7 @@ type ReadState struct {
 // Delta is the answer to a reconnect: the conversation's events after the
 // cursor, and the summary as of the same checkpoint.
 type Delta struct {
-	Events       []WireEvent         `json:"events"`
+	Events       []*WireEvent        `json:"events"`
 	Conversation ConversationSummary `json:"conversation"`
 	Summary      UserSummary         `json:"summary"`
 	HasMore      bool                `json:"has_more"`

@@ -197,30 +197,31 @@ func (r *RecentEvents) evict() {
 	}
 }
 
-// CachedWire is an event's wire form and its JSON as an answer encodes it.
+// CachedWire is an event's wire form and its JSON as an answer encodes it,
+// both shared with the memory: read-only.
 type CachedWire struct {
-	Wire WireEvent
+	Wire *WireEvent
 	JSON []byte
 }
 
-// Events returns the conversation's events with after < seq <= to, at most
-// max of them, their wire forms, the sequences among them that the
-// projector rejected and the messages among them deleted since (id to
-// deletion time; both maps nil when empty); ok is false when the cache does
-// not hold all of them.
-func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (evs []Event, wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, ok bool) {
+// Events returns the wire forms (with their JSON) of the conversation's
+// events with after < seq <= to, at most max of them, the sequences among
+// them that the projector rejected and the messages among them deleted since
+// (id to deletion time; both maps nil when empty); ok is false when the
+// cache does not hold all of them.
+func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convs[conversationID]
 	if c == nil || c.since > after || r.upto < to {
 		r.misses.Add(1)
-		return nil, nil, nil, nil, false
+		return nil, nil, nil, false
 	}
 	r.hits.Add(1)
 	start, _ := slices.BinarySearchFunc(c.evs, after+1, func(e recentEvent, s uint64) int { return cmp.Compare(e.ev.Seq, s) })
 	end, _ := slices.BinarySearchFunc(c.evs, to+1, func(e recentEvent, s uint64) int { return cmp.Compare(e.ev.Seq, s) })
 	end = min(end, start+max)
-	evs, wires = make([]Event, 0, end-start), make([]CachedWire, 0, end-start)
+	wires = make([]CachedWire, 0, end-start)
 	for i := start; i < end; i++ {
 		e := &c.evs[i]
 		if e.wire == nil {
@@ -228,7 +229,7 @@ func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) 
 			e.wire = &w
 			e.raw, _ = encodeAnswer(w) // nil on error: the delta encodes it then
 		}
-		evs, wires = append(evs, e.ev), append(wires, CachedWire{Wire: *e.wire, JSON: e.raw})
+		wires = append(wires, CachedWire{Wire: e.wire, JSON: e.raw})
 		if e.skipped {
 			if skipped == nil {
 				skipped = map[uint64]bool{}
@@ -242,5 +243,5 @@ func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) 
 			deleted[e.ev.ID.String()] = e.deletedAt
 		}
 	}
-	return evs, wires, skipped, deleted, true
+	return wires, skipped, deleted, true
 }

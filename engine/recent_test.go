@@ -21,25 +21,25 @@ func TestRecentEventsHoldsWhatItKnowsAndNoMore(t *testing.T) {
 	if since == 0 || len(r.convs["c"].evs) != 400-int(since) {
 		t.Fatalf("holds %d events since %d, want all after it", len(r.convs["c"].evs), since)
 	}
-	if _, _, _, _, ok := r.Events("c", since-1, uint64(len(evs)), 10); ok {
+	if _, _, _, ok := r.Events("c", since-1, uint64(len(evs)), 10); ok {
 		t.Fatal("answered from before the oldest event it still holds")
 	}
-	got, _, skipped, _, ok := r.Events("c", since, since+16, 100)
-	if !ok || len(got) != 16 || got[0].Seq != since+1 || len(skipped) != 0 {
+	got, skipped, _, ok := r.Events("c", since, since+16, 100)
+	if !ok || len(got) != 16 || got[0].Wire.Seq != since+1 || len(skipped) != 0 {
 		t.Fatalf("Events(%d, +16) = %d events, ok %v", since, len(got), ok)
 	}
-	if _, _, _, _, ok := r.Events("c", since, uint64(len(evs))+1, 10); ok {
+	if _, _, _, ok := r.Events("c", since, uint64(len(evs))+1, 10); ok {
 		t.Fatal("answered for a sequence it was never fed")
 	}
-	if _, _, _, _, ok := r.Events("other", 0, 5, 10); ok {
+	if _, _, _, ok := r.Events("other", 0, 5, 10); ok {
 		t.Fatal("answered for a conversation it never saw")
 	}
 	// A batch that does not follow the last one empties the cache.
 	r.Feed(1000, 1001, []Event{{Seq: 1001, ConversationID: "d"}}, nil)
-	if _, _, _, _, ok := r.Events("c", 100, 101, 10); ok {
+	if _, _, _, ok := r.Events("c", 100, 101, 10); ok {
 		t.Fatal("kept events across a gap in the feed")
 	}
-	if got, _, _, _, ok := r.Events("d", 1000, 1001, 10); !ok || len(got) != 1 {
+	if got, _, _, ok := r.Events("d", 1000, 1001, 10); !ok || len(got) != 1 {
 		t.Fatalf("after the gap: %v %v", got, ok)
 	}
 }
@@ -47,7 +47,7 @@ func TestRecentEventsHoldsWhatItKnowsAndNoMore(t *testing.T) {
 func TestRecentEventsRemembersRejectedEventsAndStaysBounded(t *testing.T) {
 	r := NewRecentEvents()
 	r.Feed(0, 4, feedEvents([]string{"c"}, 0, 4), []uint64{2})
-	_, _, skipped, _, ok := r.Events("c", 0, 4, 10)
+	_, skipped, _, ok := r.Events("c", 0, 4, 10)
 	if !ok || !skipped[2] || len(skipped) != 1 {
 		t.Fatalf("skipped = %v, ok %v; want {2}", skipped, ok)
 	}
@@ -80,11 +80,11 @@ func TestRecentEventsResetForgets(t *testing.T) {
 	r := NewRecentEvents()
 	r.Feed(0, 3, feedEvents([]string{"c"}, 0, 3), nil)
 	r.Reset()
-	if _, _, _, _, ok := r.Events("c", 0, 3, 10); ok {
+	if _, _, _, ok := r.Events("c", 0, 3, 10); ok {
 		t.Fatal("answered after Reset")
 	}
 	r.Feed(3, 5, feedEvents([]string{"c"}, 3, 2), nil)
-	if got, _, _, _, ok := r.Events("c", 3, 5, 10); !ok || len(got) != 2 {
+	if got, _, _, ok := r.Events("c", 3, 5, 10); !ok || len(got) != 2 {
 		t.Fatalf("after Reset and a new batch: %v %v", got, ok)
 	}
 }
