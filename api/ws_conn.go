@@ -86,12 +86,18 @@ func (w *wsConn) run() {
 }
 
 // stopWriter drops the connection and waits for a running writer, whose
-// write then fails at once; none starts afterwards.
+// write then fails at once; none starts afterwards. What a writer's open
+// batch holds (the library's reply to the client's close may be among it)
+// is sent first, within a second.
 func (w *wsConn) stopWriter() {
 	w.mu.Lock()
 	w.dead = true
 	w.mu.Unlock()
 	w.finished.Store(true)
+	if w.bc != nil {
+		_ = w.bc.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = w.bc.end()
+	}
 	_ = w.conn.NetConn().Close()
 	w.writers.Wait()
 }
