@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -133,20 +132,12 @@ func keepsMembership(t EventType) bool {
 // evict drops the least recently used quarter of the conversations, and
 // more while the rows are still over the bound.
 func (m *Members) evict() {
-	type use struct {
-		id   string
-		used uint64
-	}
-	order := make([]use, 0, len(m.convs))
-	for id, e := range m.convs {
-		order = append(order, use{id, e.used})
-	}
-	slices.SortFunc(order, func(a, b use) int { return cmp.Compare(a.used, b.used) })
-	for i, u := range order {
+	order := leastRecentFirst(m.convs, func(e *membersEntry) uint64 { return e.used })
+	for i, id := range order {
 		if i >= len(order)/4 && m.rows <= MembersMaxRows*3/4 {
 			break
 		}
-		m.rows -= len(m.convs[u.id].members) + 1
-		delete(m.convs, u.id)
+		m.rows -= len(m.convs[id].members) + 1
+		delete(m.convs, id)
 	}
 }

@@ -179,21 +179,12 @@ func (r *RecentEvents) Outcome(conversationID string, seq uint64) (accepted, del
 // evict drops the least recently fed conversations until the cache holds
 // at most 90 % of RecentMaxEvents.
 func (r *RecentEvents) evict() {
-	type aged struct {
-		id   string
-		used uint64
-	}
-	all := make([]aged, 0, len(r.convs))
-	for id, c := range r.convs {
-		all = append(all, aged{id, c.used})
-	}
-	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.used, b.used) })
-	for _, a := range all {
+	for _, id := range leastRecentFirst(r.convs, func(c *recentConv) uint64 { return c.used }) {
 		if r.total <= RecentMaxEvents*9/10 {
 			return
 		}
-		r.total -= len(r.convs[a.id].evs)
-		delete(r.convs, a.id)
+		r.total -= len(r.convs[id].evs)
+		delete(r.convs, id)
 	}
 }
 
