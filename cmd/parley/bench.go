@@ -78,6 +78,7 @@ type benchConfig struct {
 	Senders     int
 	Rate        int
 	Connections int
+	Settle      time.Duration
 	Profiles    string
 	serveArgs   []string // extra flags for a server the harness starts
 }
@@ -107,6 +108,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Senders, "senders", 8, "fanout: closed-loop HTTP senders")
 	fs.IntVar(&c.Rate, "rate", 2000, "fanout: open-loop sends/s after the closed-loop run (0: skip)")
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
+	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")
 	fs.StringVar(&c.Profiles, "profiles", "", "soak: write the server's heap profiles before and after the load into this dir")
 	// Workload names may come before, between or after the flags.
 	var names []string

@@ -372,7 +372,7 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 			}
 		}()
 	}
-	time.Sleep(2 * time.Second) // let the server's allocations settle before reading RSS
+	time.Sleep(c.Settle) // let the server's allocations settle before reading RSS
 	after := s.rssKiB()
 	cancel()
 	for _, pc := range append(conns, warm...) {
@@ -383,7 +383,7 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 	wg.Wait()
 	ok := int64(c.Connections) - failed.Load()
 	r := benchResult{Workload: "connections", Errors: failed.Load(),
-		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2}, Extra: map[string]any{}}
+		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2, "settle_s": c.Settle.Seconds()}, Extra: map[string]any{}}
 	if ok > 0 && after > 0 {
 		r.RSSPerConnKiB = float64(after-before) / float64(ok)
 		r.Extra["server_rss_before_kib"], r.Extra["server_rss_after_kib"] = before, after
