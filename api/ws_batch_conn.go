@@ -41,7 +41,9 @@ func (c *batchConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		if len(p) > wsBatchMax {
-			return c.Conn.Write(p)
+			n, err := c.Conn.Write(p)
+			c.err = err
+			return n, err
 		}
 	}
 	*c.held = append(*c.held, p...)

@@ -30,6 +30,9 @@ func TestDeltaMarshalJSONEqualsEncodingJSON(t *testing.T) {
 	title := "<room>"
 	d := &Delta{Conversation: ConversationSummary{ID: "c", Title: title}, Summary: UserSummary{UnreadTotal: 7}, HasMore: true, LastSeq: 3}
 	for i, w := range wires {
+		if w.Wire == nil || len(w.JSON) == 0 {
+			t.Fatalf("event %d: the memory kept no wire form or JSON", i)
+		}
 		d.Events = append(d.Events, w.Wire)
 		if i == 1 {
 			d.encoded = append(d.encoded, nil) // as for a deleted message: encoded on the spot

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-	"sync/atomic"
 )
 
 // Participation is one participant as the per-message paths need it: who, and
@@ -30,8 +29,6 @@ type Members struct {
 	rows  int
 	gen   uint64 // bumped by every drop, so a racing read is not kept
 	tick  uint64
-
-	hits, misses atomic.Uint64
 }
 
 type membersEntry struct {
@@ -48,17 +45,6 @@ func NewMembers(load func(ctx context.Context, conversationID string) ([]Partici
 	return &Members{load: load, convs: map[string]*membersEntry{}}
 }
 
-// MembersStats counts the lookups answered from memory and from the store.
-type MembersStats struct {
-	Hits   uint64 `json:"hits"`
-	Misses uint64 `json:"misses"`
-}
-
-// Stats returns the cache's counters.
-func (m *Members) Stats() MembersStats {
-	return MembersStats{Hits: m.hits.Load(), Misses: m.misses.Load()}
-}
-
 // Get returns the conversation's participants (empty when it has none or
 // does not exist). The slice is shared: callers must not change it.
 func (m *Members) Get(ctx context.Context, conversationID string) ([]Participation, error) {
@@ -67,12 +53,10 @@ func (m *Members) Get(ctx context.Context, conversationID string) ([]Participati
 		m.tick++
 		e.used = m.tick
 		m.mu.Unlock()
-		m.hits.Add(1)
 		return e.members, nil
 	}
 	gen := m.gen
 	m.mu.Unlock()
-	m.misses.Add(1)
 	ps, err := m.load(ctx, conversationID)
 	if err != nil {
 		return nil, err

@@ -90,11 +90,17 @@ func Preview(body string) string {
 func NotificationRecipients(ps []Participant, senderID string, seq uint64) []string {
 	out := make([]string, 0, len(ps))
 	for _, p := range ps {
-		if p.UserID != senderID && p.JoinedSeq < seq {
+		if notifies(p.UserID, p.JoinedSeq, senderID, seq) {
 			out = append(out, p.UserID)
 		}
 	}
 	return out
+}
+
+// notifies reports whether a participant who joined at joinedSeq is a
+// recipient of senderID's message at seq: not the sender, and joined before.
+func notifies(userID string, joinedSeq uint64, senderID string, seq uint64) bool {
+	return userID != senderID && joinedSeq < seq
 }
 
 // SameBatch reports whether a message at `at` joins a notification opened

@@ -179,7 +179,7 @@ func (n *Notifier) message(ctx context.Context, ev Event) (*Message, []string, e
 			}
 			var out []string
 			for _, m := range ms {
-				if m.UserID != ev.ActorID && m.JoinedSeq < ev.Seq {
+				if notifies(m.UserID, m.JoinedSeq, ev.ActorID, ev.Seq) {
 					out = append(out, m.UserID)
 				}
 			}
