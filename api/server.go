@@ -52,6 +52,7 @@ type Server struct {
 	heartbeatLimit *keyedLimiter
 	wsConns        sync.WaitGroup
 	sweeper        *wsSweeper // started with the first WebSocket
+	poller         *wsPoller  // started with the first WebSocket; nil where there is none
 	writers        *wsWriters
 	sweeperOnce    sync.Once
 	perIP          ipCounter

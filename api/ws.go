@@ -87,7 +87,11 @@ func (s *Server) websocket(c echo.Context) error {
 	if sc, ok := conn.NetConn().(syscall.Conn); ok {
 		w.raw, _ = sc.SyscallConn()
 	}
-	s.sweeperOnce.Do(func() { go s.sweeper.run(s.closing) })
+	s.sweeperOnce.Do(func() {
+		s.poller = newWSPoller()
+		go s.sweeper.run(s.closing)
+	})
+	w.poller = s.poller
 	go w.run()
 	return nil
 }
@@ -182,6 +186,8 @@ func (s *Server) CloseRealtime(ctx context.Context) {
 	if s.writers != nil {
 		s.writers.close()
 	}
+	s.sweeperOnce.Do(func() {}) // no socket starts the poller from now on
+	s.poller.close()
 }
 
 // pusherCode maps a hub error to the Pusher error code a socket receives.

@@ -19,12 +19,15 @@ import (
 	"parley/internal/apps"
 )
 
-// wsConn is one Pusher WebSocket. Its reader goroutine handles client
-// frames; every frame the server sends goes through the hub client's
-// bounded queue, drained by a writer that runs only while there is
-// something to write (ws_writer.go), so replies and channel events keep
-// their order. The server's sweeper keeps its activity and idle deadlines
-// (ws_sweeper.go): an idle socket holds one goroutine and no timer.
+// wsConn is one Pusher WebSocket. A reader handles client frames while
+// they come; on Linux it then parks the socket in the server's poller and
+// ends, and the poller starts a reader again when the client sends more
+// (ws_poll_linux.go); elsewhere the reader waits on the socket. Every frame
+// the server sends goes through the hub client's bounded queue, drained by
+// a writer that runs only while there is something to write (ws_writer.go),
+// so replies and channel events keep their order. The server's sweeper
+// keeps its activity, idle and close deadlines (ws_sweeper.go): an idle
+// socket holds no goroutine and no timer.
 type wsConn struct {
 	s      *Server
 	rt     *Realtime
@@ -36,6 +39,11 @@ type wsConn struct {
 	raw    syscall.RawConn // the TCP connection, polled by waitReadable; nil if not a socket
 	bc     *batchConn      // conn's connection, whose writes the writer batches; nil if not wrapped
 	client *engine.Client
+	poller *wsPoller // nil: the reader waits on the socket itself
+
+	pollID    uint64       // the poller's registration; 0 before the first park
+	pollState atomic.Int32 // wsReading or wsParked
+	closeBy   atomic.Int64 // unix nanos by which the client must answer the close sent; 0 if none
 
 	limiter  *rate.Limiter   // client events; made on the first one
 	presence map[string]bool // hub keys of the presence channels joined
@@ -62,14 +70,18 @@ type closeRequest struct {
 	ahead int
 }
 
-// run serves the socket until it closes, on its own goroutine: the HTTP
-// handler that upgraded it has returned, releasing the request.
+// The states of a socket's reader: a goroutine reads it, or the poller
+// holds it and starts a reader when it becomes readable.
+const (
+	wsReading int32 = iota
+	wsParked
+)
+
+// run starts serving the socket, on its own goroutine: the HTTP handler
+// that upgraded it has returned, releasing the request.
 func (w *wsConn) run() {
-	defer w.s.wsConns.Done()
-	defer w.s.perIP.release(w.ip)
 	if w.rt.Occupancy != nil {
 		w.rt.Occupancy.Add(engine.ConnectionsKey(w.ns), 1)
-		defer w.rt.Occupancy.Add(engine.ConnectionsKey(w.ns), -1)
 	}
 	now := time.Now().UnixNano()
 	w.lastActivity.Store(now)
@@ -79,10 +91,28 @@ func (w *wsConn) run() {
 		"socket_id": w.client.ID(), "activity_timeout": max(1, int(w.rt.ActivityTimeout/time.Second)),
 	}))
 	w.s.sweeper.add(w)
-	w.readLoop(w.s.closing)
+	w.read()
+}
+
+// finish releases everything the socket held, once its connection ended.
+func (w *wsConn) finish() {
+	w.poller.forget(w.pollID)
 	w.s.sweeper.remove(w)
 	w.stopWriter()
 	w.cleanup()
+	if w.rt.Occupancy != nil {
+		w.rt.Occupancy.Add(engine.ConnectionsKey(w.ns), -1)
+	}
+	w.s.perIP.release(w.ip)
+	w.s.wsConns.Done()
+}
+
+// wake starts a reader for the socket if the poller holds it: it became
+// readable, or its connection was dropped and the reader must finish it.
+func (w *wsConn) wake() {
+	if w.pollState.CompareAndSwap(wsParked, wsReading) {
+		go w.read()
+	}
 }
 
 // stopWriter drops the connection and waits for a running writer, whose
@@ -115,18 +145,24 @@ func (w *wsConn) cleanup() {
 	w.rt.Hub.Disconnect(w.client)
 }
 
-// readLoop handles client frames until the connection fails or closes
-// (a close the server sent ends it when the client answers, or after
-// wsCloseWait). The server's shutdown closes every socket through the hub.
-func (w *wsConn) readLoop(ctx context.Context) {
+// read handles client frames until none is waiting, then parks the socket
+// in the poller and returns; without a poller it waits for the next one.
+// When the connection fails or closes (a close the server sent ends it when
+// the client answers, or at closeBy) it finishes the socket. The server's
+// shutdown closes every socket through the hub.
+func (w *wsConn) read() {
+	ctx := w.s.closing
 	for {
-		if w.waitReadable() != nil {
+		if !w.buffered() && w.poller.park(w) {
 			return
+		}
+		if w.waitReadable() != nil {
+			break
 		}
 		typ, data, err := w.conn.ReadMessage()
 		if err != nil {
 			w.lingerAfter(err)
-			return
+			break
 		}
 		if w.finished.Load() {
 			continue // closing: wait for the client's close frame
@@ -136,8 +172,13 @@ func (w *wsConn) readLoop(ctx context.Context) {
 			w.client.Send(errorFrame(pusherReconnect, "malformed message: binary frames are not supported"))
 			continue
 		}
-		w.handleAside(ctx, data)
+		if w.poller != nil {
+			w.handle(ctx, data) // this reader ends when the client is quiet
+		} else {
+			w.handleAside(ctx, data)
+		}
 	}
+	w.finish()
 }
 
 // lingerAfter keeps reading, and discarding, for up to wsCloseWait after
@@ -159,7 +200,7 @@ func (w *wsConn) lingerAfter(err error) {
 }
 
 // handleAside handles one client frame on a short-lived goroutine and
-// waits for it. Handling (JSON, signatures, presence over NATS) needs a
+// waits for it (when the reader lives as long as the socket). Handling (JSON, signatures, presence over NATS) needs a
 // deep stack; doing it aside keeps the reader, which lives as long as the
 // socket, on the small stack a blocked read needs, instead of keeping the
 // largest stack a subscription ever needed until the garbage collector

@@ -10,7 +10,8 @@ import (
 // socket owns no timer: once per tick it pings the sockets silent for the
 // activity timeout, closes with 4201 the pinged ones that did not answer
 // within the pong timeout, and closes with 4202 those without a
-// subscription for the idle timeout.
+// subscription for the idle timeout; and it drops the sockets whose client
+// did not answer a close within wsCloseWait.
 type wsSweeper struct {
 	rt   *Realtime
 	tick time.Duration
@@ -94,6 +95,9 @@ func (sw *wsSweeper) sweep(now int64) {
 // owned by the sweeper's goroutine.
 func (sw *wsSweeper) check(w *wsConn, now int64) {
 	if w.finished.Load() {
+		if by := w.closeBy.Load(); by != 0 && now >= by {
+			w.abort() // the client did not answer the close in time
+		}
 		return
 	}
 	last := w.lastActivity.Load()

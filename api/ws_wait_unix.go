@@ -16,6 +16,19 @@ func (w *wsConn) waitReadable() error {
 	return w.raw.Read(peekReady)
 }
 
+// buffered reports whether a read would not block: the read buffer holds
+// data, or the socket has some (or failed, or cannot be asked).
+func (w *wsConn) buffered() bool {
+	if w.raw == nil || w.br == nil || w.br.Buffered() > 0 {
+		return true
+	}
+	ready := true
+	if err := w.raw.Control(func(fd uintptr) { ready = peekReady(fd) }); err != nil {
+		return true
+	}
+	return ready
+}
+
 // peekReady reports whether a read on fd would not block: there is data,
 // the peer closed, or the socket failed (the read then sees it).
 func peekReady(fd uintptr) bool {

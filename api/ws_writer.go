@@ -176,20 +176,27 @@ func (w *wsConn) write(b []byte) {
 }
 
 // abort ends the socket without a close frame: the reader's next read
-// fails and it cleans up.
+// fails and it cleans up (a parked socket is woken for that: its closed
+// connection has left the poller).
 func (w *wsConn) abort() {
 	w.finished.Store(true)
 	_ = w.conn.NetConn().Close()
+	w.wake()
 }
 
 // close sends a pusher:error and a close frame with its code, then gives
-// the client a few seconds to answer the close before the reader stops.
+// the client a few seconds to answer the close before the reader stops (a
+// waiting reader at its read deadline, a parked socket at closeBy, which
+// the sweeper keeps).
 func (w *wsConn) close(code int, msg string) {
 	w.finished.Store(true)
 	if !closeWith(w.conn, code, msg) {
+		w.wake()
 		return
 	}
-	_ = w.conn.SetReadDeadline(time.Now().Add(wsCloseWait))
+	by := time.Now().Add(wsCloseWait)
+	w.closeBy.Store(by.UnixNano())
+	_ = w.conn.SetReadDeadline(by)
 }
 
 // wsCloseWait is how long a closed socket waits for the client's close.

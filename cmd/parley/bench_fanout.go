@@ -307,6 +307,29 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 	if err != nil {
 		return nil, err
 	}
+	// Every socket is read from its subscription on, as a client reads it,
+	// and answers pings. The sockets get the join storm's member_added frames
+	// (N²/2 in all): they are read but not decoded, or the harness could not
+	// keep up with them and answer a ping within the server's pong timeout.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readers sync.WaitGroup
+	pingEvent := []byte(`"pusher:ping"`)
+	drain := func(pc *pusherConn) {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				_, raw, err := pc.ws.Read(rctx)
+				if err != nil {
+					return
+				}
+				if bytes.Contains(raw, pingEvent) {
+					_ = pc.write(rctx, map[string]any{"event": "pusher:pong", "data": map[string]any{}})
+				}
+			}
+		}()
+	}
 	open := func(i int) (*pusherConn, error) {
 		user := fmt.Sprint("conn", i)
 		tok := s.token(user)
@@ -320,6 +343,7 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 				return nil, err
 			}
 		}
+		drain(pc)
 		return pc, nil
 	}
 	// Warm up (first sockets pay for buffers that every later one shares).
@@ -353,30 +377,6 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 		}()
 	}
 	wg.Wait()
-	// Keep answering pings while memory settles. The sockets hold the join
-	// storm's member_added frames (N²/2 in all): they are read but not
-	// decoded, or the harness could not answer a ping within the server's
-	// pong timeout.
-	rctx, cancel := context.WithCancel(ctx)
-	pingEvent := []byte(`"pusher:ping"`)
-	for _, pc := range append(conns, warm...) {
-		if pc == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				_, raw, err := pc.ws.Read(rctx)
-				if err != nil {
-					return
-				}
-				if bytes.Contains(raw, pingEvent) {
-					_ = pc.write(rctx, map[string]any{"event": "pusher:pong", "data": map[string]any{}})
-				}
-			}
-		}()
-	}
 	time.Sleep(c.Settle) // let the server's allocations settle before reading RSS
 	after := s.rssKiB()
 	cancel()
@@ -385,7 +385,7 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 			pc.ws.CloseNow()
 		}
 	}
-	wg.Wait()
+	readers.Wait()
 	ok := int64(c.Connections) - failed.Load()
 	r := benchResult{Workload: "connections", Errors: failed.Load(),
 		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2, "settle_s": c.Settle.Seconds()}, Extra: map[string]any{}}
