@@ -182,7 +182,14 @@ func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]bench
 	}
 	var out []benchResult
 	// Sync: c.Clients publishers, each waiting for its ack, with a Msg-Id as sends use.
+	// Each figure also carries this process's CPU time per message: the
+	// embedded server and its client both run here, as in parley serve.
+	self := os.Getpid()
+	cpuPer := func(since time.Duration, msgs int) map[string]any {
+		return map[string]any{"process_cpu_us_per_msg": float64(procCPU(self)-since) / float64(time.Microsecond) / float64(msgs)}
+	}
 	var wg sync.WaitGroup
+	cpu0 := procCPU(self)
 	start := time.Now()
 	for w := range c.Clients {
 		wg.Add(1)
@@ -197,23 +204,24 @@ func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]bench
 		}()
 	}
 	wg.Wait()
-	out = append(out, benchResult{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(),
+	out = append(out, benchResult{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(), Extra: cpuPer(cpu0, n),
 		Params: map[string]any{"what": "jetstream_publish_sync", "publishers": c.Clients, "messages": n, "sync": c.Sync}})
 	evs := make([]engine.Event, n)
 	for i := range evs {
 		evs[i] = mk(n + i)
 	}
-	start = time.Now()
+	cpu0, start = procCPU(self), time.Now()
 	if err := conn.Log().AppendAsync(ctx, evs, 4000); err != nil {
 		return nil, err
 	}
-	out = append(out, benchResult{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(),
+	out = append(out, benchResult{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(), Extra: cpuPer(cpu0, n),
 		Params: map[string]any{"what": "jetstream_publish_async", "window": 4000, "messages": n, "sync": c.Sync}})
+	cpu0 = procCPU(self)
 	d, err := projections.InsertCeiling(ctx, filepath.Join(tmp, "ceiling.db"), n)
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, benchResult{Workload: "ceiling", EventsPerS: float64(n) / d.Seconds(),
+	out = append(out, benchResult{Workload: "ceiling", EventsPerS: float64(n) / d.Seconds(), Extra: cpuPer(cpu0, n),
 		Params: map[string]any{"what": "sqlite_insert_message_rows", "per_transaction": 10000, "rows": n}})
 	return out, nil
 }

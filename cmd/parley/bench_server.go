@@ -122,7 +122,13 @@ func (s *benchServer) cpu() time.Duration {
 	if s.pid == 0 {
 		return 0
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.pid))
+	return procCPU(s.pid)
+}
+
+// procCPU is a process's user+system CPU time so far, from /proc (0 when
+// unknown).
+func procCPU(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

@@ -61,4 +61,9 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	if c := got["ceiling"]; len(c) != 3 {
 		t.Fatalf("ceiling results = %+v", c)
 	}
+	for _, c := range got["ceiling"] {
+		if cpu, _ := c.Extra["process_cpu_us_per_msg"].(float64); cpu <= 0 {
+			t.Fatalf("ceiling %v without its CPU time per message: %+v", c.Params["what"], c.Extra)
+		}
+	}
 }
