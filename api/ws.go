@@ -31,7 +31,11 @@ var wsUpgrader = websocket.Upgrader{
 }
 
 // wsReadBuffer is each socket's read buffer. Pusher client frames are
-// small; a larger one is read in several pieces.
+// small; a larger one is read in several pieces. It must stay over 256
+// bytes: gorilla/websocket reads through the hijacked reader (whose
+// Buffered the reader asks before it parks a socket) only then, and
+// otherwise through a buffer of its own that the reader cannot see
+// (TestRealtimeFramesInOneSegment).
 const wsReadBuffer = 512
 
 // wsHijacker gives the WebSocket library a read buffer of wsReadBuffer

@@ -152,9 +152,15 @@ func (w *wsConn) cleanup() {
 // shutdown closes every socket through the hub.
 func (w *wsConn) read() {
 	ctx := w.s.closing
+	// Whether this reader ends when the client is quiet: then it handles
+	// frames itself, else aside, to keep the stack it waits on small.
+	parks := w.poller != nil && w.raw != nil && w.br != nil
 	for {
-		if !w.buffered() && w.poller.park(w) {
-			return
+		if !w.buffered() {
+			if parks && w.poller.park(w) {
+				return
+			}
+			parks = false
 		}
 		if w.waitReadable() != nil {
 			break
@@ -172,8 +178,8 @@ func (w *wsConn) read() {
 			w.client.Send(errorFrame(pusherReconnect, "malformed message: binary frames are not supported"))
 			continue
 		}
-		if w.poller != nil {
-			w.handle(ctx, data) // this reader ends when the client is quiet
+		if parks {
+			w.handle(ctx, data)
 		} else {
 			w.handleAside(ctx, data)
 		}

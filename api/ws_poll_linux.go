@@ -16,13 +16,15 @@ import (
 // reader parks it, so one reader at most runs per socket, and the readers
 // running at once are bounded by the sockets, which are capped.
 type wsPoller struct {
-	epfd  int
-	wake  [2]int       // a pipe: a byte written to wake[1] stops the loop
-	life  sync.RWMutex // held (read) while parking, so the loop's stop waits for parks in flight
-	fail  bool         // under life: the loop has stopped and sockets no longer park
-	mu    sync.Mutex
-	conns map[uint64]*wsConn // by registration id
-	next  uint64
+	epfd   int
+	wake   [2]int        // a pipe: a byte written to wake[1] stops the loop
+	life   sync.RWMutex  // held (read) while parking, so the loop's stop waits for parks in flight
+	fail   bool          // under life: the loop has stopped and sockets no longer park
+	closed bool          // under life: close ran
+	done   chan struct{} // closed when the loop has stopped
+	mu     sync.Mutex
+	conns  map[uint64]*wsConn // by registration id
+	next   uint64
 }
 
 // wsPollEvents are the events a parked socket waits for; the kernel adds
@@ -36,7 +38,7 @@ func newWSPoller() *wsPoller {
 	if err != nil {
 		return nil
 	}
-	p := &wsPoller{epfd: epfd, conns: map[uint64]*wsConn{}}
+	p := &wsPoller{epfd: epfd, conns: map[uint64]*wsConn{}, done: make(chan struct{})}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		_ = syscall.Close(epfd)
 		return nil
@@ -53,7 +55,7 @@ func newWSPoller() *wsPoller {
 // loop wakes the parked sockets that became readable until close, or until
 // epoll fails, when every socket is woken and reads on its own goroutine.
 func (p *wsPoller) loop() {
-	defer p.closeFDs()
+	defer close(p.done)
 	events := make([]syscall.EpollEvent, 256)
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
@@ -102,13 +104,23 @@ func (p *wsPoller) closeFDs() {
 	_ = syscall.Close(p.wake[1])
 }
 
-// close stops the loop; the sockets still parked are woken and read on
-// their own goroutines.
+// close stops the loop, waits for it and releases the poller's files; the
+// sockets still parked are woken and read on their own goroutines. Only
+// the first call does anything.
 func (p *wsPoller) close() {
 	if p == nil {
 		return
 	}
+	p.life.Lock()
+	first := !p.closed
+	p.closed = true
+	p.life.Unlock()
+	if !first {
+		return
+	}
 	_, _ = syscall.Write(p.wake[1], []byte{1})
+	<-p.done
+	p.closeFDs()
 }
 
 // park hands w, whose reader found nothing to read, to the poller, and
@@ -139,6 +151,11 @@ func (p *wsPoller) park(w *wsConn) bool {
 	err := w.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: wsPollEvents, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 		ctlErr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
+		if ctlErr == syscall.ENOENT && op == syscall.EPOLL_CTL_MOD {
+			// An ADD that failed while a wake took the socket left its id
+			// unregistered; the open fd cannot be another socket's.
+			ctlErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		}
 	})
 	if err == nil {
 		err = ctlErr
