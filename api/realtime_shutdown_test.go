@@ -36,3 +36,27 @@ func TestRealtimeCloseEndsSocketsAtDeadline(t *testing.T) {
 		t.Fatalf("CloseRealtime returned after %v with %d socket(s) still served", time.Since(start), n)
 	}
 }
+
+// TestRealtimeRefusesSocketsAfterClose checks that a socket opened once
+// CloseRealtime has run is refused with 4200 (reconnect, elsewhere) instead
+// of being served by a node that is shutting down.
+func TestRealtimeRefusesSocketsAfterClose(t *testing.T) {
+	env := rtStart(t)
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	env.Node.API().CloseRealtime(ctx)
+	s := rtDialRaw(t, env, "/app/"+rtKey+"?protocol=7", nil)
+	var perr struct {
+		Code int `json:"code"`
+	}
+	s.next("pusher:error").decode(t, &perr)
+	if perr.Code != 4200 {
+		t.Fatalf("a socket after CloseRealtime: pusher:error %d, want 4200", perr.Code)
+	}
+	if code := s.waitClosed(); code != 4200 {
+		t.Fatalf("closed with %d, want 4200", code)
+	}
+	if n := env.Node.Hub().Connections(); n != 0 {
+		t.Fatalf("%d connections served after CloseRealtime", n)
+	}
+}

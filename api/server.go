@@ -50,7 +50,9 @@ type Server struct {
 	origins        originPolicy
 	typingLimit    *keyedLimiter
 	heartbeatLimit *keyedLimiter
-	wsConns        sync.WaitGroup
+	wsConns        sync.WaitGroup // the sockets served; Add only under wsMu, before wsClosed
+	wsMu           sync.RWMutex
+	wsClosed       bool       // CloseRealtime ran: sockets are refused
 	sweeper        *wsSweeper // started with the first WebSocket
 	poller         *wsPoller  // started with the first WebSocket; nil where there is none
 	writers        *wsWriters

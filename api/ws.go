@@ -80,7 +80,10 @@ func (s *Server) websocket(c echo.Context) error {
 		return nil // Upgrade has answered the request
 	}
 	conn.SetReadLimit(int64(rt.MaxMessageBytes))
-	s.wsConns.Add(1)
+	if !s.wsEnter() {
+		refuse(conn, pusherReconnect, "server shutting down; reconnect")
+		return nil
+	}
 	w, code, msg := s.admit(c, conn)
 	if w == nil {
 		defer s.wsConns.Done()
@@ -98,6 +101,18 @@ func (s *Server) websocket(c echo.Context) error {
 	w.poller = s.poller
 	go w.run()
 	return nil
+}
+
+// wsEnter counts a socket in wsConns, unless CloseRealtime has started
+// waiting for them (an Add then would race with its Wait).
+func (s *Server) wsEnter() bool {
+	s.wsMu.RLock()
+	defer s.wsMu.RUnlock()
+	if s.wsClosed {
+		return false
+	}
+	s.wsConns.Add(1)
+	return true
 }
 
 // admit checks the protocol version, the app and the limits, and returns
@@ -166,6 +181,9 @@ func closeReason(msg string) string {
 // waits up to wsCloseWait more for their goroutines. Call it before
 // shutting the HTTP server down, which does not wait for them.
 func (s *Server) CloseRealtime(ctx context.Context) {
+	s.wsMu.Lock()
+	s.wsClosed = true
+	s.wsMu.Unlock()
 	if s.rt != nil {
 		s.rt.Hub.Close()
 	}
