@@ -36,6 +36,14 @@ func (s *benchServer) do(method, path, token string, body any, out any) (int, er
 // after the clock stops, so the harness's own JSON decoding (on the same
 // cores) is not counted as server latency.
 func (s *benchServer) fetch(method, path, token string, body any) (int, []byte, error) {
+	return s.fetchInto(nil, method, path, token, body)
+}
+
+// fetchInto is fetch reading the answer into buf, reset first (nil: a new
+// one), so a measured loop reusing it makes little garbage: the harness's
+// collector would otherwise run beside the server on the shared cores and
+// show in the server's tail latency.
+func (s *benchServer) fetchInto(buf *bytes.Buffer, method, path, token string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -55,10 +63,14 @@ func (s *benchServer) fetch(method, path, token string, body any) (int, []byte, 
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return resp.StatusCode, nil, err
 	}
+	raw := buf.Bytes()
 	if resp.StatusCode >= 300 {
 		return resp.StatusCode, raw, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}
