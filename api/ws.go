@@ -129,7 +129,7 @@ func (s *Server) admit(c echo.Context, conn *websocket.Conn) (*wsConn, int, stri
 	if app == nil {
 		return nil, pusherAppNotFound, "app key not found in this cluster"
 	}
-	ip := s.clientIP(r)
+	ip := capKey(s.clientIP(r))
 	if !s.perIP.acquire(ip, rt.MaxConnectionsPerIP) {
 		return nil, pusherOverCapacity, "over capacity: too many connections from this address; try again later"
 	}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // batchConn is a socket whose writes can be held and sent together. The
@@ -59,13 +60,19 @@ func (c *batchConn) begin() {
 	c.mu.Unlock()
 }
 
-// end sends what the batch holds and closes it; it returns the batch's
-// first write error (the held frames may not have reached the client).
-func (c *batchConn) end() error {
+// end sends what the batch holds, within deadline, and closes it; it
+// returns the batch's first write error (the held frames may not have
+// reached the client). The deadline is set under the batch's lock, so a
+// pong the library writes meanwhile, with its own 1 s deadline, cannot
+// shorten the flush.
+func (c *batchConn) end(deadline time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.held == nil {
 		return nil
+	}
+	if len(*c.held) > 0 && c.err == nil {
+		_ = c.Conn.SetWriteDeadline(deadline)
 	}
 	err := c.sendLocked()
 	*c.held = (*c.held)[:0]
@@ -80,6 +87,14 @@ func (c *batchConn) sendLocked() error {
 	}
 	*c.held = (*c.held)[:0]
 	return c.err
+}
+
+// SetWriteDeadline sets the socket's write deadline, unless a batch is
+// being sent (end sets its own).
+func (c *batchConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // SyscallConn exposes the socket underneath (waitReadable polls it).

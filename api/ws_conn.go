@@ -125,8 +125,7 @@ func (w *wsConn) stopWriter() {
 	w.mu.Unlock()
 	w.finished.Store(true)
 	if w.bc != nil {
-		_ = w.bc.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = w.bc.end()
+		_ = w.bc.end(time.Now().Add(time.Second))
 	}
 	_ = w.conn.NetConn().Close()
 	w.writers.Wait()

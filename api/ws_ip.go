@@ -40,6 +40,18 @@ func (c *ipCounter) release(ip string) {
 	c.n[ip]--
 }
 
+// capKey is what the per-address cap counts for a client address: an IPv4
+// address itself, and for IPv6 its /64, since one host or home network
+// holds a whole /64 and could otherwise open as many sockets as it has
+// addresses.
+func capKey(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+}
+
 // clientIP is the request's client address: the peer, or, when the peer is
 // a trusted proxy, the right-most X-Forwarded-For entry that is not one.
 func (s *Server) clientIP(r *http.Request) string {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"parley/internal/node"
@@ -45,4 +46,25 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 		_ = s.conn.CloseNow()
 		return f.Event == "pusher:connection_established"
 	})
+}
+
+// IPv6 clients are capped per /64: two addresses of one /64 share the
+// limit, an address of another /64 does not.
+func TestMaxConnectionsPerIPv6Prefix(t *testing.T) {
+	env := rtStart(t, func(c *node.Config) { c.MaxConnectionsPerIP = 2 })
+	dial := func(addr string) rtFrame {
+		s := rtDialRaw(t, env, "/app/"+rtKey+"?protocol=7", http.Header{"X-Forwarded-For": {addr}})
+		return s.nextWhere("", func(f rtFrame) bool { return f.Event == "pusher:connection_established" || f.Event == "pusher:error" })
+	}
+	for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2:aaaa::7"} {
+		if f := dial(addr); f.Event != "pusher:connection_established" {
+			t.Fatalf("socket from %s: %s %s", addr, f.Event, f.Data)
+		}
+	}
+	if f := dial("2001:db8:1:2:ffff::9"); f.Event != "pusher:error" || !strings.Contains(f.Data, "4100") {
+		t.Fatalf("third socket from one /64: %s %s, want pusher:error 4100", f.Event, f.Data)
+	}
+	if f := dial("2001:db8:1:3::1"); f.Event != "pusher:connection_established" {
+		t.Fatalf("socket from another /64: %s %s", f.Event, f.Data)
+	}
 }

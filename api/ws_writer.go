@@ -73,7 +73,7 @@ func (w *wsConn) beginBatch() {
 
 // endBatch sends the held writes; a failure ends the socket.
 func (w *wsConn) endBatch() {
-	if w.bc != nil && w.bc.end() != nil {
+	if w.bc != nil && w.bc.end(time.Now().Add(w.rt.WriteTimeout)) != nil {
 		w.abort()
 	}
 }

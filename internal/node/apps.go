@@ -44,7 +44,7 @@ func (c *AppsConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AppsFile, "apps-file", c.AppsFile, `JSON file of several Pusher apps [{"id","key","secret","webhooks":[...],"messaging":true}]; replaces --app-id/--app-key/--app-secret`)
 	fs.StringVar(&c.AppWebhooks, "app-webhooks", c.AppWebhooks, "comma-separated URLs that receive the flag app's Pusher webhooks (channel_occupied, member_added, client_event, ...)")
 	fs.IntVar(&c.AppMaxData, "app-max-data", c.AppMaxData, "largest event data the Pusher HTTP API accepts, in bytes (413 above)")
-	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", c.MaxConnectionsPerIP, "WebSocket connections one client address may hold on this node (4100 above); 0 turns it off")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", c.MaxConnectionsPerIP, "WebSocket connections one client address (for IPv6, one /64) may hold on this node (4100 above); 0 turns it off")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address")
 }
 
