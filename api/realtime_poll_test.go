@@ -1,14 +1,12 @@
 package api_test
 
 import (
-	"context"
 	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	gws "github.com/gorilla/websocket"
 
 	"parley/internal/node"
@@ -70,20 +68,8 @@ func TestRealtimeUnansweredCloseIsDropped(t *testing.T) {
 		c.WSActivityTimeout, c.WSPongTimeout = 3*time.Second, time.Second
 	})
 	base := wsGoroutines(t)
-	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws://"+env.Node.Addr()+"/app/"+rtKey+"?protocol=7", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.CloseNow() })
-	if _, _, err := conn.Read(ctx); err != nil { // connection_established; then it stops reading
-		t.Fatal(err)
-	}
+	rtDialDeaf(t, env)
 	hub := env.Node.Hub()
-	if n := hub.Connections(); n != 1 {
-		t.Fatalf("%d connections, want 1", n)
-	}
 	if runtime.GOOS == "linux" {
 		testkit.WaitFor(t, 2*time.Second, "the socket to park before the server's ping", func() bool {
 			return wsGoroutines(t) <= base

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"parley/internal/testkit"
 )
 
 // TestRealtimeCloseEndsSocketsAtDeadline checks that CloseRealtime, once
@@ -14,20 +16,8 @@ import (
 // never answers the close, and its socket must not outlive the shutdown.
 func TestRealtimeCloseEndsSocketsAtDeadline(t *testing.T) {
 	env := rtStart(t)
-	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws://"+env.Node.Addr()+"/app/"+rtKey+"?protocol=7", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.CloseNow() })
-	if _, _, err := conn.Read(ctx); err != nil { // connection_established; then it stops reading
-		t.Fatal(err)
-	}
+	rtDialDeaf(t, env)
 	hub := env.Node.Hub()
-	if n := hub.Connections(); n != 1 {
-		t.Fatalf("%d connections, want 1", n)
-	}
 	sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer scancel()
 	start := time.Now()
@@ -58,5 +48,25 @@ func TestRealtimeRefusesSocketsAfterClose(t *testing.T) {
 	}
 	if n := env.Node.Hub().Connections(); n != 0 {
 		t.Fatalf("%d connections served after CloseRealtime", n)
+	}
+}
+
+// rtDialDeaf opens a socket that reads connection_established and then
+// nothing more (it answers no ping and no close), and checks the node
+// serves it.
+func rtDialDeaf(t *testing.T, env *testkit.Env) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+env.Node.Addr()+"/app/"+rtKey+"?protocol=7", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.CloseNow() })
+	if _, _, err := conn.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := env.Node.Hub().Connections(); n != 1 {
+		t.Fatalf("%d connections, want 1", n)
 	}
 }

@@ -125,7 +125,11 @@ func (w *wsConn) stopWriter() {
 	w.mu.Unlock()
 	w.finished.Store(true)
 	if w.bc != nil {
-		_ = w.bc.end(time.Now().Add(time.Second))
+		// Set on the socket itself first, so a write in flight (which holds
+		// the batch's lock) is cut short too.
+		by := time.Now().Add(time.Second)
+		_ = w.bc.Conn.SetWriteDeadline(by)
+		_ = w.bc.end(by)
 	}
 	_ = w.conn.NetConn().Close()
 	w.writers.Wait()

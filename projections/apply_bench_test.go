@@ -15,21 +15,11 @@ import (
 // does under load; it reports events/s.
 func BenchmarkApplyBatch(b *testing.B) {
 	ctx := context.Background()
-	db, err := OpenBulk(ctx, filepath.Join(b.TempDir(), "a.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	p := NewProjector(db, nil, ProjectorConfig{BatchMax: 1000})
-	defer p.cache.close()
+	p := benchProjector(b)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var seq uint64
 	var batch []engine.Event
-	add := func(ev engine.Event) {
-		seq++
-		ev.Seq = seq
-		batch = append(batch, ev)
-	}
+	add := seqAdder(&seq, &batch)
 	for k := range 100 {
 		ev, _ := engine.NewEvent(engine.ConversationCreated, fmt.Sprintf("%026d", k), "u0", at,
 			engine.ConversationCreatedData{Kind: engine.KindGroup, ParticipantIDs: []string{"u0", "u1", "u2", "u3", "u4"}})
@@ -67,13 +57,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 // so it measures the per-recipient writes; it reports events/s.
 func BenchmarkApplySmallBatches(b *testing.B) {
 	ctx := context.Background()
-	db, err := OpenBulk(ctx, filepath.Join(b.TempDir(), "a.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	p := NewProjector(db, nil, ProjectorConfig{BatchMax: 1000})
-	defer p.cache.close()
+	p := benchProjector(b)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	members := make([]string, 10)
 	for i := range members {
@@ -81,11 +65,7 @@ func BenchmarkApplySmallBatches(b *testing.B) {
 	}
 	var seq uint64
 	var batch []engine.Event
-	add := func(ev engine.Event) {
-		seq++
-		ev.Seq = seq
-		batch = append(batch, ev)
-	}
+	add := seqAdder(&seq, &batch)
 	for k := range 100 {
 		ev, _ := engine.NewEvent(engine.ConversationCreated, fmt.Sprintf("%026d", k), "u0", at,
 			engine.ConversationCreatedData{Kind: engine.KindGroup, ParticipantIDs: members})
@@ -107,4 +87,27 @@ func BenchmarkApplySmallBatches(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// benchProjector is a projector over a bulk database in a temp dir, closed
+// when the benchmark ends.
+func benchProjector(b *testing.B) *Projector {
+	db, err := OpenBulk(context.Background(), filepath.Join(b.TempDir(), "a.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	p := NewProjector(db, nil, ProjectorConfig{BatchMax: 1000})
+	b.Cleanup(p.cache.close)
+	return p
+}
+
+// seqAdder returns a func that numbers an event with the next sequence and
+// appends it to the batch.
+func seqAdder(seq *uint64, batch *[]engine.Event) func(engine.Event) {
+	return func(ev engine.Event) {
+		*seq++
+		ev.Seq = *seq
+		*batch = append(*batch, ev)
+	}
 }
