@@ -87,10 +87,7 @@ func (w *wsConn) subscribeApp(ctx context.Context, ch engine.Channel, req subscr
 			w.subscribeFailed(ch.Name, err, nil)
 			return
 		}
-		if w.presence == nil {
-			w.presence = map[string]bool{}
-		}
-		w.presence[key] = true
+		w.presence.add(key)
 	} else {
 		ack := control(evSubscriptionSucceeded, ch.Name, struct{}{})
 		if err := w.rt.Hub.Subscribe(w.client, key, ack); err != nil {
@@ -106,17 +103,14 @@ func (w *wsConn) subscribeApp(ctx context.Context, ch engine.Channel, req subscr
 
 // count adds the subscription to the cluster-wide occupancy.
 func (w *wsConn) count(key string) {
-	if w.rt.Occupancy != nil && !w.counted[key] {
-		if w.counted == nil {
-			w.counted = map[string]bool{}
-		}
-		w.counted[key] = true
+	if w.rt.Occupancy != nil && !w.counted.has(key) {
+		w.counted.add(key)
 		w.rt.Occupancy.Add(key, 1)
 	}
 }
 
 func (w *wsConn) uncount(key string) {
-	delete(w.counted, key)
+	w.counted.remove(key)
 	if w.rt.Occupancy != nil {
 		w.rt.Occupancy.Add(key, -1)
 	}

@@ -45,9 +45,9 @@ type wsConn struct {
 	pollState atomic.Int32 // wsReading or wsParked
 	closeBy   atomic.Int64 // unix nanos by which the client must answer the close sent; 0 if none
 
-	limiter  *rate.Limiter   // client events; made on the first one
-	presence map[string]bool // hub keys of the presence channels joined
-	counted  map[string]bool // hub keys of the application channels counted in Occupancy
+	limiter  *rate.Limiter // client events; made on the first one
+	presence keySet        // hub keys of the presence channels joined
+	counted  keySet        // hub keys of the application channels counted in Occupancy
 
 	lastActivity atomic.Int64 // unix nanos of the last client frame
 	lastSubs     atomic.Int64 // unix nanos since when the socket has had no subscription; 0 while it has one
@@ -139,11 +139,11 @@ func (w *wsConn) stopWriter() {
 func (w *wsConn) cleanup() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.s.closing), 5*time.Second)
 	defer cancel()
-	for ch := range w.presence {
+	for _, ch := range w.presence {
 		w.rt.Presence.Leave(ctx, w.client, ch)
 	}
-	for key := range w.counted {
-		w.uncount(key)
+	for len(w.counted) > 0 {
+		w.uncount(w.counted[len(w.counted)-1])
 	}
 	w.rt.Hub.Disconnect(w.client)
 }

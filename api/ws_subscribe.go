@@ -123,10 +123,7 @@ func (w *wsConn) joinPresence(ctx context.Context, ch engine.Channel, who channe
 		w.subscribeFailed(ch.Name, err, nil)
 		return
 	}
-	if w.presence == nil {
-		w.presence = map[string]bool{}
-	}
-	w.presence[ch.Name] = true
+	w.presence.add(ch.Name)
 }
 
 // presenceAck is subscription_succeeded with Pusher's presence data.
@@ -173,15 +170,14 @@ func (w *wsConn) unsubscribe(ctx context.Context, payload json.RawMessage) {
 		return
 	}
 	key := engine.AppChannelKey(w.ns, req.Channel)
-	if w.presence[key] {
-		delete(w.presence, key)
+	if w.presence.remove(key) {
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		w.rt.Presence.Leave(lctx, w.client, key)
 		cancel()
 	} else {
 		w.rt.Hub.Unsubscribe(w.client, key)
 	}
-	if w.counted[key] {
+	if w.counted.has(key) {
 		w.uncount(key)
 	}
 }
