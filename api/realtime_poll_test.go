@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"context"
 	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	gws "github.com/gorilla/websocket"
 
 	"parley/internal/node"
@@ -56,6 +58,45 @@ func TestRealtimeIdleSocketsHoldNoGoroutine(t *testing.T) {
 	}
 	for _, s := range socks {
 		s.next("pusher:pong")
+	}
+}
+
+// TestRealtimeParkedSocketsKeepUp has many sockets each send a stream of
+// pings, one write at a time and all at once, so that pings keep arriving
+// while readers park and wake; every ping must get its pong. A wake lost
+// between a reader finding nothing and the socket being armed leaves pings
+// unanswered.
+func TestRealtimeParkedSocketsKeepUp(t *testing.T) {
+	env := rtStart(t)
+	const sockets, pings = 30, 200
+	socks := make([]*rtSocket, sockets)
+	for i := range socks {
+		socks[i] = rtDial(t, env)
+	}
+	ping := []byte(`{"event":"pusher:ping","data":{}}`)
+	errs := make(chan error, sockets)
+	for _, s := range socks {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+			defer cancel()
+			for range pings {
+				if err := s.conn.Write(ctx, websocket.MessageText, ping); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range sockets {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range socks {
+		for range pings {
+			s.next("pusher:pong")
+		}
 	}
 }
 
