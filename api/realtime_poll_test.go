@@ -40,7 +40,9 @@ func TestRealtimeIdleSocketsHoldNoGoroutine(t *testing.T) {
 		t.Skip("the socket poller is Linux's epoll; elsewhere each socket keeps a reader goroutine")
 	}
 	env := rtStart(t)
-	base := wsGoroutines(t) // sockets of earlier tests still closing
+	testkit.WaitFor(t, rtWait, "the sockets of earlier tests to be gone", func() bool {
+		return wsGoroutines(t) == 0
+	})
 	alice := env.Token("alice")
 	conv := rtConv(t, env, alice, "bob")
 	const n = 20
@@ -50,7 +52,7 @@ func TestRealtimeIdleSocketsHoldNoGoroutine(t *testing.T) {
 		socks[i].subscribe(env, alice, "private-conversation."+conv)
 	}
 	testkit.WaitFor(t, rtWait, "the idle sockets to hold no goroutine", func() bool {
-		return wsGoroutines(t) <= base
+		return wsGoroutines(t) == 0
 	})
 	// Parked sockets still hear their clients: a ping is answered.
 	for _, s := range socks {
@@ -108,12 +110,14 @@ func TestRealtimeUnansweredCloseIsDropped(t *testing.T) {
 	env := rtStart(t, func(c *node.Config) {
 		c.WSActivityTimeout, c.WSPongTimeout = 3*time.Second, time.Second
 	})
-	base := wsGoroutines(t)
+	testkit.WaitFor(t, rtWait, "the sockets of earlier tests to be gone", func() bool {
+		return wsGoroutines(t) == 0
+	})
 	rtDialDeaf(t, env)
 	hub := env.Node.Hub()
 	if runtime.GOOS == "linux" {
 		testkit.WaitFor(t, 2*time.Second, "the socket to park before the server's ping", func() bool {
-			return wsGoroutines(t) <= base
+			return wsGoroutines(t) == 0
 		})
 	}
 	// Ping after 3 s, 4201 after 1 s more, dropped 5 s after that.

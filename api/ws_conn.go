@@ -127,9 +127,13 @@ func (w *wsConn) stopWriter() {
 	if w.bc != nil {
 		// Set on the socket itself first, so a write in flight (which holds
 		// the batch's lock) is cut short too.
+		// A flush the writer starts meanwhile sets its own deadline: the
+		// timer drops the connection at the second whatever the order.
 		by := time.Now().Add(time.Second)
 		_ = w.bc.Conn.SetWriteDeadline(by)
+		drop := time.AfterFunc(time.Second, func() { _ = w.bc.Conn.Close() })
 		_ = w.bc.end(by)
+		drop.Stop()
 	}
 	_ = w.conn.NetConn().Close()
 	w.writers.Wait()

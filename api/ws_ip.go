@@ -3,6 +3,7 @@ package api
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 )
@@ -45,11 +46,16 @@ func (c *ipCounter) release(ip string) {
 // holds a whole /64 and could otherwise open as many sockets as it has
 // addresses.
 func capKey(addr string) string {
-	ip := net.ParseIP(addr)
-	if ip == nil || ip.To4() != nil {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
 		return addr
 	}
-	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+	a = a.WithZone("").Unmap() // ::ffff:1.2.3.4 is 1.2.3.4
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // clientIP is the request's client address: the peer, or, when the peer is

@@ -190,7 +190,16 @@ func (w *wsConn) abort() {
 // the sweeper keeps).
 func (w *wsConn) close(code int, msg string) {
 	w.finished.Store(true)
-	if !closeWith(w.conn, code, msg) {
+	// Within a batch the two frames are held: they leave now, within the
+	// same 2 s (the batch's own flush would give a client that stopped
+	// reading the whole write timeout).
+	deadline := time.Now().Add(2 * time.Second)
+	ok := closeBy(w.conn, code, msg, deadline)
+	if w.bc != nil && w.bc.end(deadline) != nil {
+		w.abort() // the held frames did not leave
+		return
+	}
+	if !ok {
 		w.wake()
 		return
 	}
@@ -207,7 +216,11 @@ const wsCloseWait = 5 * time.Second
 // the library has sent a close of its own, after which the reader lingers)
 // and returns false.
 func closeWith(conn *websocket.Conn, code int, msg string) bool {
-	deadline := time.Now().Add(2 * time.Second)
+	return closeBy(conn, code, msg, time.Now().Add(2*time.Second))
+}
+
+// closeBy is closeWith within deadline.
+func closeBy(conn *websocket.Conn, code int, msg string, deadline time.Time) bool {
 	_ = conn.SetWriteDeadline(deadline)
 	err := conn.WriteMessage(websocket.TextMessage, renderPusher(errorFrame(code, msg)))
 	if err == nil {

@@ -50,8 +50,10 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 			start := time.Now()
 			_, raw, err := s.fetchInto(&buf, "GET", path, toks[0], nil)
 			lat.add(time.Since(start))
+			clear(d.Events[:cap(d.Events)]) // the decoder does not zero reused elements
 			d.Events = d.Events[:0]
-			if err != nil || json.Unmarshal(raw, &d) != nil || len(d.Events) != 100 || d.Events[99].Seq != seqs[h-1] {
+			if err != nil || json.Unmarshal(raw, &d) != nil || len(d.Events) != 100 ||
+				d.Events[0].Seq != seqs[h-100] || d.Events[99].Seq != seqs[h-1] {
 				r.Errors++
 			}
 		}

@@ -188,6 +188,11 @@ func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]bench
 	cpuPer := func(since time.Duration, msgs int) map[string]any {
 		return map[string]any{"process_cpu_us_per_msg": float64(procCPU(self)-since) / float64(time.Microsecond) / float64(msgs)}
 	}
+	// Events are made before the clock starts, for both figures.
+	syncEvs := make([]engine.Event, n)
+	for i := range syncEvs {
+		syncEvs[i] = mk(i)
+	}
 	var wg sync.WaitGroup
 	cpu0 := procCPU(self)
 	start := time.Now()
@@ -196,8 +201,7 @@ func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]bench
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += c.Clients {
-				ev := mk(i)
-				if _, _, err := conn.Log().Append(ctx, ev, fmt.Sprint("sync-", i)); err != nil {
+				if _, _, err := conn.Log().Append(ctx, syncEvs[i], fmt.Sprint("sync-", i)); err != nil {
 					return
 				}
 			}

@@ -61,8 +61,12 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	if c := got["ceiling"]; len(c) != 3 {
 		t.Fatalf("ceiling results = %+v", c)
 	}
+	// Every figure carries its CPU time per message; /proc counts it in
+	// 10 ms ticks, so only the sync publishes (about 100 ms of CPU for
+	// 2,000) are sure to show a positive figure on any machine.
 	for _, c := range got["ceiling"] {
-		if cpu, _ := c.Extra["process_cpu_us_per_msg"].(float64); cpu <= 0 {
+		cpu, ok := c.Extra["process_cpu_us_per_msg"].(float64)
+		if !ok || cpu < 0 || (c.Params["what"] == "jetstream_publish_sync" && cpu <= 0) {
 			t.Fatalf("ceiling %v without its CPU time per message: %+v", c.Params["what"], c.Extra)
 		}
 	}
