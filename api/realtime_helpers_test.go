@@ -84,6 +84,16 @@ func rtDial(t testing.TB, env *testkit.Env) *rtSocket {
 // rtDialRaw opens a WebSocket on path with extra headers.
 func rtDialRaw(t testing.TB, env *testkit.Env, path string, header http.Header) *rtSocket {
 	t.Helper()
+	conn := rtConnect(t, env, path, header)
+	s := &rtSocket{t: t, conn: conn, frames: make(chan rtFrame, 100000), closed: make(chan struct{})}
+	go s.read()
+	return s
+}
+
+// rtConnect dials a WebSocket on path with extra headers, closed when the
+// test ends; nothing reads it.
+func rtConnect(t testing.TB, env *testkit.Env, path string, header http.Header) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
 	u := "ws://" + env.Node.Addr() + path
@@ -92,10 +102,8 @@ func rtDialRaw(t testing.TB, env *testkit.Env, path string, header http.Header) 
 		t.Fatalf("dial %s: %v", u, err)
 	}
 	conn.SetReadLimit(1 << 20)
-	s := &rtSocket{t: t, conn: conn, frames: make(chan rtFrame, 100000), closed: make(chan struct{})}
-	go s.read()
 	t.Cleanup(func() { _ = conn.CloseNow() })
-	return s
+	return conn
 }
 
 func (s *rtSocket) read() {

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"parley/internal/testkit"
 )
 
@@ -56,13 +54,9 @@ func TestRealtimeRefusesSocketsAfterClose(t *testing.T) {
 // serves it.
 func rtDialDeaf(t *testing.T, env *testkit.Env) {
 	t.Helper()
+	conn := rtConnect(t, env, "/app/"+rtKey+"?protocol=7", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws://"+env.Node.Addr()+"/app/"+rtKey+"?protocol=7", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.CloseNow() })
 	if _, _, err := conn.Read(ctx); err != nil {
 		t.Fatal(err)
 	}

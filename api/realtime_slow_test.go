@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coder/websocket"
-
 	"parley/internal/node"
 	"parley/internal/testkit"
 )
@@ -18,14 +16,9 @@ import (
 // read resumes it.
 func rtDialStalled(t *testing.T, env *testkit.Env, tok, channel string) (s *rtSocket, read func()) {
 	t.Helper()
+	conn := rtConnect(t, env, "/app/"+rtKey+"?protocol=7", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws://"+env.Node.Addr()+"/app/"+rtKey+"?protocol=7", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadLimit(1 << 20)
-	t.Cleanup(func() { _ = conn.CloseNow() })
 	s = &rtSocket{t: t, conn: conn, frames: make(chan rtFrame, 100000), closed: make(chan struct{})}
 	readOne := func() rtFrame {
 		_, data, err := conn.Read(ctx)

@@ -168,9 +168,9 @@ func (w *wsConn) read() {
 				return
 			}
 			parks = false
-		}
-		if w.waitReadable() != nil {
-			break
+			if w.waitReadable() != nil {
+				break
+			}
 		}
 		typ, data, err := w.conn.ReadMessage()
 		if err != nil {
