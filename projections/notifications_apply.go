@@ -51,17 +51,10 @@ func applyNotification(t ntx, ev engine.Event) error {
 
 // applyNotificationCreated opens a notification, or collapses the message
 // into the user's unread notification of the conversation while that one's
-// window lasts (engine.SameBatch).
+// window lasts (engine.SameBatch). The (message, user) item is written
+// before the notification: when it is there already (a redelivery after the
+// duplicate window), nothing else changes.
 func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreatedData) error {
-	var n int
-	if _, err := t.scan(`SELECT count(*) FROM notification_items WHERE message_id = ? AND user_id = ?`,
-		[]any{d.MessageID, d.UserID}, &n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	at := engine.FormatTime(ev.At)
 	var (
 		openSeq, lastSeq   uint64
 		opened, windowEnds string
@@ -72,19 +65,24 @@ func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreat
 	if err != nil {
 		return err
 	}
-	if !found {
-		openSeq = 0
-	}
-	if openSeq != 0 && sameBatch(opened, windowEnds, ev.At) {
-		if d.MessageSeq > lastSeq {
-			_, err = t.exec(`UPDATE notifications SET count = count + 1, last_message_id = ?, last_message_seq = ?,
-				sender_id = ?, preview = ?, updated_at = ? WHERE seq = ?`,
-				d.MessageID, d.MessageSeq, ev.ActorID, d.Preview, at, openSeq)
-		} else {
-			_, err = t.exec(`UPDATE notifications SET count = count + 1 WHERE seq = ?`, openSeq)
-		}
-	} else {
+	join := found && sameBatch(opened, windowEnds, ev.At)
+	if !join {
 		openSeq = ev.Seq
+	}
+	n, err := t.exec(`INSERT INTO notification_items (message_id, user_id, notification_seq, seq) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, d.MessageID, d.UserID, openSeq, ev.Seq)
+	if err != nil || n == 0 {
+		return err
+	}
+	at := engine.FormatTime(ev.At)
+	switch {
+	case join && d.MessageSeq > lastSeq:
+		_, err = t.exec(`UPDATE notifications SET count = count + 1, last_message_id = ?, last_message_seq = ?,
+			sender_id = ?, preview = ?, updated_at = ? WHERE seq = ?`,
+			d.MessageID, d.MessageSeq, ev.ActorID, d.Preview, at, openSeq)
+	case join:
+		_, err = t.exec(`UPDATE notifications SET count = count + 1 WHERE seq = ?`, openSeq)
+	default:
 		ends := engine.FormatTime(ev.At.Add(time.Duration(max(d.WindowMillis, 0)) * time.Millisecond))
 		_, err = t.exec(`INSERT INTO notifications (seq, id, user_id, conversation_id, message_id, last_message_id,
 			last_message_seq, sender_id, preview, count, window_ends_at, created_at, updated_at)
@@ -92,11 +90,6 @@ func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreat
 			ev.Seq, ev.ID.String(), d.UserID, ev.ConversationID, d.MessageID, d.MessageID, d.MessageSeq,
 			ev.ActorID, d.Preview, ends, at, at)
 	}
-	if err != nil {
-		return err
-	}
-	_, err = t.exec(`INSERT INTO notification_items (message_id, user_id, notification_seq, seq) VALUES (?, ?, ?, ?)`,
-		d.MessageID, d.UserID, openSeq, ev.Seq)
 	return err
 }
 

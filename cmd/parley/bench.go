@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -110,6 +111,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")
 	fs.StringVar(&c.Profiles, "profiles", "", "soak: write the server's heap profiles before and after the load into this dir")
+	pprofAddr := fs.String("pprof", "", "serve the harness's own profiler on this address (the server's is `serve --pprof`)")
 	// Workload names may come before, between or after the flags.
 	var names []string
 	for {
@@ -141,6 +143,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, n := range names {
 		if benchWorkloads[n] == nil {
 			return fmt.Errorf("unknown workload %q", n)
+		}
+	}
+	if *pprofAddr != "" {
+		if err := startPprof(*pprofAddr, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+			return fmt.Errorf("--pprof: %w", err)
 		}
 	}
 	var results []benchResult

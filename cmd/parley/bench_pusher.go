@@ -86,8 +86,13 @@ func (c *pusherConn) read(ctx context.Context) (pusherFrame, error) {
 	if err != nil {
 		return pusherFrame{}, err
 	}
+	return c.decode(raw)
+}
+
+// decode parses one frame and shows it to onFrame.
+func (c *pusherConn) decode(raw []byte) (pusherFrame, error) {
 	var f pusherFrame
-	err = json.Unmarshal(raw, &f)
+	err := json.Unmarshal(raw, &f)
 	if err == nil && c.onFrame != nil {
 		c.onFrame(f)
 	}

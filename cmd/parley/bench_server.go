@@ -126,6 +126,20 @@ func (s *benchServer) cpu() time.Duration {
 	return procCPU(s.pid)
 }
 
+// harnessCPU is the harness's own user+system CPU time so far. It shares the
+// machine with the server, so its cost per send is reported next to the
+// server's: on two cores, what one spends the other cannot.
+func harnessCPU() time.Duration { return procCPU(os.Getpid()) }
+
+// harnessShare is the extra field that carries the harness's CPU time per
+// send over a measured window (nil when nothing was sent).
+func harnessShare(own time.Duration, sends int64) map[string]any {
+	if sends <= 0 || own <= 0 {
+		return nil
+	}
+	return map[string]any{"harness_cpu_us_per_send": float64(own.Microseconds()) / float64(sends)}
+}
+
 // procCPU is a process's user+system CPU time so far, from /proc (0 when
 // unknown).
 func procCPU(pid int) time.Duration {

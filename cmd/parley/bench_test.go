@@ -46,6 +46,12 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	if len(fan) != 2 || fan[0].DeliveriesPerS <= 0 || fan[0].Lost != 0 || fan[1].Lost != 0 || fan[0].P99Ms <= 0 || fan[0].ServerCPUUsPerDelivery <= 0 {
 		t.Fatalf("fanout results = %+v", fan)
 	}
+	// The harness's own CPU per send sits beside the server's.
+	for _, r := range []benchResult{send[0], fan[0]} {
+		if h, ok := r.Extra["harness_cpu_us_per_send"].(float64); !ok || h <= 0 {
+			t.Fatalf("%s without the harness's CPU per send: %+v", r.Workload, r.Extra)
+		}
+	}
 	if c := got["connections"]; len(c) != 1 || c[0].Extra["server_rss_after_kib"] == nil || c[0].Extra["server_rss_after_kib"].(float64) <= 0 {
 		t.Fatalf("connections result = %+v", c)
 	}
@@ -68,6 +74,26 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 		cpu, ok := c.Extra["process_cpu_us_per_msg"].(float64)
 		if !ok || cpu < 0 || (c.Params["what"] == "jetstream_publish_sync" && cpu <= 0) {
 			t.Fatalf("ceiling %v without its CPU time per message: %+v", c.Params["what"], c.Extra)
+		}
+	}
+}
+
+// The fanout reader's shortcut finds the client_temp_id of a message.sent
+// frame as the server writes it and leaves every other frame to the decoder.
+func TestSentTempID(t *testing.T) {
+	for _, c := range []struct {
+		frame, want string
+		ok          bool
+	}{
+		{`{"event":"message.sent","channel":"private-conversation.01K","data":"{\"id\":\"01M\",\"data\":{\"body\":\"hi\",\"client_temp_id\":\"fan-1-7\"}}"}`, "fan-1-7", true},
+		{`{"event":"message.read","channel":"private-conversation.01K","data":"{\"client_temp_id\":\"x\"}"}`, "", false},
+		{`{"event":"pusher:ping","data":"{}"}`, "", false},
+		{`{"event":"message.sent","data":"{}"}`, "", false},
+		{`{"channel":"c","event":"message.sent","data":"{\"client_temp_id\":\"y\"}"}`, "", false}, // another order: decoded
+	} {
+		got, ok := sentTempID([]byte(c.frame))
+		if got != c.want || ok != c.ok {
+			t.Errorf("sentTempID(%s) = %q, %v; want %q, %v", c.frame, got, ok, c.want, c.ok)
 		}
 	}
 }

@@ -1,0 +1,86 @@
+package projections
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"parley/engine"
+)
+
+// The notification rules as the projection applies them, event by event: a
+// first message opens a notification, later ones within its window collapse
+// into it (an older one only counts), a second notification.created of the
+// same message for the same user changes nothing, and a message after the
+// window opens the next notification.
+func TestApplyNotificationCreatedRules(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "n.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n, err := NewNotifications(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const conv = "01KAAAAAAAAAAAAAAAAAAAAAAA"
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var seq uint64
+	created := func(msg string, msgSeq uint64, after time.Duration) engine.Event {
+		ev, err := engine.NewEvent(engine.NotificationCreated, conv, "alice", at.Add(after), engine.NotificationCreatedData{
+			UserID: "bob", MessageID: msg, MessageSeq: msgSeq, Preview: "p" + msg, WindowMillis: 60_000,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		ev.Seq = seq
+		return ev
+	}
+	apply := func(evs ...engine.Event) {
+		t.Helper()
+		if _, err := applyNotificationBatch(ctx, db, evs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func() []engine.Notification {
+		t.Helper()
+		ns, err := n.Notifications(ctx, "bob", false, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	}
+	var items int
+	countItems := func() int {
+		t.Helper()
+		if err := db.wr().QueryRowContext(ctx, `SELECT count(*) FROM notification_items`).Scan(&items); err != nil {
+			t.Fatal(err)
+		}
+		return items
+	}
+
+	first := created("m1", 10, 0)
+	apply(first)
+	apply(created("m3", 30, time.Second), created("m2", 20, 2*time.Second)) // m2 is older than m3: it only counts
+	ns := list()
+	if len(ns) != 1 || ns[0].ID != first.ID.String() || ns[0].Count != 3 || ns[0].MessageID != "m1" ||
+		ns[0].LastMessageID != "m3" || ns[0].Preview != "pm3" {
+		t.Fatalf("after three messages in the window: %+v", ns)
+	}
+	// The same message for the same user again, as a redelivery past the
+	// stream's duplicate window appends it: nothing changes.
+	apply(created("m3", 30, 3*time.Second), created("m1", 10, 4*time.Second))
+	if again := list(); len(again) != 1 || again[0].Count != 3 || again[0].LastMessageID != "m3" || countItems() != 3 {
+		t.Fatalf("a second notification of the same messages changed the projection: %+v, %d items", again, items)
+	}
+	// Past the window, the next message opens a new notification.
+	next := created("m4", 40, 2*time.Minute)
+	apply(next)
+	ns = list()
+	if len(ns) != 2 || ns[0].ID != next.ID.String() || ns[0].Count != 1 || ns[1].Count != 3 || countItems() != 4 {
+		t.Fatalf("after the window: %+v, %d items", ns, items)
+	}
+}
