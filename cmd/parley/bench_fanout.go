@@ -199,8 +199,7 @@ func (r *fanoutRig) readLoop(ctx context.Context, pc *pusherConn) {
 			return
 		}
 		raw := buf.Bytes()
-		if id, ok := sentTempID(raw); ok {
-			r.delivered(id)
+		if id, ok := sentTempID(raw); ok && r.delivered(id) {
 			continue
 		}
 		f, err := pc.decode(raw)
@@ -216,13 +215,16 @@ func (r *fanoutRig) readLoop(ctx context.Context, pc *pusherConn) {
 	}
 }
 
-// delivered counts one delivery of the send with this client_temp_id.
-func (r *fanoutRig) delivered(id string) {
+// delivered counts one delivery of the send with this client_temp_id and
+// reports whether it was one of this run's sends.
+func (r *fanoutRig) delivered(id string) bool {
 	now := time.Now()
-	if t, ok := r.starts.Load(id); ok {
+	t, ok := r.starts.Load(id)
+	if ok {
 		r.lat.add(now.Sub(t.(time.Time)))
 		r.received.Add(1)
 	}
+	return ok
 }
 
 var (
@@ -232,8 +234,9 @@ var (
 
 // sentTempID finds the client_temp_id of a message.sent frame as the
 // server writes it (the event first, the data a JSON string with escaped
-// quotes). ok is false for any other frame, or a shape it does not know,
-// which then goes through the decoder (and still counts).
+// quotes). ok is false for any other frame, or a shape it does not know;
+// those, and an id that is not one of the run's sends (an escaped
+// character would cut it short), go through the decoder and still count.
 func sentTempID(raw []byte) (string, bool) {
 	if !bytes.HasPrefix(raw, []byte("{")) || !bytes.HasPrefix(raw[1:], sentEvent) {
 		return "", false

@@ -145,13 +145,14 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 
 // quietCollector keeps the harness's own garbage collector from running
 // beside the server while a latency is measured (the two share the cores,
-// and a collection of the harness shows in the server's tail), up to
-// 256 MiB more heap, and returns the function that restores it.
+// and a collection of the harness shows in the server's tail) until the
+// harness holds 256 MiB more memory, and returns the function that
+// restores it.
 func quietCollector() (restore func()) {
-	runtime.GC()
+	debug.FreeOSMemory()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	limit := debug.SetMemoryLimit(int64(m.HeapAlloc) + 256<<20)
+	limit := debug.SetMemoryLimit(int64(m.Sys-m.HeapReleased) + 256<<20)
 	percent := debug.SetGCPercent(-1)
 	return func() {
 		debug.SetGCPercent(percent)

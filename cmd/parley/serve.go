@@ -26,6 +26,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
 	if *pprofAddr != "" {
+		finerHeapProfile()
 		if err := startPprof(*pprofAddr, logger); err != nil {
 			return err
 		}
