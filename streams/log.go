@@ -132,6 +132,7 @@ func (l *Log) ConversationEvents(ctx context.Context, conversationID string, aft
 	if !validToken(conversationID) || limit <= 0 {
 		return nil, false, nil
 	}
+	limit = min(limit, MaxBatchRead)
 	it, err := jetstreamext.GetBatch(ctx, l.js, StreamName, limit,
 		jetstreamext.GetBatchSeq(afterSeq+1),
 		jetstreamext.GetBatchSubject(engine.Subject(conversationID)),

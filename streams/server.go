@@ -68,6 +68,16 @@ func (cfg Config) clusterSize(nc *nats.Conn) int {
 	return 1
 }
 
+// SyncQueueLen is the buffer of the connection's synchronous subscriptions:
+// a Direct Get batch (a delta read from the log, a page of stats history)
+// reads its answer through one, so it must hold the largest batch a reader
+// asks for (MaxBatchRead messages and the end marker). nats.go's default is
+// 65,536 slots, half a megabyte allocated for every batch read.
+const SyncQueueLen = 8192
+
+// MaxBatchRead is the most messages one Direct Get batch may ask for.
+const MaxBatchRead = SyncQueueLen - 1
+
 // Conn is an open connection to JetStream, embedded or external.
 type Conn struct {
 	ns          *server.Server
@@ -87,7 +97,8 @@ func (c *Conn) Replicas() int { return c.replicas }
 // makes sure the streams exist.
 func Open(ctx context.Context, cfg Config) (*Conn, error) {
 	c := &Conn{done: make(chan struct{})}
-	opts := []nats.Option{nats.Name("parley"), nats.MaxReconnects(-1), nats.ClosedHandler(func(*nats.Conn) { close(c.done) })}
+	opts := []nats.Option{nats.Name("parley"), nats.MaxReconnects(-1), nats.ClosedHandler(func(*nats.Conn) { close(c.done) }),
+		nats.SyncQueueLen(SyncQueueLen)}
 	var err error
 	if cfg.URL != "" {
 		if cfg.NoReconnect {

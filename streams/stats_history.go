@@ -83,6 +83,7 @@ func (h *StatsHistory) Read(ctx context.Context, since time.Time, afterSeq uint6
 	if limit <= 0 {
 		return nil, false, nil
 	}
+	limit = min(limit, MaxBatchRead)
 	opts := []jetstreamext.GetBatchOpt{jetstreamext.GetBatchMaxBytes(maxStatsBytes)}
 	if afterSeq > 0 {
 		opts = append(opts, jetstreamext.GetBatchSeq(afterSeq+1))
