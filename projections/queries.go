@@ -272,6 +272,25 @@ const snapshotQuery = `SELECT ` + summaryCols + `,
 	`WHERE p.conversation_id = ?2 AND p.user_id = ?3`
 
 // Skipped returns the rejected sequences of a conversation in (from, to].
+// SkippedBetween lists, in order, the sequences with from < seq <= to that
+// the projector rejected, in every conversation.
+func (db *DB) SkippedBetween(ctx context.Context, from, to uint64) ([]uint64, error) {
+	rows, err := db.query(ctx, `SELECT seq FROM skipped_events WHERE seq > ? AND seq <= ? ORDER BY seq`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var seq uint64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		out = append(out, seq)
+	}
+	return out, rows.Err()
+}
+
 func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error) {
 	rows, err := db.query(ctx, `SELECT seq FROM skipped_events WHERE conversation_id = ? AND seq > ? AND seq <= ?`,
 		conversationID, from, to)

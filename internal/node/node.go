@@ -207,6 +207,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	}
 	log := m.conn.Log()
 	m.fail = make(chan error, 1)
+	m.warmRecent(ctx)
 	m.startProjector()
 	opsAPI, notes, err := m.startOps(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"parley/engine"
 	"parley/projections"
@@ -32,6 +33,48 @@ func (m *Node) startProjector() {
 		}
 	}()
 	m.proj = r
+}
+
+// warmRecent feeds the memory of recent events with the tail of the log
+// that the read model already holds (at most engine.RecentMaxEvents events),
+// as the projector applied them, before the projector starts. Without it a
+// restarted node would answer every reconnecting client's delta from the
+// log (about ten times the CPU of one from memory) just when they all
+// reconnect. Best effort: on any error the memory stays empty, as before.
+func (m *Node) warmRecent(ctx context.Context) {
+	cp := m.db.Applied()
+	if cp == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := func() error {
+		first, _, err := m.conn.Log().Bounds(ctx)
+		if err != nil {
+			return err
+		}
+		from := max(cp-min(cp, engine.RecentMaxEvents), first-min(first, 1))
+		if from >= cp {
+			return nil // the log no longer holds what the read model has
+		}
+		events := make([]engine.Event, 0, cp-from)
+		if err := m.conn.Log().ReadRange(ctx, from+1, cp, 1000, func(evs []engine.Event) error {
+			events = append(events, evs...)
+			return nil
+		}); err != nil {
+			return err
+		}
+		skipped, err := m.db.SkippedBetween(ctx, from, cp)
+		if err != nil {
+			return err
+		}
+		m.recent.Feed(from, cp, events, skipped)
+		return nil
+	}()
+	if err != nil {
+		m.recent.Reset()
+		m.Logger.Warn("recent events not loaded: deltas read the log until the memory fills", "err", err)
+	}
 }
 
 // feedMemory hands an applied batch to the in-memory views of the read
