@@ -21,7 +21,8 @@ func (l *Log) Bounds(ctx context.Context) (first, last uint64, err error) {
 
 // ReadRange hands fn the events with from <= seq <= to, in stream order, in
 // slices of at most batch events (fn must not keep the slice). It reads with
-// one ordered consumer and stops at to; to must not be past the last sequence.
+// one ordered consumer and stops at to, or earlier once it has read all the
+// stream holds; ctx ends it at any point.
 func (l *Log) ReadRange(ctx context.Context, from, to uint64, batch int, fn func([]engine.Event) error) error {
 	if from > to {
 		return nil
@@ -39,6 +40,8 @@ func (l *Log) ReadRange(ctx context.Context, from, to uint64, batch int, fn func
 		return fmt.Errorf("read from %d: %w", from, err)
 	}
 	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop) // Next does not watch ctx
+	defer stop()
 	buf := make([]engine.Event, 0, batch)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -66,7 +69,7 @@ func (l *Log) ReadRange(ctx context.Context, from, to uint64, batch int, fn func
 			}
 			buf = buf[:0]
 		}
-		if seq >= to {
+		if seq >= to || md.NumPending == 0 {
 			break
 		}
 	}

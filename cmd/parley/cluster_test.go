@@ -93,6 +93,16 @@ func TestClusterSurvivesNodeLoss(t *testing.T) {
 	if err := json.Unmarshal(body, &conv); err != nil {
 		t.Fatal(err)
 	}
+	// Each node's projector holds the conversation before the load starts:
+	// a send waits at most 2 s for its node to catch up with the log, and a
+	// cluster that has just formed can take longer than that for its first
+	// events (the senders treat a 4xx as a failure).
+	for i := range 3 {
+		testkit.WaitFor(t, time.Minute, fmt.Sprintf("node %d to apply the conversation", i), func() bool {
+			var d engine.ConversationDetail
+			return getJSON(client, url(i)+"/api/conversations/"+conv.ID, alice, &d) == http.StatusOK && d.ID == conv.ID
+		})
+	}
 
 	var mu sync.Mutex
 	acked := map[string]string{} // client_temp_id -> message id

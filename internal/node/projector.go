@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"parley/engine"
@@ -46,29 +47,37 @@ func (m *Node) warmRecent(ctx context.Context) {
 	if cp == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, warmTimeout)
 	defer cancel()
 	err := func() error {
-		first, _, err := m.conn.Log().Bounds(ctx)
+		first, last, err := m.conn.Log().Bounds(ctx)
 		if err != nil {
 			return err
 		}
-		from := max(cp-min(cp, engine.RecentMaxEvents), first-min(first, 1))
-		if from >= cp {
-			return nil // the log no longer holds what the read model has
+		to := min(cp, last) // a log behind the read model: warm what it holds
+		from := max(to-min(to, engine.RecentMaxEvents*9/10), first-min(first, 1))
+		if from >= to {
+			return nil
 		}
-		events := make([]engine.Event, 0, cp-from)
-		if err := m.conn.Log().ReadRange(ctx, from+1, cp, 1000, func(evs []engine.Event) error {
-			events = append(events, evs...)
+		skipped, err := m.db.SkippedBetween(ctx, from, to)
+		if err != nil {
+			return err
+		}
+		// Fed in slices, as the projector feeds its batches: the memory's
+		// recency follows the log, so the oldest conversations are the
+		// first it drops, and the whole window is never held at once.
+		prev := from
+		if err := m.conn.Log().ReadRange(ctx, from+1, to, 1000, func(evs []engine.Event) error {
+			end := evs[len(evs)-1].Seq
+			lo, _ := slices.BinarySearch(skipped, prev+1)
+			hi, _ := slices.BinarySearch(skipped, end+1)
+			m.recent.Feed(prev, end, evs, skipped[lo:hi])
+			prev = end
 			return nil
 		}); err != nil {
 			return err
 		}
-		skipped, err := m.db.SkippedBetween(ctx, from, cp)
-		if err != nil {
-			return err
-		}
-		m.recent.Feed(from, cp, events, skipped)
+		m.recent.Feed(prev, to, nil, nil) // nothing the log holds is left after prev
 		return nil
 	}()
 	if err != nil {
@@ -76,6 +85,11 @@ func (m *Node) warmRecent(ctx context.Context) {
 		m.Logger.Warn("recent events not loaded: deltas read the log until the memory fills", "err", err)
 	}
 }
+
+// warmTimeout bounds warmRecent: a log that does not answer in time (a
+// cluster still electing its leaders) leaves the memory empty rather than
+// holding up the start.
+const warmTimeout = 5 * time.Second
 
 // feedMemory hands an applied batch to the in-memory views of the read
 // model: recent events (deltas) and members (dispatch and notifications).
