@@ -279,16 +279,7 @@ func (db *DB) SkippedBetween(ctx context.Context, from, to uint64) ([]uint64, er
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []uint64
-	for rows.Next() {
-		var seq uint64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, err
-		}
-		out = append(out, seq)
-	}
-	return out, rows.Err()
+	return scanColumn[uint64](rows)
 }
 
 func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error) {

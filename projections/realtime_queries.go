@@ -68,15 +68,18 @@ func (db *DB) ConversationsChangedSince(ctx context.Context, userID string, afte
 	return scanStrings(rows)
 }
 
-func scanStrings(rows *sql.Rows) ([]string, error) {
+func scanStrings(rows *sql.Rows) ([]string, error) { return scanColumn[string](rows) }
+
+// scanColumn reads the single column of every row and closes rows.
+func scanColumn[T any](rows *sql.Rows) ([]T, error) {
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
