@@ -219,6 +219,22 @@ func (s *rtSocket) waitClosed() websocket.StatusCode {
 	}
 }
 
+// refused checks that the server told the socket pusher:error with code
+// and then closed it with the same code; what names the socket in failures.
+func (s *rtSocket) refused(what string, code int) {
+	s.t.Helper()
+	var perr struct {
+		Code int `json:"code"`
+	}
+	s.next("pusher:error").decode(s.t, &perr)
+	if perr.Code != code {
+		s.t.Fatalf("%s: pusher:error %d, want %d", what, perr.Code, code)
+	}
+	if got := s.waitClosed(); got != websocket.StatusCode(code) {
+		s.t.Fatalf("%s closed with %d, want %d", what, got, code)
+	}
+}
+
 // rtAuth asks /broadcasting/auth for a subscription signature and returns
 // the status and the answer.
 func rtAuth(t testing.TB, env *testkit.Env, tok, socketID, channel string) (int, map[string]string) {

@@ -33,17 +33,7 @@ func TestRealtimeRefusesSocketsAfterClose(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
 	env.Node.API().CloseRealtime(ctx)
-	s := rtDialRaw(t, env, "/app/"+rtKey+"?protocol=7", nil)
-	var perr struct {
-		Code int `json:"code"`
-	}
-	s.next("pusher:error").decode(t, &perr)
-	if perr.Code != 4200 {
-		t.Fatalf("a socket after CloseRealtime: pusher:error %d, want 4200", perr.Code)
-	}
-	if code := s.waitClosed(); code != 4200 {
-		t.Fatalf("closed with %d, want 4200", code)
-	}
+	rtDialRaw(t, env, "/app/"+rtKey+"?protocol=7", nil).refused("a socket after CloseRealtime", 4200)
 	if n := env.Node.Hub().Connections(); n != 0 {
 		t.Fatalf("%d connections served after CloseRealtime", n)
 	}
