@@ -51,6 +51,8 @@ type pools struct {
 	preparing map[string]bool // reader statements being prepared in the background
 
 	nstmts *stmtCache // the notifications projector's writer statements
+
+	ckpt *walCheckpointer // nil for a bulk build
 }
 
 var _ engine.Store = (*DB)(nil)
@@ -69,6 +71,11 @@ func dsn(path string, write, bulk bool) string {
 	if write {
 		q.Set("_txlock", "immediate")
 		q.Add("_pragma", "cache_size(-65536)")
+		if !bulk {
+			// The background checkpointer copies the WAL; the writer's own
+			// checkpoint is the backstop that restarts it (see walCheckpointer).
+			q.Add("_pragma", "wal_autocheckpoint(4000)")
+		}
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -120,7 +127,22 @@ func openPools(ctx context.Context, path string, bulk bool) (*pools, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &pools{w: w, r: r, path: path, stmts: map[string]*sql.Stmt{}, nstmts: &stmtCache{db: w, stmts: map[string]*sql.Stmt{}}}, nil
+	p := &pools{w: w, r: r, path: path, stmts: map[string]*sql.Stmt{}, nstmts: &stmtCache{db: w, stmts: map[string]*sql.Stmt{}}}
+	if !bulk {
+		if p.ckpt, err = startCheckpointer(path); err != nil {
+			r.Close()
+			w.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// committed tells the background checkpointer that the writer committed.
+func (p *pools) committed() {
+	if p.ckpt != nil {
+		p.ckpt.nudge()
+	}
 }
 
 // stmt returns the reader pool's prepared statement for query; database/sql
@@ -244,6 +266,11 @@ func (p *pools) close() error {
 	p.mu.Unlock()
 	p.nstmts.close()
 	err := p.r.Close()
+	if p.ckpt != nil {
+		if cerr := p.ckpt.close(); err == nil {
+			err = cerr
+		}
+	}
 	if werr := p.w.Close(); err == nil {
 		err = werr
 	}

@@ -156,6 +156,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit through seq %d: %w", last, err)
 	}
+	p.db.cur.Load().committed()
 	p.st.settle()
 	if p.onBatch != nil {
 		p.onBatch(cp, last, events, skipped)

@@ -113,7 +113,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the server the harness starts")
 	fs.IntVar(&c.FanConvs, "fanout-conversations", 100, "fanout: conversations")
 	fs.IntVar(&c.Subscribers, "subscribers", 10, "fanout: subscribed sockets per conversation")
-	fs.IntVar(&c.Senders, "senders", 8, "fanout: closed-loop HTTP senders")
+	fs.IntVar(&c.Senders, "senders", 8, "fanout: closed-loop HTTP senders (0: skip the closed-loop run)")
 	fs.IntVar(&c.Rate, "rate", 2000, "fanout: open-loop sends/s after the closed-loop run (0: skip)")
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")

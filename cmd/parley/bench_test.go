@@ -97,3 +97,31 @@ func TestSentTempID(t *testing.T) {
 		}
 	}
 }
+
+// --senders 0 runs the fanout's open loop alone; with --rate 0 too there is
+// nothing to run, which is an error rather than an empty result.
+func TestBenchFanoutOpenLoopAlone(t *testing.T) {
+	t.Setenv("PARLEY_TEST_AS_MAIN", "1")
+	out, err := runCmd(t, "bench", "fanout", "--json", "--fanout-conversations", "2", "--subscribers", "2",
+		"--senders", "0", "--rate", "40", "--duration", "1s")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var modes []any
+	for _, line := range strings.Split(out, "\n") {
+		var r benchResult
+		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &r) == nil {
+			if r.Lost != 0 || r.Errors != 0 || r.SendsPerS <= 0 {
+				t.Fatalf("open loop: %s", line)
+			}
+			modes = append(modes, r.Params["mode"])
+		}
+	}
+	if len(modes) != 1 || modes[0] != "open-loop" {
+		t.Fatalf("results' modes = %v, want one open-loop\n%s", modes, out)
+	}
+	out, err = runCmd(t, "bench", "fanout", "--senders", "0", "--rate", "0")
+	if err == nil || !strings.Contains(err.Error(), "nothing to run") {
+		t.Fatalf("--senders 0 --rate 0: err %v\n%s", err, out)
+	}
+}
