@@ -29,6 +29,7 @@ type fanoutRig struct {
 	received atomic.Int64
 	settled  atomic.Int64 // sockets whose presence-messaging list holds every subscriber
 	lat      latencies
+	answered latencies // from each send's start to its HTTP answer
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -275,7 +276,7 @@ func (r *fanoutRig) close() {
 // run sends for c.Duration, closed-loop with c.Senders when rate is 0, else
 // open-loop at rate sends/s, then waits for the deliveries to drain.
 func (r *fanoutRig) run(ctx context.Context, c benchConfig, rate int) (benchResult, error) {
-	r.lat = latencies{}
+	r.lat, r.answered = latencies{}, latencies{}
 	r.received.Store(0)
 	var sent, errs atomic.Int64
 	var next atomic.Int64
@@ -290,6 +291,7 @@ func (r *fanoutRig) run(ctx context.Context, c benchConfig, rate int) (benchResu
 			errs.Add(1)
 			return
 		}
+		r.answered.add(time.Since(start))
 		sent.Add(1)
 	}
 	cpu0, own0, t0 := r.s.cpu(), harnessCPU(), time.Now()
@@ -357,6 +359,15 @@ func (r *fanoutRig) run(ctx context.Context, c benchConfig, rate int) (benchResu
 	}
 	res.Extra = harnessShare(own, sent.Load())
 	r.lat.fill(&res)
+	// The answer comes once the sender's node has applied the send, as the
+	// deliveries are written: its tail against theirs says which side a
+	// slow delivery waited on.
+	var ans benchResult
+	r.answered.fill(&ans)
+	if res.Extra == nil {
+		res.Extra = map[string]any{}
+	}
+	res.Extra["answer_p50_ms"], res.Extra["answer_p99_ms"] = ans.P50Ms, ans.P99Ms
 	if sent.Load() == 0 {
 		return res, errors.New("no send succeeded")
 	}

@@ -52,6 +52,14 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 			t.Fatalf("%s without the harness's CPU per send: %+v", r.Workload, r.Extra)
 		}
 	}
+	// Both fanout runs time the sends' HTTP answers beside their deliveries.
+	for _, r := range fan {
+		p50, ok50 := r.Extra["answer_p50_ms"].(float64)
+		p99, ok99 := r.Extra["answer_p99_ms"].(float64)
+		if !ok50 || !ok99 || p50 <= 0 || p99 < p50 {
+			t.Fatalf("fanout without its answers' latency: %+v", r.Extra)
+		}
+	}
 	if c := got["connections"]; len(c) != 1 || c[0].Extra["server_rss_after_kib"] == nil || c[0].Extra["server_rss_after_kib"].(float64) <= 0 {
 		t.Fatalf("connections result = %+v", c)
 	}
