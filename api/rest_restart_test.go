@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"parley/engine"
+	"parley/internal/node"
 	"parley/internal/testkit"
 	"parley/streams"
 )
@@ -86,4 +89,61 @@ func TestProjectorResumesMidStream(t *testing.T) {
 	}
 	// New sends keep working after the catch-up.
 	sendMsg(t, env, a, conv, "after", "after")
+}
+
+// A node replaying a long log answers a lookup of a conversation it has not
+// reached yet once it gets there, not "not found": it waits as long as its
+// projector keeps moving, though a wait without progress is short here
+// (longer than one of its batches of 2,000 events, which is when Applied moves;
+// the log takes several such waits to replay).
+func TestLookupWaitsForACatchingUpNode(t *testing.T) {
+	env := testkit.Start(t, func(c *node.Config) { c.CatchUpWait = 600 * time.Millisecond })
+	a := env.Token("a")
+	conv := createConv(t, env, a, "", "b")
+	env.Stop()
+
+	// While no projector runs: many sends, then a new conversation, last.
+	ctx := context.Background()
+	conn, err := streams.Open(ctx, streams.Config{DataDir: env.Config.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]engine.Event, 0, 40001)
+	for i := range 40000 {
+		ev, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(),
+			engine.MessageSentData{Body: fmt.Sprint("m", i), ClientTempID: fmt.Sprint("bulk-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	late := ulid.Make().String()
+	ev, err := engine.NewEvent(engine.ConversationCreated, late, "a", time.Now(),
+		engine.ConversationCreatedData{Kind: engine.KindGroup, Title: "late", ParticipantIDs: []string{"a", "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Log().AppendAsync(ctx, append(evs, ev), 1000); err != nil {
+		t.Fatal(err)
+	}
+	last, err := conn.Log().LastSeq(ctx)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	env.Restart()
+	if env.Node.DB().Applied() >= last {
+		t.Fatalf("the node caught up (%d events) before the lookup; the test needs a longer log", last)
+	}
+	var d engine.ConversationDetail
+	env.MustDo(http.StatusOK, "GET", "/api/conversations/"+late, env.Token("c"), nil, &d)
+	if d.ID != late || env.Node.DB().Applied() < last {
+		t.Fatalf("got %q at applied %d of %d", d.ID, env.Node.DB().Applied(), last)
+	}
+	// Someone who is not a member still gets 404, at once now that the node
+	// is level with the log.
+	if r := env.Do("GET", "/api/conversations/"+late, env.Token("b"), nil); r.Status != http.StatusNotFound {
+		t.Fatalf("outsider: %d", r.Status)
+	}
 }

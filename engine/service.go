@@ -15,6 +15,7 @@ type Service struct {
 	limits       Limits
 	now          func() time.Time
 	applyTimeout time.Duration
+	catchUpWait  time.Duration
 	recent       *RecentEvents
 }
 
@@ -23,6 +24,10 @@ type ServiceConfig struct {
 	Limits       Limits
 	Now          func() time.Time
 	ApplyTimeout time.Duration // how long a command waits for its projection (default 10s)
+	// CatchUpWait is how long a lookup that found nothing waits for this
+	// node's projector to move, when the node is behind the log (default
+	// 2s); while it keeps moving the lookup waits on, up to ApplyTimeout.
+	CatchUpWait time.Duration
 	// Recent, when set, answers deltas from memory where it can (the node
 	// feeds it every applied batch); nil reads every delta from the log.
 	Recent *RecentEvents
@@ -39,7 +44,11 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Second
 	}
-	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout, recent: cfg.Recent}
+	if cfg.CatchUpWait <= 0 {
+		cfg.CatchUpWait = 2 * time.Second
+	}
+	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout,
+		catchUpWait: cfg.CatchUpWait, recent: cfg.Recent}
 }
 
 // Limits returns the limits the service enforces.
@@ -88,23 +97,29 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 	return p, nil
 }
 
-// catchUpWait bounds how long a lookup that found nothing waits for this
-// node to apply what the log already holds.
-const catchUpWait = 2 * time.Second
-
-// catchUp waits (bounded) until the read model has applied the log's last
-// event, when it has not; it reports whether it waited. A node that another
-// node's client just moved to may lag behind the write that client saw:
-// "not found" is answered only once this node has caught up.
+// catchUp waits until the read model has applied the log's last event,
+// when it has not; it reports whether it waited. A node that another node's
+// client just moved to may lag behind the write that client saw, and a node
+// that restarted on a wiped read model, or joined a cluster, may be
+// replaying a long log: "not found" is answered only once this node has
+// caught up, or once its projector stood still for catchUpWait, or after
+// applyTimeout in all.
 func (s *Service) catchUp(ctx context.Context) bool {
 	last, err := s.log.LastSeq(ctx)
 	if err != nil || last <= s.store.Applied() {
 		return false
 	}
-	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	ctx, cancel := context.WithTimeout(ctx, max(s.applyTimeout, s.catchUpWait))
 	defer cancel()
-	_ = s.store.WaitApplied(wctx, last)
-	return true
+	for {
+		from := s.store.Applied()
+		wctx, wcancel := context.WithTimeout(ctx, s.catchUpWait)
+		err := s.store.WaitApplied(wctx, last)
+		wcancel()
+		if err == nil || ctx.Err() != nil || s.store.Applied() == from {
+			return true
+		}
+	}
 }
 
 // summary returns the caller's view of a conversation or ErrConversationNotFound.

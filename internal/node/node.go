@@ -33,7 +33,10 @@ type Config struct {
 	Replicas        int
 	DuplicateWindow time.Duration
 	ApplyTimeout    time.Duration
-	LogLevel        string
+	// CatchUpWait is how long a lookup that found nothing waits for a
+	// lagging projector to move (engine.ServiceConfig; 0: 2s).
+	CatchUpWait time.Duration
+	LogLevel    string
 	// NATSListen is where the embedded server also accepts local TCP clients
 	// (tools such as replay and verify); "" turns it off.
 	NATSListen string
@@ -216,7 +219,8 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	if built < m.version() { // after startOps: the rebuild covers notifications too
 		m.startUpgrade(built)
 	}
-	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout, Recent: m.recent})
+	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout,
+		CatchUpWait: m.Config.CatchUpWait, Recent: m.recent})
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
 		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
 	if m.Config.Dev {
