@@ -129,7 +129,7 @@ func openPools(ctx context.Context, path string, bulk bool) (*pools, error) {
 	r.SetMaxIdleConns(n)
 	p := &pools{w: w, r: r, path: path, stmts: map[string]*sql.Stmt{}, nstmts: &stmtCache{db: w, stmts: map[string]*sql.Stmt{}}}
 	if !bulk {
-		if p.ckpt, err = startCheckpointer(path); err != nil {
+		if p.ckpt, err = startCheckpointer(ctx, path); err != nil {
 			r.Close()
 			w.Close()
 			return nil, err
@@ -138,10 +138,11 @@ func openPools(ctx context.Context, path string, bulk bool) (*pools, error) {
 	return p, nil
 }
 
-// committed tells the background checkpointer that the writer committed.
-func (p *pools) committed() {
+// committed tells the background checkpointer that the writer committed n
+// events.
+func (p *pools) committed(n int) {
 	if p.ckpt != nil {
-		p.ckpt.nudge()
+		p.ckpt.nudge(n)
 	}
 }
 

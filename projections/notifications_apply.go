@@ -162,7 +162,7 @@ func applyNotificationBatch(ctx context.Context, db *DB, events []engine.Event, 
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit notifications through seq %d: %w", after, err)
 	}
-	p.committed()
+	p.committed(len(events))
 	_ = p.nstmts.promote(ctx) // a statement left unprepared is prepared in its next transaction
 	return after, nil
 }

@@ -114,7 +114,8 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err 
 		}
 	}()
 	cp := p.db.Applied()
-	tx, err := p.db.wr().BeginTx(ctx, nil)
+	pl := p.db.cur.Load()
+	tx, err := pl.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -156,7 +157,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit through seq %d: %w", last, err)
 	}
-	p.db.cur.Load().committed()
+	pl.committed(len(events))
 	p.st.settle()
 	if p.onBatch != nil {
 		p.onBatch(cp, last, events, skipped)

@@ -5,14 +5,22 @@ import (
 	"database/sql"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
-// checkpointEvery is the least time between two background checkpoints.
-const checkpointEvery = 100 * time.Millisecond
+const (
+	// checkpointEvery is the least time between two background checkpoints.
+	checkpointEvery = 100 * time.Millisecond
+	// checkpointMinEvents is how many committed events a checkpoint waits
+	// for, unless checkpointQuiet passes first.
+	checkpointMinEvents = 64
+	// checkpointQuiet is the longest a committed event waits to be copied.
+	checkpointQuiet = time.Second
+)
 
 // walCheckpointer copies committed pages from the WAL into the database file
-// on a connection of its own, at most every checkpointEvery after a commit.
+// on a connection of its own, after commits.
 //
 // Without it the writer does that copy itself: SQLite's automatic
 // checkpoint runs inside the commit that takes the WAL past 1,000 pages and
@@ -21,20 +29,28 @@ const checkpointEvery = 100 * time.Millisecond
 // waited: ~110 commits over 5 ms in 9,000 sends, the largest part of the
 // send-to-receive tail at moderate load. A passive checkpoint here blocks
 // neither the writer nor the readers (5-19 such commits in the same run).
-// The writer's own automatic checkpoint stays on, at 4,000 pages, as the
-// backstop that restarts the WAL (a write can restart it only after a
-// checkpoint that copied all of it); by then almost every page is copied.
+//
+// Once a checkpoint has copied the whole WAL, the next write restarts it,
+// and that commit syncs the WAL's new header. So a checkpoint waits for
+// checkpointMinEvents committed events (or checkpointQuiet), and runs at
+// most every checkpointEvery: under a light load the WAL restarts about
+// once per 64 events instead of after every commit. Under a steady load
+// commits keep arriving during each checkpoint, so it rarely copies all of
+// the WAL; the writer's own automatic checkpoint, left on at 4,000 pages,
+// then finds almost every page copied and restarts the WAL.
 type walCheckpointer struct {
-	db     *sql.DB
-	kick   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	db      *sql.DB
+	kick    chan struct{}
+	pending atomic.Int64 // events committed since the last checkpoint began
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
-// startCheckpointer opens the checkpointer's connection to the database at
-// path and starts its loop.
-func startCheckpointer(path string) (*walCheckpointer, error) {
+// startCheckpointer opens the checkpointer's connection to the existing
+// database at path and starts its loop.
+func startCheckpointer(ctx context.Context, path string) (*walCheckpointer, error) {
 	q := url.Values{}
+	q.Add("mode", "rw") // never create a file the writer has not
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -44,14 +60,20 @@ func startCheckpointer(path string) (*walCheckpointer, error) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
-	ctx, cancel := context.WithCancel(context.Background())
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
 	c := &walCheckpointer{db: db, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
-	go c.loop(ctx)
+	go c.loop(lctx)
 	return c, nil
 }
 
-// nudge tells the checkpointer that a commit added pages to the WAL.
-func (c *walCheckpointer) nudge() {
+// nudge tells the checkpointer that a commit of n events added pages to the
+// WAL. It never blocks.
+func (c *walCheckpointer) nudge(n int) {
+	c.pending.Add(int64(n))
 	select {
 	case c.kick <- struct{}{}:
 	default:
@@ -60,22 +82,39 @@ func (c *walCheckpointer) nudge() {
 
 func (c *walCheckpointer) loop(ctx context.Context) {
 	defer close(c.done)
-	pause := time.NewTimer(checkpointEvery)
-	defer pause.Stop()
+	timer := time.NewTimer(checkpointQuiet)
+	defer timer.Stop()
+	var warned time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.kick:
 		}
-		if _, err := c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
-			slog.Debug("background checkpoint", "err", err) // the writer's own checkpoint still runs
+		timer.Reset(checkpointQuiet)
+	gather:
+		for c.pending.Load() < checkpointMinEvents {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.kick:
+			case <-timer.C:
+				break gather
+			}
 		}
-		pause.Reset(checkpointEvery)
+		c.pending.Store(0)
+		if _, err := c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+			// The writer's own automatic checkpoint still runs.
+			if time.Since(warned) > time.Minute {
+				warned = time.Now()
+				slog.Warn("background WAL checkpoint failed", "err", err)
+			}
+		}
+		timer.Reset(checkpointEvery)
 		select {
 		case <-ctx.Done():
 			return
-		case <-pause.C:
+		case <-timer.C:
 		}
 	}
 }

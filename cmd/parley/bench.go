@@ -29,7 +29,8 @@ Workloads:
   inbox     the conversation list of a user in 1,000 conversations with unread messages
   replay    events/s rebuilding the read models from a log of E events
   fanout    conversations with subscribed WebSocket clients (Pusher protocol) and HTTP
-            senders, closed-loop then open-loop: deliveries/s, send-to-receive latency, lost
+            senders, closed-loop then open-loop (--senders 0 or --rate 0 skips one):
+            deliveries/s, send-to-receive latency, each send's answer latency, lost
   connections  K idle sockets on presence-messaging and a private channel: RSS per socket
   ceiling   raw JetStream publish (sync, async) and SQLite insert rates on this machine
   soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),

@@ -362,12 +362,14 @@ func (r *fanoutRig) run(ctx context.Context, c benchConfig, rate int) (benchResu
 	// The answer comes once the sender's node has applied the send, as the
 	// deliveries are written: its tail against theirs says which side a
 	// slow delivery waited on.
-	var ans benchResult
-	r.answered.fill(&ans)
-	if res.Extra == nil {
-		res.Extra = map[string]any{}
+	if sent.Load() > 0 {
+		var ans benchResult
+		r.answered.fill(&ans)
+		if res.Extra == nil {
+			res.Extra = map[string]any{}
+		}
+		res.Extra["answer_p50_ms"], res.Extra["answer_p99_ms"] = ans.P50Ms, ans.P99Ms
 	}
-	res.Extra["answer_p50_ms"], res.Extra["answer_p99_ms"] = ans.P50Ms, ans.P99Ms
 	if sent.Load() == 0 {
 		return res, errors.New("no send succeeded")
 	}
