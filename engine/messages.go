@@ -19,8 +19,9 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 	if !ValidID(conversationID) {
 		return nil, false, ErrConversationNotFound
 	}
+	before := s.store.Applied()
 	member, existing, err := s.store.SendCheck(ctx, conversationID, userID, clientTempID)
-	if err == nil && !member && s.catchUp(ctx) {
+	if err == nil && !member && s.catchUp(ctx, before) {
 		member, existing, err = s.store.SendCheck(ctx, conversationID, userID, clientTempID)
 	}
 	if err != nil || existing != nil {

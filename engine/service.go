@@ -16,6 +16,7 @@ type Service struct {
 	now          func() time.Time
 	applyTimeout time.Duration
 	catchUpWait  time.Duration
+	waiters      chan struct{} // lookups waiting past one catchUpWait
 	recent       *RecentEvents
 }
 
@@ -48,7 +49,7 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 		cfg.CatchUpWait = 2 * time.Second
 	}
 	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout,
-		catchUpWait: cfg.CatchUpWait, recent: cfg.Recent}
+		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, catchUpWaiters), recent: cfg.Recent}
 }
 
 // Limits returns the limits the service enforces.
@@ -84,8 +85,9 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 	if !ValidID(conversationID) {
 		return nil, ErrConversationNotFound
 	}
+	before := s.store.Applied()
 	p, err := s.store.Participant(ctx, conversationID, userID)
-	if err == nil && p == nil && s.catchUp(ctx) {
+	if err == nil && p == nil && s.catchUp(ctx, before) {
 		p, err = s.store.Participant(ctx, conversationID, userID)
 	}
 	if err != nil {
@@ -97,27 +99,43 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 	return p, nil
 }
 
-// catchUp waits until the read model has applied the log's last event,
-// when it has not; it reports whether it waited. A node that another node's
-// client just moved to may lag behind the write that client saw, and a node
-// that restarted on a wiped read model, or joined a cluster, may be
-// replaying a long log: "not found" is answered only once this node has
-// caught up, or once its projector stood still for catchUpWait, or after
-// applyTimeout in all.
-func (s *Service) catchUp(ctx context.Context) bool {
+// catchUpWaiters bounds the lookups that wait longer than one catchUpWait
+// for a node that is still catching up; the others answer after one.
+const catchUpWaiters = 256
+
+// catchUp is called after a lookup found nothing; before is Applied() as
+// read before that lookup. It reports whether the lookup should run again:
+// the read model moved since, or it waited for it.
+//
+// A node that another node's client just moved to may lag behind the write
+// that client saw, and a node that restarted on a wiped read model, or
+// joined a cluster, may be replaying a long log. So when the read model is
+// behind the log, "not found" is answered only once it has applied what
+// the log held when the lookup began, or once a whole catchUpWait passed
+// without a commit, or after max(applyTimeout, catchUpWait) in all. Waits
+// past the first catchUpWait are for at most catchUpWaiters lookups at once.
+func (s *Service) catchUp(ctx context.Context, before uint64) bool {
 	last, err := s.log.LastSeq(ctx)
 	if err != nil || last <= s.store.Applied() {
-		return false
+		return s.store.Applied() != before
 	}
 	ctx, cancel := context.WithTimeout(ctx, max(s.applyTimeout, s.catchUpWait))
 	defer cancel()
-	for {
+	for first := true; ; first = false {
 		from := s.store.Applied()
 		wctx, wcancel := context.WithTimeout(ctx, s.catchUpWait)
 		err := s.store.WaitApplied(wctx, last)
 		wcancel()
 		if err == nil || ctx.Err() != nil || s.store.Applied() == from {
 			return true
+		}
+		if first {
+			select {
+			case s.waiters <- struct{}{}:
+				defer func() { <-s.waiters }()
+			default:
+				return true // enough lookups already wait on this node
+			}
 		}
 	}
 }
@@ -127,8 +145,9 @@ func (s *Service) summary(ctx context.Context, conversationID, userID string) (*
 	if !ValidID(conversationID) {
 		return nil, ErrConversationNotFound
 	}
+	before := s.store.Applied()
 	sum, err := s.store.Summary(ctx, conversationID, userID)
-	if err == nil && sum == nil && s.catchUp(ctx) {
+	if err == nil && sum == nil && s.catchUp(ctx, before) {
 		sum, err = s.store.Summary(ctx, conversationID, userID)
 	}
 	if err != nil {
@@ -145,7 +164,11 @@ func (s *Service) message(ctx context.Context, conversationID, messageID string)
 	if !ValidID(messageID) {
 		return nil, ErrMessageNotFound
 	}
+	before := s.store.Applied()
 	m, err := s.store.Message(ctx, conversationID, messageID)
+	if err == nil && m == nil && s.catchUp(ctx, before) {
+		m, err = s.store.Message(ctx, conversationID, messageID)
+	}
 	if err != nil {
 		return nil, err
 	}

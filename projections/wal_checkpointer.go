@@ -15,7 +15,8 @@ const (
 	// checkpointMinEvents is how many committed events a checkpoint waits
 	// for, unless checkpointQuiet passes first.
 	checkpointMinEvents = 64
-	// checkpointQuiet is the longest a committed event waits to be copied.
+	// checkpointQuiet is about the longest a committed event waits for a
+	// checkpoint to start (a little longer if it came during one).
 	checkpointQuiet = time.Second
 )
 
@@ -33,11 +34,12 @@ const (
 // Once a checkpoint has copied the whole WAL, the next write restarts it,
 // and that commit syncs the WAL's new header. So a checkpoint waits for
 // checkpointMinEvents committed events (or checkpointQuiet), and runs at
-// most every checkpointEvery: under a light load the WAL restarts about
-// once per 64 events instead of after every commit. Under a steady load
-// commits keep arriving during each checkpoint, so it rarely copies all of
-// the WAL; the writer's own automatic checkpoint, left on at 4,000 pages,
-// then finds almost every page copied and restarts the WAL.
+// most every checkpointEvery: under a light load the WAL restarts at most
+// once per 64 events or per second, instead of after every commit. Under a
+// steady load commits keep arriving during each checkpoint, so it rarely
+// copies all of the WAL; the writer's own automatic checkpoint, left on at
+// 4,000 pages, then finds almost every page copied, and the write after it
+// restarts the WAL.
 type walCheckpointer struct {
 	db      *sql.DB
 	kick    chan struct{}
@@ -102,12 +104,12 @@ func (c *walCheckpointer) loop(ctx context.Context) {
 				break gather
 			}
 		}
-		c.pending.Store(0)
+		c.pending.Swap(0) // what came in meanwhile was committed before this checkpoint
 		if _, err := c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
 			// The writer's own automatic checkpoint still runs.
 			if time.Since(warned) > time.Minute {
 				warned = time.Now()
-				slog.Warn("background WAL checkpoint failed", "err", err)
+				slog.Warn("background WAL checkpoint failed", "component", "projections", "err", err)
 			}
 		}
 		timer.Reset(checkpointEvery)
