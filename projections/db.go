@@ -73,7 +73,8 @@ func dsn(path string, write, bulk bool) string {
 		q.Add("_pragma", "cache_size(-65536)")
 		if !bulk {
 			// The background checkpointer copies the WAL; the writer's own
-			// checkpoint is the backstop that restarts it (see walCheckpointer).
+			// checkpoint is the backstop under a steady load (see
+			// walCheckpointer).
 			q.Add("_pragma", "wal_autocheckpoint(4000)")
 		}
 	} else {
