@@ -12,7 +12,7 @@ test:
 # microbenchmarks of the hot paths.
 bench:
     go run ./cmd/parley bench standard
-    go test ./engine ./projections -run '^$' -bench . -benchtime 2s
+    go test ./engine ./projections -run '^$' -bench .
 
 # Formatting and static checks.
 lint:

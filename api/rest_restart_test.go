@@ -101,31 +101,6 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	env := testkit.Start(t, func(c *node.Config) { c.CatchUpWait, c.ApplyTimeout = wait, time.Minute })
 	conv := createConv(t, env, env.Token("a"), "", "b")
 
-	// backlog stops the node, appends 40,000 sends and then last, and
-	// restarts the node on them.
-	backlog := func(last engine.Event) {
-		t.Helper()
-		env.Stop()
-		ctx := context.Background()
-		conn, err := streams.Open(ctx, streams.Config{DataDir: env.Config.DataDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		evs := make([]engine.Event, 0, 40001)
-		for i := range 40000 {
-			ev, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(),
-				engine.MessageSentData{Body: fmt.Sprint("m", i), ClientTempID: fmt.Sprint("bulk-", last.ID, i)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs = append(evs, ev)
-		}
-		if err := conn.Log().AppendAsync(ctx, append(evs, last), 1000); err != nil {
-			t.Fatal(err)
-		}
-		env.Restart()
-	}
 	// lookup fetches path at once and wants 200; a lookup that took less
 	// than one wait would not show the feature, so that machine skips.
 	lookup := func(path, tok string) {
@@ -142,7 +117,7 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backlog(msg)
+	restartOnBacklog(t, env, conv, msg)
 	lookup("/api/messages/"+conv+"/"+msg.ID.String()+"/reads", env.Token("b"))
 
 	// A conversation created last.
@@ -152,12 +127,100 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backlog(created)
+	restartOnBacklog(t, env, conv, created)
 	lookup("/api/conversations/"+late, env.Token("c"))
 
 	// Someone who is not a member still gets 404, at once now that the node
 	// is level with the log.
 	if r := env.Do("GET", "/api/conversations/"+late, env.Token("b"), nil); r.Status != http.StatusNotFound {
 		t.Fatalf("outsider: %d", r.Status)
+	}
+}
+
+// restartOnBacklog stops env's node, appends 40,000 sends by "a" into conv
+// and then last, and restarts the node on them: it comes back behind the
+// log by a few seconds of replay.
+func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.Event) {
+	t.Helper()
+	env.Stop()
+	ctx := context.Background()
+	conn, err := streams.Open(ctx, streams.Config{DataDir: env.Config.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	evs := make([]engine.Event, 0, 40001)
+	for i := range 40000 {
+		ev, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(),
+			engine.MessageSentData{Body: fmt.Sprint("m", i), ClientTempID: fmt.Sprint("bulk-", last.ID, i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := conn.Log().AppendAsync(ctx, append(evs, last), 1000); err != nil {
+		t.Fatal(err)
+	}
+	env.Restart()
+}
+
+// Only a bounded number of lookups wait past the first window for a node
+// that is catching up; the rest answer after one window, as if the node
+// were level with the log. With room for one, of three lookups at once of
+// a conversation created last, one waits and finds it and two answer 404.
+func TestCatchUpWaitersAreBounded(t *testing.T) {
+	// The projector commits every 2,000 events while it replays (about
+	// every 40 ms here), well within a window, so the one that waits keeps
+	// waiting. The replay takes 650-900 ms here.
+	const wait = 250 * time.Millisecond
+	env := testkit.Start(t, func(c *node.Config) {
+		c.CatchUpWait, c.ApplyTimeout, c.CatchUpWaiters = wait, time.Minute, 1
+	})
+	conv := createConv(t, env, env.Token("a"), "", "b")
+	late := ulid.Make().String()
+	created, err := engine.NewEvent(engine.ConversationCreated, late, "a", time.Now(),
+		engine.ConversationCreatedData{Kind: engine.KindGroup, Title: "late", ParticipantIDs: []string{"a", "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := env.Token("c")
+	restartOnBacklog(t, env, conv, created)
+	type answer struct {
+		status int
+		err    error
+	}
+	answers := make(chan answer, 3)
+	t0 := time.Now()
+	for range 3 {
+		go func() { // no t.Fatal off the test's goroutine: errors come back
+			req, err := http.NewRequest("GET", env.URL()+"/api/conversations/"+late, nil)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := env.Client.Do(req)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			resp.Body.Close()
+			answers <- answer{status: resp.StatusCode}
+		}()
+	}
+	got := map[int]int{}
+	for range 3 {
+		a := <-answers
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		got[a.status]++
+	}
+	elapsed := time.Since(t0)
+	if elapsed < 2*wait {
+		t.Skipf("the node replayed 40,000 events in %v, within two waits of %v: too fast a machine for this test", elapsed, wait)
+	}
+	if got[http.StatusOK] != 1 || got[http.StatusNotFound] != 2 {
+		t.Fatalf("statuses %v after %v, want one 200 (the lookup that waited) and two 404s", got, elapsed)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -48,7 +49,13 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 	}
 	// From memory: the events' wire forms and JSON, shared (read-only).
 	// From the log: the events, turned into wire forms below.
-	wires, skipped, deleted, cached := s.recentEvents(conversationID, after, snap.Checkpoint, limit+1)
+	wp := wiresPool.Get().(*[]CachedWire)
+	wires, skipped, deleted, cached := s.recentEvents((*wp)[:0], conversationID, after, snap.Checkpoint, limit+1)
+	defer func() { // d keeps what it needs of wires; the slice goes back
+		clear(wires)
+		*wp = wires[:0]
+		wiresPool.Put(wp)
+	}()
 	var evs []Event
 	n := len(wires)
 	if !cached {
@@ -98,8 +105,9 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 		}
 		if m, ok := w.Data.(Message); ok {
 			if at, gone := deleted[m.ID]; gone {
-				c := *w // a copy: the memory's form stays as it is
-				m.Body, m.DeletedAt = "", &at
+				c := *w         // a copy: the memory's form stays as it is
+				deletedAt := at // only a deleted message's time goes to the heap
+				m.Body, m.DeletedAt = "", &deletedAt
 				c.Data, w, raw = m, &c, nil
 			}
 		}
@@ -111,15 +119,19 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 	return d, nil
 }
 
-// recentEvents answers from the node's memory of recent events when it
-// holds all of the conversation's events in (after, to]; cached is false
-// otherwise (or without a cache).
-func (s *Service) recentEvents(conversationID string, after, to uint64, max int) (wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, cached bool) {
+// recentEvents answers from the node's memory of recent events, appending
+// to dst, when it holds all of the conversation's events in (after, to];
+// cached is false otherwise (or without a cache).
+func (s *Service) recentEvents(dst []CachedWire, conversationID string, after, to uint64, max int) (wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, cached bool) {
 	if s.recent == nil {
-		return nil, nil, nil, false
+		return dst, nil, nil, false
 	}
-	return s.recent.Events(conversationID, after, to, max)
+	return s.recent.AppendEvents(dst, conversationID, after, to, max)
 }
+
+// wiresPool holds the slices a delta collects the memory's events in: a
+// delta's garbage is what makes the collector run while deltas are served.
+var wiresPool = sync.Pool{New: func() any { return new([]CachedWire) }}
 
 // deltaFast resolves the cursor from memory and reads the snapshot, when
 // the cursor needs no wait; a nil snapshot means: take deltaStart.

@@ -201,18 +201,24 @@ type CachedWire struct {
 // (id to deletion time; both maps nil when empty); ok is false when the
 // cache does not hold all of them.
 func (r *RecentEvents) Events(conversationID string, after, to uint64, max int) (wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, ok bool) {
+	return r.AppendEvents(nil, conversationID, after, to, max)
+}
+
+// AppendEvents is Events appending the wire forms to dst (returned as is
+// when ok is false).
+func (r *RecentEvents) AppendEvents(dst []CachedWire, conversationID string, after, to uint64, max int) (wires []CachedWire, skipped map[uint64]bool, deleted map[string]string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convs[conversationID]
 	if c == nil || c.since > after || r.upto < to {
 		r.misses.Add(1)
-		return nil, nil, nil, false
+		return dst, nil, nil, false
 	}
 	r.hits.Add(1)
 	start, _ := slices.BinarySearchFunc(c.evs, after+1, func(e recentEvent, s uint64) int { return cmp.Compare(e.ev.Seq, s) })
 	end, _ := slices.BinarySearchFunc(c.evs, to+1, func(e recentEvent, s uint64) int { return cmp.Compare(e.ev.Seq, s) })
 	end = min(end, start+max)
-	wires = make([]CachedWire, 0, end-start)
+	wires = slices.Grow(dst, end-start)
 	for i := start; i < end; i++ {
 		e := &c.evs[i]
 		if e.wire == nil {

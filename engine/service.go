@@ -29,6 +29,9 @@ type ServiceConfig struct {
 	// node's projector to move, when the node is behind the log (default
 	// 2s); while it keeps moving the lookup waits on, up to ApplyTimeout.
 	CatchUpWait time.Duration
+	// CatchUpWaiters is how many lookups may wait past one CatchUpWait at
+	// once; the others answer after one (default 256).
+	CatchUpWaiters int
 	// Recent, when set, answers deltas from memory where it can (the node
 	// feeds it every applied batch); nil reads every delta from the log.
 	Recent *RecentEvents
@@ -48,8 +51,11 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 	if cfg.CatchUpWait <= 0 {
 		cfg.CatchUpWait = 2 * time.Second
 	}
+	if cfg.CatchUpWaiters <= 0 {
+		cfg.CatchUpWaiters = catchUpWaiters
+	}
 	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout,
-		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, catchUpWaiters), recent: cfg.Recent}
+		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent}
 }
 
 // Limits returns the limits the service enforces.
@@ -99,8 +105,9 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 	return p, nil
 }
 
-// catchUpWaiters bounds the lookups that wait longer than one catchUpWait
-// for a node that is still catching up; the others answer after one.
+// catchUpWaiters is the default bound on the lookups that wait longer than
+// one catchUpWait for a node that is still catching up; the others answer
+// after one.
 const catchUpWaiters = 256
 
 // catchUp is called after a lookup found nothing; before is Applied() as
@@ -113,7 +120,8 @@ const catchUpWaiters = 256
 // behind the log, "not found" is answered only once it has applied what
 // the log held when the lookup began, or once a whole catchUpWait passed
 // without a commit, or after max(applyTimeout, catchUpWait) in all. Waits
-// past the first catchUpWait are for at most catchUpWaiters lookups at once.
+// past the first catchUpWait are for a bounded number of lookups at once
+// (ServiceConfig.CatchUpWaiters).
 func (s *Service) catchUp(ctx context.Context, before uint64) bool {
 	last, err := s.log.LastSeq(ctx)
 	if err != nil || last <= s.store.Applied() {

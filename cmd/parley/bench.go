@@ -32,7 +32,10 @@ Workloads:
             senders, closed-loop then open-loop (--senders 0 or --rate 0 skips one):
             deliveries/s, send-to-receive latency, each send's answer latency, lost
   connections  K idle sockets on presence-messaging and a private channel: RSS per socket
-  ceiling   raw JetStream publish (sync, async) and SQLite insert rates on this machine
+  ceiling   raw JetStream publish (sync, async) and SQLite insert rates on this machine,
+            and the fanout transport floor: fanout's closed and open loops (each for
+            --duration, at most 3 s) against a server that only forwards each send to
+            its room's sockets
   soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
             then the server's goroutines and heap compared with before the load
   standard  every workload but soak, with sizes that finish in a few minutes
@@ -119,6 +122,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")
 	fs.StringVar(&c.Profiles, "profiles", "", "soak: write the server's heap profiles before and after the load into this dir")
+	floorAddr := fs.String("floor-server", "", "internal: serve the ceiling's fanout transport floor on this address (the harness starts it)")
 	pprofAddr := fs.String("pprof", "", "serve the harness's own profiler on this address (the server's is `serve --pprof`)")
 	// Workload names may come before, between or after the flags.
 	var names []string
@@ -131,6 +135,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		names = append(names, fs.Arg(0))
 		args = fs.Args()[1:]
+	}
+	if *floorAddr != "" {
+		if len(names) > 0 {
+			return errors.New("--floor-server runs the floor server alone, without workloads")
+		}
+		return serveFloor(ctx, *floorAddr)
 	}
 	if len(names) == 0 {
 		fs.Usage()

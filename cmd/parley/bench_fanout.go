@@ -441,7 +441,8 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 	conns := make([]*pusherConn, c.Connections)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
-	var firstErr atomic.Value
+	var firstErr error // the first failure; errors of different types, so not an atomic.Value
+	var errOnce sync.Once
 	sem := make(chan struct{}, 64)
 	for i := range conns {
 		wg.Add(1)
@@ -452,7 +453,7 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 			pc, err := open(i)
 			if err != nil {
 				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err)
+				errOnce.Do(func() { firstErr = err })
 				return
 			}
 			conns[i] = pc
@@ -475,8 +476,8 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 		r.RSSPerConnKiB = float64(after-before) / float64(ok)
 		r.Extra["server_rss_before_kib"], r.Extra["server_rss_after_kib"] = before, after
 	}
-	if err, _ := firstErr.Load().(error); err != nil {
-		r.Extra["first_error"] = err.Error()
+	if firstErr != nil {
+		r.Extra["first_error"] = firstErr.Error()
 	}
 	return []benchResult{r}, nil
 }

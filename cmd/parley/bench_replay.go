@@ -163,7 +163,8 @@ func benchReplay(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchR
 
 // benchCeiling measures this machine's raw limits in the same run: JetStream
 // publishes with no HTTP and no projection, sync (c.Clients publishers) and
-// async, and SQLite inserts of message rows in batches.
+// async, SQLite inserts of message rows in batches, and the fanout transport
+// floor (bench_floor.go).
 func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchResult, error) {
 	tmp, err := os.MkdirTemp("", "parley-ceiling-")
 	if err != nil {
@@ -227,5 +228,10 @@ func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]bench
 	}
 	out = append(out, benchResult{Workload: "ceiling", EventsPerS: float64(n) / d.Seconds(), Extra: cpuPer(cpu0, n),
 		Params: map[string]any{"what": "sqlite_insert_message_rows", "per_transaction": 10000, "rows": n}})
+	floor, err := benchFloor(ctx, c, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("fanout transport floor: %w", err)
+	}
+	out = append(out, floor...)
 	return out, nil
 }

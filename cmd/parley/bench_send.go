@@ -86,7 +86,9 @@ func (s *benchServer) directConversations(prefix string, n int) ([]string, []str
 func (s *benchServer) sendMany(conv, tok string, n, clients int) ([]uint64, error) {
 	seqs := make([]uint64, n)
 	var next atomic.Int64
-	var firstErr atomic.Value
+	var firstErr error // errors of different types, so not an atomic.Value
+	var failed atomic.Bool
+	var errOnce sync.Once
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Add(1)
@@ -94,12 +96,13 @@ func (s *benchServer) sendMany(conv, tok string, n, clients int) ([]uint64, erro
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= n || firstErr.Load() != nil {
+				if i >= n || failed.Load() {
 					return
 				}
 				var m engine.Message
 				if _, err := s.do("POST", "/api/messages/"+conv, tok, map[string]string{"body": body200, "client_temp_id": fmt.Sprint("fill-", i)}, &m); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					errOnce.Do(func() { firstErr = err })
+					failed.Store(true)
 					return
 				}
 				seqs[i] = m.Seq
@@ -107,8 +110,8 @@ func (s *benchServer) sendMany(conv, tok string, n, clients int) ([]uint64, erro
 		}()
 	}
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return nil, err
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return seqs, nil
 }

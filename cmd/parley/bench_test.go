@@ -72,13 +72,25 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	if r := got["replay"]; len(r) != 1 || r[0].EventsPerS <= 0 || r[0].Params["events"].(float64) < 3000 {
 		t.Fatalf("replay result = %+v", r)
 	}
-	if c := got["ceiling"]; len(c) != 3 {
+	if c := got["ceiling"]; len(c) != 5 {
 		t.Fatalf("ceiling results = %+v", c)
 	}
-	// Every figure carries its CPU time per message; /proc counts it in
-	// 10 ms ticks, so only the sync publishes (about 100 ms of CPU for
+	// The fanout transport floor: fanout's closed and open loops against a
+	// server that only forwards, every delivery made.
+	for i, mode := range []string{"closed-loop", "open-loop"} {
+		floor := got["ceiling"][3+i]
+		if floor.Params["what"] != "fanout_transport_floor" || floor.Params["mode"] != mode ||
+			floor.SendsPerS <= 0 || floor.DeliveriesPerS <= 0 || floor.Lost != 0 || floor.P99Ms <= 0 {
+			t.Fatalf("fanout transport floor, %s = %+v", mode, floor)
+		}
+	}
+	if got["ceiling"][4].Params["rate_per_s"] != float64(50) {
+		t.Fatalf("the open-loop floor ran at %v, not --rate", got["ceiling"][4].Params["rate_per_s"])
+	}
+	// Every other figure carries its CPU time per message; /proc counts it
+	// in 10 ms ticks, so only the sync publishes (about 100 ms of CPU for
 	// 2,000) are sure to show a positive figure on any machine.
-	for _, c := range got["ceiling"] {
+	for _, c := range got["ceiling"][:3] {
 		cpu, ok := c.Extra["process_cpu_us_per_msg"].(float64)
 		if !ok || cpu < 0 || (c.Params["what"] == "jetstream_publish_sync" && cpu <= 0) {
 			t.Fatalf("ceiling %v without its CPU time per message: %+v", c.Params["what"], c.Extra)

@@ -36,7 +36,10 @@ type Config struct {
 	// CatchUpWait is how long a lookup that found nothing waits for a
 	// lagging projector to move (engine.ServiceConfig; 0: 2s).
 	CatchUpWait time.Duration
-	LogLevel    string
+	// CatchUpWaiters bounds the lookups waiting past one CatchUpWait at
+	// once (engine.ServiceConfig; 0: 256).
+	CatchUpWaiters int
+	LogLevel       string
 	// NATSListen is where the embedded server also accepts local TCP clients
 	// (tools such as replay and verify); "" turns it off.
 	NATSListen string
@@ -220,7 +223,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		m.startUpgrade(built)
 	}
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout,
-		CatchUpWait: m.Config.CatchUpWait, Recent: m.recent})
+		CatchUpWait: m.Config.CatchUpWait, CatchUpWaiters: m.Config.CatchUpWaiters, Recent: m.recent})
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
 		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
 	if m.Config.Dev {
