@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"parley/engine"
 )
 
 // The fanout transport floor: bench fanout's closed and open loops (the same
@@ -139,18 +140,6 @@ func (f *floorServer) socket(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 }
 
-// floorMessage is the message the floor forwards and answers: the fields of
-// Parley's message, so its frames and answers are about the same size.
-type floorMessage struct {
-	ID             string `json:"id"`
-	ConversationID string `json:"conversation_id"`
-	SenderID       string `json:"sender_id"`
-	Body           string `json:"body"`
-	ClientTempID   string `json:"client_temp_id"`
-	Seq            uint64 `json:"seq"`
-	CreatedAt      string `json:"created_at"`
-}
-
 // send forwards one message to its room's sockets and answers 201.
 func (f *floorServer) send(w http.ResponseWriter, r *http.Request) {
 	var in struct {
@@ -163,7 +152,9 @@ func (f *floorServer) send(w http.ResponseWriter, r *http.Request) {
 	}
 	room := r.PathValue("room")
 	now := time.Now()
-	msg := floorMessage{ID: fmt.Sprintf("%026d", now.UnixNano()), ConversationID: room, SenderID: "floor",
+	// Parley's message type, so the frames and answers are about the size
+	// of Parley's.
+	msg := engine.Message{ID: fmt.Sprintf("%026d", now.UnixNano()), ConversationID: room, SenderID: "floor",
 		Body: in.Body, ClientTempID: in.ClientTempID, Seq: uint64(now.UnixNano()), CreatedAt: now.UTC().Format(time.RFC3339Nano)}
 	frame := floorFrame("message.sent", "private-conversation."+room, msg)
 	f.mu.Lock()
@@ -214,12 +205,10 @@ func benchFloor(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	s := &benchServer{URL: "http://" + addr, Secret: []byte("floor"), client: &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}}
 	s.cmd = exec.Command(exe, "bench", "--floor-server", addr)

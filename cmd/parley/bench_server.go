@@ -66,12 +66,10 @@ func startBenchServer(ctx context.Context, c benchConfig, stderr io.Writer) (*be
 		return nil, err
 	}
 	s.Secret = []byte(hex.EncodeToString(raw))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	s.URL = "http://" + addr
 	args := []string{"serve", "--addr", addr, "--data", s.DataDir, "--jwt-secret", string(s.Secret),
 		"--log-level", "warn", "--sync", c.Sync, "--send-rate", "0",
@@ -98,6 +96,18 @@ func startBenchServer(ctx context.Context, c benchConfig, stderr io.Writer) (*be
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// freeLoopbackAddr picks a free loopback port for a child server. The port
+// is free when picked; another process could take it before the child
+// listens, in which case the child fails to start and the harness says so.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // Stop ends a server the harness started and removes its data.
