@@ -110,6 +110,7 @@ func (s *Server) delta(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	defer d.Release() // once the answer is written
 	// The delta encodes itself (its events' JSON mostly comes ready from
 	// memory), into a reused buffer; written as is, not re-read by the
 	// serializer.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -87,9 +88,10 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 			return nil, err
 		}
 	}
-	d.Events = make([]*WireEvent, 0, n)
+	d.lists = deltaListsPool.Get().(*deltaLists)
+	d.Events = slices.Grow(d.lists.events[:0], n)
 	if cached {
-		d.encoded = make([][]byte, 0, n)
+		d.encoded = slices.Grow(d.lists.encoded[:0], n)
 	}
 	for i := range n {
 		var w *WireEvent
@@ -129,9 +131,35 @@ func (s *Service) recentEvents(dst []CachedWire, conversationID string, after, t
 	return s.recent.AppendEvents(dst, conversationID, after, to, max)
 }
 
-// wiresPool holds the slices a delta collects the memory's events in: a
-// delta's garbage is what makes the collector run while deltas are served.
-var wiresPool = sync.Pool{New: func() any { return new([]CachedWire) }}
+// wiresPool holds the slices a delta collects the memory's events in, and
+// deltaListsPool its answer's lists: a delta's garbage is what makes the
+// collector run while deltas are served, and the collector's cycles are
+// most of their tail.
+var (
+	wiresPool      = sync.Pool{New: func() any { return new([]CachedWire) }}
+	deltaListsPool = sync.Pool{New: func() any { return new(deltaLists) }}
+)
+
+// deltaLists are a Delta's Events and encoded, kept for the next delta.
+type deltaLists struct {
+	events  []*WireEvent
+	encoded [][]byte
+}
+
+// Release gives the delta's event lists back for reuse, once its answer has
+// been written; d must not be used afterwards. A delta never released is
+// simply collected.
+func (d *Delta) Release() {
+	l := d.lists
+	if l == nil {
+		return
+	}
+	clear(d.Events)
+	clear(d.encoded)
+	l.events, l.encoded = d.Events[:0], d.encoded[:0]
+	d.Events, d.encoded, d.lists = nil, nil, nil
+	deltaListsPool.Put(l)
+}
 
 // deltaFast resolves the cursor from memory and reads the snapshot, when
 // the cursor needs no wait; a nil snapshot means: take deltaStart.

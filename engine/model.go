@@ -92,6 +92,9 @@ type Delta struct {
 	// encoded holds, per event, its JSON when the memory of recent events
 	// had it (nil where it must be encoded); see MarshalJSON.
 	encoded [][]byte
+	// lists, when set, is where Events and encoded came from; Release
+	// gives them back.
+	lists *deltaLists
 }
 
 // Snapshot is what the read model holds for one user and conversation at one

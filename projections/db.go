@@ -202,6 +202,15 @@ func (p *pools) prepareLater(query string) {
 	}()
 }
 
+// lookupRow runs a prepared one-row read that is an index lookup (a
+// primary or unique key, over in well under a millisecond) without watching
+// ctx: a cancellable context makes database/sql and the driver start a
+// goroutine each per statement, which costs the hot lookups (a send's check,
+// a delta's snapshot) more than the lookup would ever run on.
+func (db *DB) lookupRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.queryRow(context.WithoutCancel(ctx), query, args...)
+}
+
 // queryRow runs a prepared one-row read.
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	s, err := db.cur.Load().stmt(ctx, query)

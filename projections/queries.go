@@ -51,7 +51,7 @@ func one[T any](v *T, err error) (*T, error) {
 // Participant returns a user's membership, or nil.
 func (db *DB) Participant(ctx context.Context, conversationID, userID string) (*engine.Participant, error) {
 	var p engine.Participant
-	err := db.queryRow(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
+	err := db.lookupRow(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
 		FROM participants WHERE conversation_id = ? AND user_id = ?`, conversationID, userID).
 		Scan(&p.UserID, &p.JoinedAt, &p.JoinedSeq, &p.LastReadMessageID, &p.LastReadSeq, &p.LastReadAt)
 	return one(&p, err)
@@ -111,7 +111,7 @@ func (db *DB) MessageWithParticipants(ctx context.Context, conversationID, messa
 // Summary returns the conversation as userID sees it, or nil when userID is
 // not a participant.
 func (db *DB) Summary(ctx context.Context, conversationID, userID string) (*engine.ConversationSummary, error) {
-	return one(scanSummary(db.queryRow(ctx, `SELECT `+summaryCols+summaryFrom+
+	return one(scanSummary(db.lookupRow(ctx, `SELECT `+summaryCols+summaryFrom+
 		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
 }
 
@@ -141,7 +141,7 @@ func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySe
 
 // UnreadTotal is the user's unread messages over all their conversations.
 func (db *DB) UnreadTotal(ctx context.Context, userID string) (int64, error) {
-	return scanTotal(db.queryRow(ctx, totalQuery, userID))
+	return scanTotal(db.lookupRow(ctx, totalQuery, userID))
 }
 
 const totalQuery = `SELECT unread_total FROM unread_summary WHERE user_id = ?`
@@ -159,7 +159,7 @@ func scanTotal(r *sql.Row) (int64, error) {
 // key, or "".
 func (db *DB) DirectConversation(ctx context.Context, directKey string) (string, error) {
 	var id string
-	err := db.queryRow(ctx, `SELECT id FROM conversations WHERE direct_key = ?`, directKey).Scan(&id)
+	err := db.lookupRow(ctx, `SELECT id FROM conversations WHERE direct_key = ?`, directKey).Scan(&id)
 	if err == sql.ErrNoRows {
 		return "", nil
 	}
@@ -179,13 +179,13 @@ func scanMessage(r rowScanner) (*engine.Message, error) {
 
 // Message returns one message of a conversation, or nil.
 func (db *DB) Message(ctx context.Context, conversationID, messageID string) (*engine.Message, error) {
-	return one(scanMessage(db.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND conversation_id = ?`,
+	return one(scanMessage(db.lookupRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND conversation_id = ?`,
 		messageID, conversationID)))
 }
 
 // MessageByTempID finds a message by its idempotency key, or nil.
 func (db *DB) MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (*engine.Message, error) {
-	return one(scanMessage(db.queryRow(ctx, `SELECT `+messageCols+` FROM messages
+	return one(scanMessage(db.lookupRow(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE sender_id = ? AND conversation_id = ? AND client_temp_id = ?`, senderID, conversationID, clientTempID)))
 }
 
@@ -193,7 +193,7 @@ func (db *DB) MessageByTempID(ctx context.Context, conversationID, senderID, cli
 func (db *DB) SendCheck(ctx context.Context, conversationID, userID, clientTempID string) (bool, *engine.Message, error) {
 	var member int
 	var seq sql.NullInt64
-	err := db.queryRow(ctx, `SELECT (SELECT count(*) FROM participants WHERE conversation_id = ?1 AND user_id = ?2),
+	err := db.lookupRow(ctx, `SELECT (SELECT count(*) FROM participants WHERE conversation_id = ?1 AND user_id = ?2),
 		(SELECT seq FROM messages WHERE sender_id = ?2 AND conversation_id = ?1 AND client_temp_id = ?3)`,
 		conversationID, userID, clientTempID).Scan(&member, &seq)
 	if err != nil || member == 0 {
@@ -202,7 +202,7 @@ func (db *DB) SendCheck(ctx context.Context, conversationID, userID, clientTempI
 	if !seq.Valid {
 		return true, nil, nil
 	}
-	m, err := one(scanMessage(db.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE seq = ?`, seq.Int64)))
+	m, err := one(scanMessage(db.lookupRow(ctx, `SELECT `+messageCols+` FROM messages WHERE seq = ?`, seq.Int64)))
 	return true, m, err
 }
 
@@ -255,7 +255,7 @@ func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (*eng
 	// One statement reads one snapshot of the database: no transaction
 	// needed to make the checkpoint, the summary and the total agree.
 	var snap engine.Snapshot
-	sum, err := one(scanSummary(extraScanner{r: db.queryRow(ctx, snapshotQuery, checkpointName, conversationID, userID),
+	sum, err := one(scanSummary(extraScanner{r: db.lookupRow(ctx, snapshotQuery, checkpointName, conversationID, userID),
 		extra: []any{&snap.Checkpoint, &snap.Summary.UnreadTotal}}))
 	if err != nil || sum == nil {
 		return nil, err
