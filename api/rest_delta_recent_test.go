@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +62,7 @@ func TestDeltaFromMemoryEqualsDeltaFromLog(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "projection of the workload", func() bool { return env.Node.DB().Applied() >= last })
 
 	compareAll(t, env, convs, msgs, last)
+	compareConcurrently(t, env, convs, last)
 	// A restarted node loads the tail of the log into its memory before its
 	// projector starts: the same answers, and still from memory.
 	env.Restart()
@@ -118,6 +121,64 @@ func compareAll(t *testing.T, env *testkit.Env, convs []string, msgs [3][]engine
 	st := env.Node.Recent().Stats()
 	if st.Hits-before.Hits < uint64(compared)/2 {
 		t.Fatalf("only %d of %d deltas came from memory (%d misses): the cache is not used", st.Hits-before.Hits, compared, st.Misses-before.Misses)
+	}
+}
+
+// compareConcurrently asks for deltas from several goroutines at once, so
+// the pooled lists a delta is built in and answered from are reused while
+// other answers are being built and written: every answer must still be the
+// log's.
+func compareConcurrently(t *testing.T, env *testkit.Env, convs []string, last uint64) {
+	t.Helper()
+	fromLog := engine.NewService(env.Node.Log(), env.Node.DB(), engine.ServiceConfig{})
+	type query struct{ path, want string }
+	var queries []query
+	for _, conv := range convs {
+		for after := uint64(0); after <= last; after += 5 {
+			for _, limit := range []int{3, 100} {
+				want, err := fromLog.Delta(context.Background(), "b", conv, engine.DeltaCursor{AfterSeq: after, HasSeq: true}, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				queries = append(queries, query{fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=%d", conv, after, limit), normalize(t, mustJSON(t, want))})
+			}
+		}
+	}
+	tok := env.Token("b")
+	const workers = 8
+	mismatches := make(chan string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() { // no t.Fatal off the test's goroutine: the first mismatch comes back
+			defer wg.Done()
+			for i := range 2 * len(queries) {
+				q := queries[(i*(w+1)+w)%len(queries)] // each worker its own order
+				req, _ := http.NewRequest("GET", env.URL()+q.path, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := env.Client.Do(req)
+				if err != nil {
+					mismatches <- err.Error()
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var v any
+				if err != nil || json.Unmarshal(body, &v) != nil {
+					mismatches <- fmt.Sprintf("%s: unreadable answer %q (%v)", q.path, body, err)
+					return
+				}
+				if got, _ := json.Marshal(v); string(got) != q.want {
+					mismatches <- fmt.Sprintf("%s:\ngot  %s\nwant %s", q.path, got, q.want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(mismatches)
+	if m, ok := <-mismatches; ok {
+		t.Fatalf("concurrent deltas: %s", m)
 	}
 }
 

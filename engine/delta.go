@@ -51,6 +51,7 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 	// From memory: the events' wire forms and JSON, shared (read-only).
 	// From the log: the events, turned into wire forms below.
 	wp := wiresPool.Get().(*[]CachedWire)
+	// Empty: the events are wires[0:n] below.
 	wires, skipped, deleted, cached := s.recentEvents((*wp)[:0], conversationID, after, snap.Checkpoint, limit+1)
 	defer func() { // d keeps what it needs of wires; the slice goes back
 		clear(wires)
@@ -147,16 +148,20 @@ type deltaLists struct {
 }
 
 // Release gives the delta's event lists back for reuse, once its answer has
-// been written; d must not be used afterwards. A delta never released is
-// simply collected.
+// been written. Call it once, on the Delta Service.Delta returned (never on
+// a copy): afterwards neither d nor a slice taken from it (d.Events) may be
+// used. A delta never released is simply collected.
 func (d *Delta) Release() {
 	l := d.lists
 	if l == nil {
 		return
 	}
 	clear(d.Events)
-	clear(d.encoded)
-	l.events, l.encoded = d.Events[:0], d.encoded[:0]
+	l.events = d.Events[:0]
+	if d.encoded != nil { // from the log, no encoded list was taken
+		clear(d.encoded)
+		l.encoded = d.encoded[:0]
+	}
 	d.Events, d.encoded, d.lists = nil, nil, nil
 	deltaListsPool.Put(l)
 }

@@ -206,7 +206,9 @@ func (p *pools) prepareLater(query string) {
 // primary or unique key, over in well under a millisecond) without watching
 // ctx: a cancellable context makes database/sql and the driver start a
 // goroutine each per statement, which costs the hot lookups (a send's check,
-// a delta's snapshot) more than the lookup would ever run on.
+// a delta's snapshot) more than the lookup would ever run on. So neither the
+// lookup nor its wait for a free reader (the pool's readers are each held
+// for about as long) ends when the client goes.
 func (db *DB) lookupRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return db.queryRow(context.WithoutCancel(ctx), query, args...)
 }
