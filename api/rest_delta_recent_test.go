@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -154,18 +153,14 @@ func compareConcurrently(t *testing.T, env *testkit.Env, convs []string, last ui
 			defer wg.Done()
 			for i := range 2 * len(queries) {
 				q := queries[(i*(w+1)+w)%len(queries)] // each worker its own order
-				req, _ := http.NewRequest("GET", env.URL()+q.path, nil)
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := env.Client.Do(req)
+				r, err := env.Try("GET", q.path, tok, nil)
 				if err != nil {
 					mismatches <- err.Error()
 					return
 				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
 				var v any
-				if err != nil || json.Unmarshal(body, &v) != nil {
-					mismatches <- fmt.Sprintf("%s: unreadable answer %q (%v)", q.path, body, err)
+				if r.Status != http.StatusOK || json.Unmarshal(r.Body, &v) != nil {
+					mismatches <- fmt.Sprintf("%s: status %d, answer %q", q.path, r.Status, r.Body)
 					return
 				}
 				if got, _ := json.Marshal(v); string(got) != q.want {

@@ -20,9 +20,10 @@ import (
 
 // The fanout transport floor: bench fanout's closed and open loops (the same
 // harness code, HTTP client and sockets, frames of the same kind and size),
-// against a server that does nothing but forward. Each POST /api/messages/{room} is written to the
-// room's sockets as a message.sent frame and answered at once: no JWT
-// check, no log, no read model, no Pusher channels beyond a subscribe. Its
+// against a server that does nothing but forward. Each POST
+// /api/messages/{room} is written to the room's sockets as a message.sent
+// frame and answered at once: no JWT check, no log, no read model, no
+// Pusher channels beyond a subscribe. Its
 // latency and CPU are what this machine's loopback, Go runtime and harness
 // cost by themselves, so Parley's fanout figures can be read against them.
 
@@ -218,16 +219,8 @@ func benchFloor(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 	}
 	defer s.Stop()
 	s.pid = s.cmd.Process.Pid
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := s.client.Get(s.URL + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("the floor server at %s did not come up", addr)
-		}
+	if err := s.waitHealthy(ctx, 30*time.Second); err != nil {
+		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	rig := &fanoutRig{s: s, cancel: cancel}

@@ -81,20 +81,26 @@ func startBenchServer(ctx context.Context, c benchConfig, stderr io.Writer) (*be
 		return nil, err
 	}
 	s.pid = s.cmd.Process.Pid
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := s.client.Get(s.URL + "/healthz")
-		if err == nil {
+	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitHealthy waits until the server answers /healthz with 200, or fails
+// after timeout.
+func (s *benchServer) waitHealthy(ctx context.Context, timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := s.client.Get(s.URL + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			s.Stop()
-			return nil, fmt.Errorf("server at %s did not come up", s.URL)
+			return fmt.Errorf("server at %s did not come up", s.URL)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

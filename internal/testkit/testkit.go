@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -115,6 +116,16 @@ func (r *Response) ErrorCode() string {
 // ""). body may be nil, a []byte or string sent as is, or a value sent as JSON.
 func (e *Env) Do(method, path, token string, body any) *Response {
 	e.TB.Helper()
+	r, err := e.Try(method, path, token, body)
+	if err != nil {
+		e.TB.Fatal(err)
+	}
+	return r
+}
+
+// Try is Do returning its error instead of failing the test, for requests
+// made off the test's goroutine (where Fatal would end only that goroutine).
+func (e *Env) Try(method, path, token string, body any) (*Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -125,13 +136,13 @@ func (e *Env) Do(method, path, token string, body any) *Response {
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			e.TB.Fatal(err)
+			return nil, err
 		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, e.URL()+path, rd)
 	if err != nil {
-		e.TB.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -141,14 +152,14 @@ func (e *Env) Do(method, path, token string, body any) *Response {
 	}
 	resp, err := e.Client.Do(req)
 	if err != nil {
-		e.TB.Fatalf("%s %s: %v", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.TB.Fatal(err)
+		return nil, err
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
 }
 
 // MustDo is Do that fails the test unless the status is want, and decodes
