@@ -97,18 +97,23 @@ func TestProjectorResumesMidStream(t *testing.T) {
 // is short here (200 ms; the projector commits every 2,000 events, well
 // under that), so the replay takes several.
 func TestLookupWaitsForACatchingUpNode(t *testing.T) {
-	const wait = 200 * time.Millisecond
+	// A window well above the time the projector takes for one batch of
+	// the replay, even with the rest of the suite on the same cores.
+	const wait = 500 * time.Millisecond
 	env := testkit.Start(t, func(c *node.Config) { c.CatchUpWait, c.ApplyTimeout = wait, time.Minute })
 	conv := createConv(t, env, env.Token("a"), "", "b")
 
 	// lookup fetches path at once and wants 200; a lookup that took less
 	// than one wait would not show the feature, so that machine skips.
-	lookup := func(path, tok string) {
+	lookup := func(path, tok string, w *replayWatch) {
 		t.Helper()
 		t0 := time.Now()
-		env.MustDo(http.StatusOK, "GET", path, tok, nil, nil)
+		if r := env.Do("GET", path, tok, nil); r.Status != http.StatusOK {
+			w.skipIfStalled(t, wait)
+			t.Fatalf("GET %s: status %d, want 200: %s", path, r.Status, r.Body)
+		}
 		if d := time.Since(t0); d < wait {
-			t.Skipf("the node replayed 40,000 events in %v, within one wait of %v: too fast a machine for this test", d, wait)
+			t.Skipf("the node replayed %d events in %v, within one wait of %v: too fast a machine for this test", backlogEvents, d, wait)
 		}
 	}
 
@@ -117,8 +122,8 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restartOnBacklog(t, env, conv, msg)
-	lookup("/api/messages/"+conv+"/"+msg.ID.String()+"/reads", env.Token("b"))
+	w := restartOnBacklog(t, env, conv, msg)
+	lookup("/api/messages/"+conv+"/"+msg.ID.String()+"/reads", env.Token("b"), w)
 
 	// A conversation created last.
 	late := ulid.Make().String()
@@ -127,8 +132,8 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restartOnBacklog(t, env, conv, created)
-	lookup("/api/conversations/"+late, env.Token("c"))
+	w = restartOnBacklog(t, env, conv, created)
+	lookup("/api/conversations/"+late, env.Token("c"), w)
 
 	// Someone who is not a member still gets 404, at once now that the node
 	// is level with the log.
@@ -137,10 +142,15 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	}
 }
 
-// restartOnBacklog stops env's node, appends 40,000 sends by "a" into conv
-// and then last, and restarts the node on them: it comes back behind the
-// log by a few seconds of replay.
-func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.Event) {
+// backlogEvents is how many sends restartOnBacklog puts behind a node: about
+// two seconds of replay here, several windows of the catch-up tests.
+const backlogEvents = 100000
+
+// restartOnBacklog stops env's node, appends backlogEvents sends by "a"
+// into conv and then last, and restarts the node on them: it comes back
+// behind the log by a few seconds of replay, which the returned watch
+// follows.
+func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.Event) *replayWatch {
 	t.Helper()
 	env.Stop()
 	ctx := context.Background()
@@ -149,8 +159,8 @@ func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.E
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	evs := make([]engine.Event, 0, 40001)
-	for i := range 40000 {
+	evs := make([]engine.Event, 0, backlogEvents+1)
+	for i := range backlogEvents {
 		ev, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(),
 			engine.MessageSentData{Body: fmt.Sprint("m", i), ClientTempID: fmt.Sprint("bulk-", last.ID, i)})
 		if err != nil {
@@ -161,7 +171,75 @@ func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.E
 	if err := conn.Log().AppendAsync(ctx, append(evs, last), 1000); err != nil {
 		t.Fatal(err)
 	}
+	end, err := conn.Log().LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env.Restart()
+	return watchReplay(t, env, end)
+}
+
+// replayWatch follows a restarted node's projector until it reaches the
+// end of the log, and keeps the longest stretch in which it applied
+// nothing.
+type replayWatch struct {
+	stop    chan struct{}
+	done    chan struct{}
+	longest time.Duration // written by the watcher until done closes
+	took    time.Duration // how long the replay took; 0 if stopped before the end
+}
+
+func watchReplay(t *testing.T, env *testkit.Env, end uint64) *replayWatch {
+	w := &replayWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	db := env.Node.DB()
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		start := time.Now()
+		at, since := db.Applied(), start
+		defer func() {
+			if at >= end {
+				w.took = time.Since(start)
+			}
+		}()
+		for at < end {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			if now := db.Applied(); now != at {
+				at, since = now, time.Now()
+			}
+			w.longest = max(w.longest, time.Since(since))
+		}
+	}()
+	t.Cleanup(w.finish)
+	return w
+}
+
+// finish stops the watch (idempotent).
+func (w *replayWatch) finish() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// skipIfStalled skips the test when the projector applied nothing for a
+// whole window during the replay: the log's tail sometimes stops for about
+// ten seconds mid-replay (see the README's known issues), and a lookup that
+// answers 404 then does what it is designed to do. A lookup that did not
+// wait at all leaves no such stretch, and still fails.
+func (w *replayWatch) skipIfStalled(t *testing.T, window time.Duration) {
+	t.Helper()
+	w.finish()
+	if w.longest >= window {
+		t.Skipf("the projector applied nothing for %v mid-replay, longer than the %v window: the log tail's stall, not this feature", w.longest, window)
+	}
 }
 
 // Only a bounded number of lookups wait past the first window for a node
@@ -170,9 +248,9 @@ func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.E
 // a conversation created last, one waits and finds it and two answer 404.
 func TestCatchUpWaitersAreBounded(t *testing.T) {
 	// The projector commits every 2,000 events while it replays (about
-	// every 40 ms here), well within a window, so the one that waits keeps
-	// waiting. The replay takes 650-900 ms here.
-	const wait = 250 * time.Millisecond
+	// every 40 ms here, a few times that with the rest of the suite
+	// running), well within a window, so the one that waits keeps waiting.
+	const wait = 500 * time.Millisecond
 	env := testkit.Start(t, func(c *node.Config) {
 		c.CatchUpWait, c.ApplyTimeout, c.CatchUpWaiters = wait, time.Minute, 1
 	})
@@ -184,7 +262,7 @@ func TestCatchUpWaitersAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := env.Token("c")
-	restartOnBacklog(t, env, conv, created)
+	w := restartOnBacklog(t, env, conv, created)
 	type answer struct {
 		status int
 		err    error
@@ -210,10 +288,19 @@ func TestCatchUpWaitersAreBounded(t *testing.T) {
 		got[a.status]++
 	}
 	elapsed := time.Since(t0)
-	if elapsed < 2*wait {
-		t.Skipf("the node replayed 40,000 events in %v, within two waits of %v: too fast a machine for this test", elapsed, wait)
+	testkit.WaitFor(t, time.Minute, "the end of the replay", func() bool {
+		select {
+		case <-w.done:
+			return true
+		default:
+			return false
+		}
+	})
+	if w.took < 2*wait {
+		t.Skipf("the node replayed %d events in %v, within two waits of %v: too fast a machine for this test", backlogEvents, w.took, wait)
 	}
 	if got[http.StatusOK] != 1 || got[http.StatusNotFound] != 2 {
+		w.skipIfStalled(t, wait)
 		t.Fatalf("statuses %v after %v, want one 200 (the lookup that waited) and two 404s", got, elapsed)
 	}
 }
