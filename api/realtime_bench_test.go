@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"parley/engine"
+	"parley/internal/node"
 	"parley/internal/testkit"
 )
 
@@ -82,7 +83,8 @@ var tempKey = []byte(`client_temp_id\":\"`)
 // (message, socket) pair. Run with -benchtime=200x for stable figures.
 func BenchmarkFanout1000(b *testing.B) {
 	const sockets = 1000
-	env := rtStart(b)
+	// Every socket comes from 127.0.0.1: no per-address cap.
+	env := rtStart(b, func(c *node.Config) { c.MaxConnectionsPerIP = 0 })
 	alice := env.Token("alice")
 	users := make([]string, 0, sockets-1)
 	for i := 1; i < sockets; i++ {
@@ -108,7 +110,9 @@ func BenchmarkFanout1000(b *testing.B) {
 	}
 	all := append([]string{"alice"}, users...)
 	var setup sync.WaitGroup
-	work := make(chan string)
+	// Buffered for every user, so a worker that failed (and exited)
+	// cannot block the feed; the socket count below then fails the run.
+	work := make(chan string, len(all))
 	for w := 0; w < 32; w++ {
 		setup.Add(1)
 		go func() {

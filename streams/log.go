@@ -181,7 +181,8 @@ func decode(raw []byte, seq uint64) engine.Event {
 // Tail delivers every event from sequence from onwards, in stream order, to
 // out until ctx ends. It reads with an ordered consumer (no acks, no
 // server-side state beyond the caller's own position) through one iterator
-// on one goroutine: a consumer reset never reorders or drops an event.
+// on one goroutine: a consumer reset never reorders or drops an event, and
+// the iterator's checks keep a missed pull request from stalling it.
 func (l *Log) Tail(ctx context.Context, from uint64, out chan<- engine.Event) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if from > 1 {
@@ -194,18 +195,19 @@ func (l *Log) Tail(ctx context.Context, from uint64, out chan<- engine.Event) er
 		}
 		return fmt.Errorf("tail from %d: %w", from, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("tail from %d: %w", from, err)
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
+	stop := context.AfterFunc(ctx, msgs.Stop)
 	defer stop()
-	defer it.Stop()
+	defer msgs.Stop()
+	it := newIterator(msgs)
 	for {
-		m, err := it.Next()
+		m, err := it.next()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil

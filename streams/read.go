@@ -35,19 +35,20 @@ func (l *Log) ReadRange(ctx context.Context, from, to uint64, batch int, fn func
 	if err != nil {
 		return fmt.Errorf("read from %d: %w", from, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(max(batch, 1000)))
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(max(batch, pullBatch)))
 	if err != nil {
 		return fmt.Errorf("read from %d: %w", from, err)
 	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop) // Next does not watch ctx
+	defer msgs.Stop()
+	stop := context.AfterFunc(ctx, msgs.Stop) // Next does not watch ctx
 	defer stop()
+	it := newIterator(msgs)
 	buf := make([]engine.Event, 0, batch)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		m, err := it.Next()
+		m, err := it.next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return ctx.Err()
