@@ -50,7 +50,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	default:
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 	}
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "1")
 	}
 	var body ErrorBody

@@ -125,12 +125,7 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	lookup("/api/messages/"+conv+"/"+msg.ID.String()+"/reads", env.Token("b"))
 
 	// A conversation created last.
-	late := ulid.Make().String()
-	created, err := engine.NewEvent(engine.ConversationCreated, late, "a", time.Now(),
-		engine.ConversationCreatedData{Kind: engine.KindGroup, Title: "late", ParticipantIDs: []string{"a", "c"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	late, created := lateConversation(t)
 	restartOnBacklog(t, env, conv, created)
 	lookup("/api/conversations/"+late, env.Token("c"))
 
@@ -146,10 +141,10 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 const backlogEvents = 100000
 
 // restartOnBacklog stops env's node, appends backlogEvents sends by "a"
-// into conv and then last, and restarts the node on them: it comes back
-// behind the log by a few seconds of replay, which the returned watch
-// follows.
-func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.Event) *replayWatch {
+// into conv and then the last events, and restarts the node on them: it
+// comes back behind the log by a few seconds of replay, which the returned
+// watch follows.
+func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last ...engine.Event) *replayWatch {
 	t.Helper()
 	env.Stop()
 	ctx := context.Background()
@@ -161,13 +156,13 @@ func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last engine.E
 	evs := make([]engine.Event, 0, backlogEvents+1)
 	for i := range backlogEvents {
 		ev, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(),
-			engine.MessageSentData{Body: fmt.Sprint("m", i), ClientTempID: fmt.Sprint("bulk-", last.ID, i)})
+			engine.MessageSentData{Body: fmt.Sprint("m", i), ClientTempID: fmt.Sprint("bulk-", last[0].ID, i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		evs = append(evs, ev)
 	}
-	if err := conn.Log().AppendAsync(ctx, append(evs, last), 1000); err != nil {
+	if err := conn.Log().AppendAsync(ctx, append(evs, last...), 1000); err != nil {
 		t.Fatal(err)
 	}
 	end, err := conn.Log().LastSeq(ctx)
@@ -207,6 +202,19 @@ func watchReplay(t *testing.T, env *testkit.Env, end uint64) *replayWatch {
 	return w
 }
 
+// wait waits for the end of the replay.
+func (w *replayWatch) wait(t *testing.T) {
+	t.Helper()
+	testkit.WaitFor(t, time.Minute, "the end of the replay", func() bool {
+		select {
+		case <-w.done:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
 // finish stops the watch (idempotent).
 func (w *replayWatch) finish() {
 	select {
@@ -218,9 +226,11 @@ func (w *replayWatch) finish() {
 }
 
 // Only a bounded number of lookups wait past the first window for a node
-// that is catching up; the rest answer after one window, as if the node
-// were level with the log. With room for one, of three lookups at once of
-// a conversation created last, one waits and finds it and two answer 404.
+// that is catching up; the rest answer after one window that the node has
+// not got there yet (503 catching_up, with Retry-After), not "not found".
+// With room for one, of three lookups at once of a conversation created
+// last, one waits and finds it and two answer catching_up; once the node
+// has caught up, the same lookup finds it.
 func TestCatchUpWaitersAreBounded(t *testing.T) {
 	// The projector commits every 2,000 events while it replays (about
 	// every 40 ms here, a few times that with the rest of the suite
@@ -230,51 +240,135 @@ func TestCatchUpWaitersAreBounded(t *testing.T) {
 		c.CatchUpWait, c.ApplyTimeout, c.CatchUpWaiters = wait, time.Minute, 1
 	})
 	conv := createConv(t, env, env.Token("a"), "", "b")
-	late := ulid.Make().String()
-	created, err := engine.NewEvent(engine.ConversationCreated, late, "a", time.Now(),
-		engine.ConversationCreatedData{Kind: engine.KindGroup, Title: "late", ParticipantIDs: []string{"a", "c"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	late, created := lateConversation(t)
 	tok := env.Token("c")
 	w := restartOnBacklog(t, env, conv, created)
-	type answer struct {
-		status int
-		err    error
-	}
 	answers := make(chan answer, 3)
 	t0 := time.Now()
 	for range 3 {
-		go func() { // no t.Fatal off the test's goroutine: errors come back
-			r, err := env.Try("GET", "/api/conversations/"+late, tok, nil)
-			if err != nil {
-				answers <- answer{err: err}
-				return
-			}
-			answers <- answer{status: r.Status}
-		}()
+		go func() { answers <- try(env, "/api/conversations/"+late, tok) }()
 	}
-	got := map[int]int{}
+	got := map[string]int{}
 	for range 3 {
 		a := <-answers
 		if a.err != nil {
 			t.Fatal(a.err)
 		}
-		got[a.status]++
+		got[a.String()]++
 	}
 	elapsed := time.Since(t0)
-	testkit.WaitFor(t, time.Minute, "the end of the replay", func() bool {
-		select {
-		case <-w.done:
-			return true
-		default:
-			return false
-		}
-	})
+	w.wait(t)
 	if w.took < 2*wait {
 		t.Skipf("the node replayed %d events in %v, within two waits of %v: too fast a machine for this test", backlogEvents, w.took, wait)
 	}
-	if got[http.StatusOK] != 1 || got[http.StatusNotFound] != 2 {
-		t.Fatalf("statuses %v after %v, want one 200 (the lookup that waited) and two 404s", got, elapsed)
+	if got["200"] != 1 || got["503 catching_up, Retry-After 1"] != 2 {
+		t.Fatalf("answers %v after %v, want one 200 (the lookup that waited) and two 503 catching_up with Retry-After", got, elapsed)
+	}
+	if r := env.Do("GET", "/api/conversations/"+late, tok, nil); r.Status != http.StatusOK {
+		t.Fatalf("after the replay: %d %s", r.Status, r.Body)
+	}
+}
+
+// A lookup that found nothing on a node still replaying gives up after
+// --apply-timeout with 503 catching_up, not 404: the conversation may
+// exist (here it does, created last), and so may a delta's cursor (a
+// message sent last, not 400 unknown_cursor). After the replay both are
+// found, and a conversation that does not exist answers 404.
+func TestLookupGivesUpWithCatchingUp(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	env := testkit.Start(t, func(c *node.Config) { c.CatchUpWait, c.ApplyTimeout = wait, wait })
+	conv := createConv(t, env, env.Token("a"), "", "b")
+	late, created := lateConversation(t)
+	msg, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(), engine.MessageSentData{Body: "last", ClientTempID: "last"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookups := []struct{ path, tok string }{
+		{"/api/conversations/" + late, env.Token("c")},
+		{"/api/messages/" + conv + "/delta?after_message_id=" + msg.ID.String(), env.Token("b")},
+	}
+	w := restartOnBacklog(t, env, conv, created, msg)
+	answers := make([]chan answer, len(lookups))
+	for i, l := range lookups {
+		answers[i] = make(chan answer, 1)
+		go func() { answers[i] <- try(env, l.path, l.tok) }()
+	}
+	got := make([]answer, len(lookups))
+	for i := range got {
+		if got[i] = <-answers[i]; got[i].err != nil {
+			t.Fatal(got[i].err)
+		}
+	}
+	w.wait(t)
+	if w.took < 2*wait {
+		t.Skipf("the node replayed %d events in %v, within two waits of %v: too fast a machine for this test", backlogEvents, w.took, wait)
+	}
+	for i, l := range lookups {
+		if got[i].String() != "503 catching_up, Retry-After 1" {
+			t.Errorf("GET %s during the replay: %s, want 503 catching_up with Retry-After", l.path, got[i])
+		}
+		if r := env.Do("GET", l.path, l.tok, nil); r.Status != http.StatusOK {
+			t.Errorf("GET %s after the replay: %d %s", l.path, r.Status, r.Body)
+		}
+	}
+	if r := env.Do("GET", "/api/conversations/"+ulid.Make().String(), env.Token("c"), nil); r.Status != http.StatusNotFound || r.ErrorCode() != "conversation_not_found" {
+		t.Fatalf("a conversation that does not exist: %d %s", r.Status, r.Body)
+	}
+}
+
+// lateConversation is the creation of a group of "a" and "c", for a log's
+// end.
+func lateConversation(t *testing.T) (string, engine.Event) {
+	t.Helper()
+	id := ulid.Make().String()
+	ev, err := engine.NewEvent(engine.ConversationCreated, id, "a", time.Now(),
+		engine.ConversationCreatedData{Kind: engine.KindGroup, Title: "late", ParticipantIDs: []string{"a", "c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, ev
+}
+
+// answer is one lookup's outcome, made off the test's goroutine.
+type answer struct {
+	status     int
+	code       string
+	retryAfter string
+	err        error
+}
+
+func (a answer) String() string {
+	if a.status == http.StatusOK {
+		return "200"
+	}
+	return fmt.Sprintf("%d %s, Retry-After %s", a.status, a.code, a.retryAfter)
+}
+
+// try gets path as the token's user, without t.Fatal (it may run off the
+// test's goroutine).
+func try(env *testkit.Env, path, tok string) answer {
+	r, err := env.Try("GET", path, tok, nil)
+	if err != nil {
+		return answer{err: err}
+	}
+	return answer{status: r.Status, code: r.ErrorCode(), retryAfter: r.Header.Get("Retry-After")}
+}
+
+// A lookup that finds nothing while the event log cannot be reached answers
+// 503 log_unavailable (with Retry-After) once a catch-up window passed
+// without an answer from the log, not 404: the node cannot tell whether it
+// is behind. A conversation it has applied is still served from
+// its read model.
+func TestLookupWithoutTheLogAnswersLogUnavailable(t *testing.T) {
+	a := testkit.Start(t)
+	b := testkit.Start(t, func(c *node.Config) { c.NATSURL, c.CatchUpWait = node.ToolURL(a.Config.DataDir), time.Second })
+	conv := createConv(t, b, b.Token("a"), "", "b")
+	a.Stop() // the NATS server b uses
+	if r := b.Do("GET", "/api/conversations/"+conv, b.Token("a"), nil); r.Status != http.StatusOK {
+		t.Fatalf("an applied conversation: %d %s", r.Status, r.Body)
+	}
+	r := b.Do("GET", "/api/conversations/"+ulid.Make().String(), b.Token("a"), nil)
+	if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "log_unavailable" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("an unknown conversation: %d %s (Retry-After %q), want 503 log_unavailable", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 }

@@ -197,6 +197,9 @@ func (s *Service) deltaStart(ctx context.Context, userID, conversationID string,
 	if cur.AfterMessageID != "" {
 		m, err := s.message(ctx, conversationID, cur.AfterMessageID)
 		if err != nil {
+			if e := AsError(err); e != nil && e.Kind == KindUnavailable {
+				return 0, nil, err // catching up: the cursor may be valid
+			}
 			return 0, nil, ErrUnknownCursor
 		}
 		after = m.Seq

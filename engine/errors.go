@@ -56,6 +56,14 @@ var (
 	ErrMessageNotFound = Errorf(KindNotFound, "message_not_found", "message not found")
 	// ErrUnknownCursor is a delta cursor that names no known position.
 	ErrUnknownCursor = Errorf(KindMalformed, "unknown_cursor", "the cursor does not name a known message or sequence")
+	// ErrCatchingUp answers a lookup that found nothing on a node still
+	// applying the log up to where it stood when the lookup began: the
+	// thing may exist, and a retry (on this node, later) will say.
+	ErrCatchingUp = Errorf(KindUnavailable, "catching_up", "this node is still applying the event log and has not reached this yet; retry shortly")
+	// ErrLogUnavailable answers a lookup that found nothing when the event
+	// log could not be asked how far it goes, so "not found" cannot be
+	// told from "not applied yet".
+	ErrLogUnavailable = Errorf(KindUnavailable, "log_unavailable", "the event log cannot be reached; retry shortly")
 	// ErrNotProjected means the event was stored but the read model has not caught up in time; retrying is safe.
 	ErrNotProjected = Errorf(KindUnavailable, "not_yet_projected", "the change is stored but not yet visible; retry the same request")
 )

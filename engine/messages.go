@@ -21,8 +21,14 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 	}
 	before := s.store.Applied()
 	member, existing, err := s.store.SendCheck(ctx, conversationID, userID, clientTempID)
-	if err == nil && !member && s.catchUp(ctx, before) {
-		member, existing, err = s.store.SendCheck(ctx, conversationID, userID, clientTempID)
+	if err == nil && !member {
+		again, behind := s.catchUp(ctx, before)
+		if again {
+			member, existing, err = s.store.SendCheck(ctx, conversationID, userID, clientTempID)
+		}
+		if err == nil && !member && behind != nil {
+			return nil, false, behind
+		}
 	}
 	if err != nil || existing != nil {
 		return existing, false, err

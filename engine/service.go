@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -91,18 +92,9 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 	if !ValidID(conversationID) {
 		return nil, ErrConversationNotFound
 	}
-	before := s.store.Applied()
-	p, err := s.store.Participant(ctx, conversationID, userID)
-	if err == nil && p == nil && s.catchUp(ctx, before) {
-		p, err = s.store.Participant(ctx, conversationID, userID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if p == nil {
-		return nil, ErrConversationNotFound
-	}
-	return p, nil
+	return lookup(ctx, s, ErrConversationNotFound, func(p *Participant) bool { return p != nil }, func() (*Participant, error) {
+		return s.store.Participant(ctx, conversationID, userID)
+	})
 }
 
 // catchUpWaiters is the default bound on the lookups that wait longer than
@@ -112,21 +104,42 @@ const catchUpWaiters = 256
 
 // catchUp is called after a lookup found nothing; before is Applied() as
 // read before that lookup. It reports whether the lookup should run again:
-// the read model moved since, or it waited for it.
+// the read model moved since, or it waited for it. Its error is what a
+// lookup that still finds nothing answers instead of "not found":
+// ErrCatchingUp when the node is still behind what the log held when the
+// lookup began, ErrLogUnavailable when the log could not say within a
+// catchUpWait.
 //
 // A node that another node's client just moved to may lag behind the write
 // that client saw, and a node that restarted on a wiped read model, or
 // joined a cluster, may be replaying a long log. So when the read model is
-// behind the log, "not found" is answered only once it has applied what
-// the log held when the lookup began, or once a whole catchUpWait passed
-// without a commit, or after max(applyTimeout, catchUpWait) in all. Waits
-// past the first catchUpWait are for a bounded number of lookups at once
+// behind the log, the lookup waits until the node has applied what the log
+// held when the lookup began, or until a whole catchUpWait passed without
+// a commit, or max(applyTimeout, catchUpWait) in all. Waits past the first
+// catchUpWait are for a bounded number of lookups at once
 // (ServiceConfig.CatchUpWaiters).
-func (s *Service) catchUp(ctx context.Context, before uint64) bool {
-	last, err := s.log.LastSeq(ctx)
-	if err != nil || last <= s.store.Applied() {
-		return s.store.Applied() != before
+func (s *Service) catchUp(ctx context.Context, before uint64) (bool, error) {
+	lctx, cancel := context.WithTimeout(ctx, s.catchUpWait) // a log that is down answers no sooner
+	last, err := s.log.LastSeq(lctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return s.store.Applied() != before, fmt.Errorf("%w (%w)", ErrLogUnavailable, err)
 	}
+	if last <= s.store.Applied() {
+		return s.store.Applied() != before, nil
+	}
+	s.waitFor(ctx, last)
+	if s.store.Applied() < last {
+		return true, ErrCatchingUp
+	}
+	return true, nil
+}
+
+// waitFor waits, as catchUp says, for the read model to apply last.
+func (s *Service) waitFor(ctx context.Context, last uint64) {
 	ctx, cancel := context.WithTimeout(ctx, max(s.applyTimeout, s.catchUpWait))
 	defer cancel()
 	for first := true; ; first = false {
@@ -135,17 +148,39 @@ func (s *Service) catchUp(ctx context.Context, before uint64) bool {
 		err := s.store.WaitApplied(wctx, last)
 		wcancel()
 		if err == nil || ctx.Err() != nil || s.store.Applied() == from {
-			return true
+			return
 		}
 		if first {
 			select {
 			case s.waiters <- struct{}{}:
 				defer func() { <-s.waiters }()
 			default:
-				return true // enough lookups already wait on this node
+				return // enough lookups already wait on this node
 			}
 		}
 	}
+}
+
+// lookup runs find, and when it finds nothing on a node that may not have
+// applied the thing yet, waits (catchUp) and runs it again. found says
+// whether find's result is there; a result still missing after that
+// answers notFound, or catchUp's error.
+func lookup[T any](ctx context.Context, s *Service, notFound error, found func(T) bool, find func() (T, error)) (T, error) {
+	before := s.store.Applied()
+	v, err := find()
+	if err != nil || found(v) {
+		return v, err
+	}
+	again, behind := s.catchUp(ctx, before)
+	if again {
+		if v, err = find(); err != nil || found(v) {
+			return v, err
+		}
+	}
+	if behind != nil {
+		return v, behind
+	}
+	return v, notFound
 }
 
 // summary returns the caller's view of a conversation or ErrConversationNotFound.
@@ -153,18 +188,9 @@ func (s *Service) summary(ctx context.Context, conversationID, userID string) (*
 	if !ValidID(conversationID) {
 		return nil, ErrConversationNotFound
 	}
-	before := s.store.Applied()
-	sum, err := s.store.Summary(ctx, conversationID, userID)
-	if err == nil && sum == nil && s.catchUp(ctx, before) {
-		sum, err = s.store.Summary(ctx, conversationID, userID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if sum == nil {
-		return nil, ErrConversationNotFound
-	}
-	return sum, nil
+	return lookup(ctx, s, ErrConversationNotFound, func(sum *ConversationSummary) bool { return sum != nil }, func() (*ConversationSummary, error) {
+		return s.store.Summary(ctx, conversationID, userID)
+	})
 }
 
 // message returns a message of a conversation or ErrMessageNotFound.
@@ -172,18 +198,9 @@ func (s *Service) message(ctx context.Context, conversationID, messageID string)
 	if !ValidID(messageID) {
 		return nil, ErrMessageNotFound
 	}
-	before := s.store.Applied()
-	m, err := s.store.Message(ctx, conversationID, messageID)
-	if err == nil && m == nil && s.catchUp(ctx, before) {
-		m, err = s.store.Message(ctx, conversationID, messageID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, ErrMessageNotFound
-	}
-	return m, nil
+	return lookup(ctx, s, ErrMessageNotFound, func(m *Message) bool { return m != nil }, func() (*Message, error) {
+		return s.store.Message(ctx, conversationID, messageID)
+	})
 }
 
 // isCtxErr reports whether err is a context cancellation or deadline.
