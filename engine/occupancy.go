@@ -47,11 +47,14 @@ type OccupancyConfig struct {
 
 // OccupancyChange is a channel becoming occupied (its first subscription
 // anywhere) or vacated (its last one gone). Local is true on the node whose
-// own count change caused it, so exactly one node acts on it.
+// own count change caused it, so exactly one node acts on it. A count that
+// expired (its node stopped refreshing it) is nobody's: Expired is then the
+// store's revision of the expiry, the same on every node.
 type OccupancyChange struct {
 	Key      string
 	Occupied bool
 	Local    bool
+	Expired  uint64
 }
 
 // occupancyUser is the lease user of every occupancy lease.
@@ -171,7 +174,7 @@ func (o *Occupancy) apply(ch PresenceChange) {
 	after := o.count(key)
 	o.mu.Unlock()
 	if o.onChange != nil && (before == 0) != (after == 0) {
-		o.onChange(OccupancyChange{Key: key, Occupied: after > 0, Local: holder == o.cfg.Holder})
+		o.onChange(OccupancyChange{Key: key, Occupied: after > 0, Local: holder == o.cfg.Holder && ch.Expired == 0, Expired: ch.Expired})
 	}
 }
 

@@ -35,8 +35,9 @@ type PresenceConfig struct {
 	MaxMembers int
 	// OnTransition, when set, is told every member_added/member_removed;
 	// local is true when this node's own lease change caused it (a lease
-	// that expired unseen is nobody's). Called with the tracker's lock
-	// held: it must not block or call back into Presence.
+	// that expired is nobody's: t.Expired says so when the store announced
+	// it, and every node sees it). Called with the tracker's lock held: it
+	// must not block or call back into Presence.
 	OnTransition func(t Transition, local bool)
 	Logger       *slog.Logger
 }
@@ -122,7 +123,8 @@ func (p *Presence) apply(ch PresenceChange) {
 	if t, ok := p.state.apply(ch, at.Add(p.cfg.TTL+p.grace())); ok {
 		p.announce(t)
 		if p.cfg.OnTransition != nil {
-			p.cfg.OnTransition(t, ch.Lease.Holder == p.cfg.Holder)
+			t.Expired = ch.Expired
+			p.cfg.OnTransition(t, ch.Lease.Holder == p.cfg.Holder && ch.Expired == 0)
 		}
 	}
 }

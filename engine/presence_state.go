@@ -34,6 +34,10 @@ type PresenceChange struct {
 	Online bool
 	// At is when the store wrote it; leases expire TTL after.
 	At time.Time
+	// Expired is the store's revision of the expiry that removed the lease,
+	// or 0: no holder removed it (its node stopped refreshing it, most
+	// likely because it crashed), so no node caused the change.
+	Expired uint64
 }
 
 // Transition is a user joining or leaving a presence channel.
@@ -41,6 +45,9 @@ type Transition struct {
 	Channel string
 	Member  Member
 	Joined  bool
+	// Expired is the PresenceChange's Expired when a lease's expiry removed
+	// the member.
+	Expired uint64
 }
 
 // presenceState is the membership of every presence channel, derived from

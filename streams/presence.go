@@ -149,8 +149,10 @@ func (p *Presence) Watch(ctx context.Context, fn func(engine.PresenceChange), sy
 			switch e.Operation() {
 			case jetstream.KeyValuePut:
 				fn(engine.PresenceChange{Lease: l, Info: json.RawMessage(e.Value()), Online: true, At: e.Created()})
-			case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+			case jetstream.KeyValueDelete:
 				fn(engine.PresenceChange{Lease: l, At: e.Created()})
+			case jetstream.KeyValuePurge: // the TTL's marker; leases are never purged
+				fn(engine.PresenceChange{Lease: l, At: e.Created(), Expired: e.Revision()})
 			}
 		}
 	}

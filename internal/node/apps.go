@@ -1,15 +1,19 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"parley/engine"
 	"parley/internal/apps"
+	"parley/streams"
 )
 
 // AppsConfig is the part of RealtimeConfig that names the Pusher apps and
@@ -134,15 +138,75 @@ func appID(reg *apps.Registry, ns string) string {
 }
 
 // appHooks turns presence transitions and occupancy changes on application
-// channels into Pusher webhooks, on the node that caused them.
+// channels into Pusher webhooks, on the node that caused them. A change no
+// node caused (a crashed node's leases expiring) is seen by every node;
+// each offers it to orphans, and the node whose claim wins sends it.
 type appHooks struct {
-	reg   *apps.Registry
-	hooks *engine.AppWebhooks
+	reg     *apps.Registry
+	hooks   *engine.AppWebhooks
+	orphans chan orphanHook
+	logger  *slog.Logger
+}
+
+// orphanHook is a webhook of a change no node caused, and the cluster-wide
+// claim whose winner sends it.
+type orphanHook struct {
+	claim string
+	appID string
+	ev    engine.AppHookEvent
+}
+
+// orphanQueue bounds the orphan webhooks waiting for their claim: a node
+// that crashed with more members and channels than that loses the rest of
+// their webhooks (logged).
+const orphanQueue = 4096
+
+func newAppHooks(reg *apps.Registry, hooks *engine.AppWebhooks, logger *slog.Logger) appHooks {
+	return appHooks{reg: reg, hooks: hooks, orphans: make(chan orphanHook, orphanQueue), logger: logger}
+}
+
+// send enqueues ev when this node caused the change, or offers it for a
+// claim when no node did (expired != 0); the watchers call it, so it never
+// blocks.
+func (h appHooks) send(appID string, ev engine.AppHookEvent, local bool, claim string) {
+	switch {
+	case !h.hooks.Wants(appID):
+	case local:
+		h.hooks.Enqueue(appID, ev)
+	case claim != "":
+		select {
+		case h.orphans <- orphanHook{claim: claim, appID: appID, ev: ev}:
+		default:
+			h.logger.Warn("app webhook of an expired lease dropped: too many waiting for their claim", "app", appID, "event", ev.Name, "channel", ev.Channel)
+		}
+	}
+}
+
+// runOrphans claims each offered webhook and sends those this node won,
+// until ctx ends.
+func (h appHooks) runOrphans(ctx context.Context, claims *streams.Claims) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-h.orphans:
+			won, err := claims.Claim(ctx, o.claim)
+			if err != nil {
+				if ctx.Err() == nil {
+					h.logger.Warn("app webhook of an expired lease: claim failed; not sent", "app", o.appID, "event", o.ev.Name, "err", err)
+				}
+				continue
+			}
+			if won {
+				h.hooks.Enqueue(o.appID, o.ev)
+			}
+		}
+	}
 }
 
 func (h appHooks) presence(t engine.Transition, local bool) {
-	if !local {
-		return
+	if !local && t.Expired == 0 {
+		return // another node's change: that node sends it
 	}
 	ns, name := engine.SplitChannelKey(t.Channel)
 	if ch, err := engine.ParseChannel(name); err != nil || (ns == "" && engine.IsParleyChannel(ch)) {
@@ -152,11 +216,20 @@ func (h appHooks) presence(t engine.Transition, local bool) {
 	if t.Joined {
 		ev.Name = engine.HookMemberAdded
 	}
-	h.hooks.Enqueue(appID(h.reg, ns), ev)
+	h.send(appID(h.reg, ns), ev, local, expiryClaim("presence", t.Expired))
+}
+
+// expiryClaim names the claim of the webhook of the expiry at revision rev
+// of a bucket ("" when rev is 0: not an expiry).
+func expiryClaim(bucket string, rev uint64) string {
+	if rev == 0 {
+		return ""
+	}
+	return bucket + "." + strconv.FormatUint(rev, 10)
 }
 
 func (h appHooks) occupancy(c engine.OccupancyChange) {
-	if !c.Local || strings.HasPrefix(c.Key, "#") {
+	if (!c.Local && c.Expired == 0) || strings.HasPrefix(c.Key, "#") {
 		return
 	}
 	ns, name := engine.SplitChannelKey(c.Key)
@@ -164,5 +237,5 @@ func (h appHooks) occupancy(c engine.OccupancyChange) {
 	if c.Occupied {
 		ev.Name = engine.HookChannelOccupied
 	}
-	h.hooks.Enqueue(appID(h.reg, ns), ev)
+	h.send(appID(h.reg, ns), ev, c.Local, expiryClaim("occupancy", c.Expired))
 }

@@ -141,7 +141,11 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 	rt := &realtime{hub: hub, done: make(chan struct{})}
 	rt.hooks = engine.NewAppWebhooks(hookTargets(reg), engine.AppWebhooksConfig{Timeout: m.Config.WebhookTimeout,
 		RetryBase: m.Config.WebhookRetry, MaxAttempts: m.Config.WebhookMaxAttempts, Logger: logger.With("part", "app-webhooks")})
-	ah := appHooks{reg: reg, hooks: rt.hooks}
+	claims, err := m.conn.Claims(ctx, m.Config.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	ah := newAppHooks(reg, rt.hooks, logger.With("part", "app-webhooks"))
 	rt.presence = engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
 	rt.occupancy = engine.NewOccupancy(occStore, engine.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
 	presence := rt.presence
@@ -165,8 +169,9 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 	go func() {
 		defer close(rt.done)
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); rt.hooks.Run(runCtx) }()
+		go func() { defer wg.Done(); ah.runOrphans(runCtx, claims) }()
 		go func() { defer wg.Done(); _ = rt.occupancy.Run(runCtx) }()
 		go rt.dispatcher.Run()
 		_ = presence.Run(runCtx)

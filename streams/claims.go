@@ -1,0 +1,58 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ClaimsBucket is the KV bucket of one-time claims. It is ephemeral
+// (memory storage, TTL): renaming it only lets a claim made just before
+// be made again.
+const ClaimsBucket = "claims"
+
+// claimsTTL is how long a claim holds: far longer than the nodes' watchers
+// take to see the change a claim is about.
+const claimsTTL = 10 * time.Minute
+
+// claimsMaxBytes bounds the bucket's memory (tens of thousands of claims);
+// a full bucket fails new claims until old ones expire.
+const claimsMaxBytes = 8 << 20
+
+// Claims are cluster-wide one-time claims: of the nodes that claim a key
+// within claimsTTL, exactly one is told it won.
+type Claims struct {
+	kv jetstream.KeyValue
+}
+
+// Claims opens (creating or updating) the claims bucket.
+func (c *Conn) Claims(ctx context.Context, replicas int) (*Claims, error) {
+	var kv jetstream.KeyValue
+	err := c.retry(ctx, "claims bucket", func() (err error) {
+		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: ClaimsBucket, History: 1, TTL: claimsTTL, Storage: jetstream.MemoryStorage,
+			Replicas: max(replicas, 1), MaxBytes: claimsMaxBytes,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claims bucket: %w", err)
+	}
+	return &Claims{kv: kv}, nil
+}
+
+// Claim reports whether this call is the first to claim key (a KV key:
+// letters, digits, '-', '_', '.', '=' and '/').
+func (c *Claims) Claim(ctx context.Context, key string) (bool, error) {
+	_, err := c.kv.Create(ctx, key, nil)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return false, nil
+	}
+	return false, fmt.Errorf("claim %s: %w", key, err)
+}
