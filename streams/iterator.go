@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -8,11 +9,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Waits between an iterator's checks for a missing pull request; see
-// iterator.
+// Waits between an iterator's checks for a missing pull request, after a
+// message: the first, and the longest before it waits without checking
+// (about 1.6 s of checks in all).
 const (
 	recheckFirst = 25 * time.Millisecond
-	recheckMax   = 16 * time.Second
+	recheckLast  = 800 * time.Millisecond
 )
 
 // pullBatch is how many messages an ordered consumer's iterator asks for
@@ -29,26 +31,42 @@ var pullBatch = 1000
 // machine that write can take longer than the consumer takes to read the
 // messages still buffered; Next then waits with nothing asked for, and
 // nothing arrives until the missed-heartbeat reset (two heartbeats of 5 s).
-// Every call of Next checks again, so next calls it with a wait that starts
-// at recheckFirst and doubles while nothing comes: the stall lasts
-// milliseconds. The wait grows to recheckMax, above two heartbeats, so an
-// idle iterator still notices a consumer the server lost.
+// Every call of Next checks again, so after a message next calls it with
+// short waits, from recheckFirst doubling to recheckLast: the stall lasts
+// milliseconds. The write ends within milliseconds, so after those checks
+// next waits as the library does (until a message or ctx ends), which
+// keeps its handling of missed heartbeats and disconnects: a wait that
+// starts afresh every few seconds would re-arm the heartbeat check during
+// a disconnect and reset the consumer while NATS is away.
 type iterator struct {
 	it   jetstream.MessagesContext
-	wait time.Duration
+	ctx  context.Context
+	wait time.Duration // 0: wait without checking
 }
 
-func newIterator(it jetstream.MessagesContext) *iterator {
-	return &iterator{it: it, wait: recheckFirst}
+func newIterator(ctx context.Context, it jetstream.MessagesContext) *iterator {
+	return &iterator{it: it, ctx: ctx, wait: recheckFirst}
 }
 
-// next returns the next message, or the iterator's error (ErrMsgIteratorClosed
-// once it is stopped).
+// next returns the next message, or the iterator's error: ErrMsgIteratorClosed
+// once it is stopped, ctx's error once ctx ends.
 func (i *iterator) next() (jetstream.Msg, error) {
 	for {
+		if i.wait == 0 {
+			m, err := i.it.Next(jetstream.NextContext(i.ctx))
+			if err == nil {
+				i.wait = recheckFirst
+			}
+			return m, err
+		}
 		m, err := i.it.Next(jetstream.NextMaxWait(i.wait))
 		if errors.Is(err, nats.ErrTimeout) {
-			i.wait = min(2*i.wait, recheckMax)
+			if err := i.ctx.Err(); err != nil {
+				return nil, err
+			}
+			if i.wait *= 2; i.wait > recheckLast {
+				i.wait = 0
+			}
 			continue
 		}
 		i.wait = recheckFirst

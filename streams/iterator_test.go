@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,13 +38,15 @@ func TestReadsDoNotStallBetweenPullRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	busy, quiet := context.WithCancel(ctx)
+	var publishers sync.WaitGroup
+	defer publishers.Wait()
 	defer quiet()
 	for range 4 { // publishers that keep the connection's lock contended
-		go func() {
+		publishers.Go(func() {
 			for busy.Err() == nil {
 				_ = conn.nc.Publish("noop.contention", []byte("x"))
 			}
-		}()
+		})
 	}
 	const stall = 5 * time.Second // half the missed-heartbeat reset
 
@@ -51,13 +54,16 @@ func TestReadsDoNotStallBetweenPullRequests(t *testing.T) {
 		tailCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		out := make(chan engine.Event, 16)
-		go conn.Log().Tail(tailCtx, 1, out)
+		tailErr := make(chan error, 1)
+		go func() { tailErr <- conn.Log().Tail(tailCtx, 1, out) }()
 		for want := uint64(1); want <= total; want++ {
 			select {
 			case ev := <-out:
 				if ev.Seq != want {
 					t.Fatalf("event at seq %d, want %d", ev.Seq, want)
 				}
+			case err := <-tailErr:
+				t.Fatalf("the tail ended after seq %d of %d: %v", want-1, total, err)
 			case <-time.After(stall):
 				t.Fatalf("nothing for %v after seq %d of %d: the tail stalled", stall, want-1, total)
 			}
@@ -70,6 +76,7 @@ func TestReadsDoNotStallBetweenPullRequests(t *testing.T) {
 		var got uint64
 		var stalled time.Duration
 		watch := time.AfterFunc(stall, cancel) // ends a stalled read
+		defer watch.Stop()
 		err := conn.Log().ReadRange(readCtx, 1, total, 4, func(evs []engine.Event) error {
 			for _, ev := range evs {
 				if got++; ev.Seq != got {

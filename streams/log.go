@@ -205,7 +205,7 @@ func (l *Log) Tail(ctx context.Context, from uint64, out chan<- engine.Event) er
 	stop := context.AfterFunc(ctx, msgs.Stop)
 	defer stop()
 	defer msgs.Stop()
-	it := newIterator(msgs)
+	it := newIterator(ctx, msgs)
 	for {
 		m, err := it.next()
 		if err != nil {

@@ -42,7 +42,7 @@ func (l *Log) ReadRange(ctx context.Context, from, to uint64, batch int, fn func
 	defer msgs.Stop()
 	stop := context.AfterFunc(ctx, msgs.Stop) // Next does not watch ctx
 	defer stop()
-	it := newIterator(msgs)
+	it := newIterator(ctx, msgs)
 	buf := make([]engine.Event, 0, batch)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -50,7 +50,7 @@ func (l *Log) ReadRange(ctx context.Context, from, to uint64, batch int, fn func
 		}
 		m, err := it.next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return ctx.Err()
 			}
 			return fmt.Errorf("read: %w", err)
