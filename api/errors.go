@@ -23,6 +23,13 @@ var statusOf = map[engine.Kind]int{
 	engine.KindUnavailable:  http.StatusServiceUnavailable,
 }
 
+// retryable are the 503 codes of a passing state, answered with
+// Retry-After; the others (a feature turned off) are not.
+var retryable = map[string]bool{
+	engine.ErrNotProjected.Code: true, engine.ErrCatchingUp.Code: true, engine.ErrLogUnavailable.Code: true,
+	engine.ErrOverCapacity.Code: true, errPusherPublish.Code: true,
+}
+
 // ErrorBody is the JSON shape of every error answer.
 type ErrorBody struct {
 	Error struct {
@@ -50,7 +57,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	default:
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 	}
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+	if status == http.StatusTooManyRequests || (status == http.StatusServiceUnavailable && retryable[code]) {
 		c.Response().Header().Set("Retry-After", "1")
 	}
 	var body ErrorBody

@@ -271,8 +271,8 @@ func TestCatchUpWaitersAreBounded(t *testing.T) {
 
 // A lookup that found nothing on a node still replaying gives up after
 // --apply-timeout with 503 catching_up, not 404: the conversation may
-// exist (here it does, created last), and so may a delta's cursor (a
-// message sent last, not 400 unknown_cursor). After the replay both are
+// exist (here it does, created last), and so may a delta's or a history
+// page's cursor (a message sent last, not 400 unknown_cursor). After the replay both are
 // found, and a conversation that does not exist answers 404.
 func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 	const wait = 300 * time.Millisecond
@@ -286,6 +286,7 @@ func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 	lookups := []struct{ path, tok string }{
 		{"/api/conversations/" + late, env.Token("c")},
 		{"/api/messages/" + conv + "/delta?after_message_id=" + msg.ID.String(), env.Token("b")},
+		{"/api/messages/" + conv + "?before_id=" + msg.ID.String(), env.Token("b")},
 	}
 	w := restartOnBacklog(t, env, conv, created, msg)
 	answers := make([]chan answer, len(lookups))

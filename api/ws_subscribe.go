@@ -83,7 +83,11 @@ func (w *wsConn) subscribe(ctx context.Context, payload json.RawMessage) {
 // conversation, answering the subscription with an error when not.
 func (w *wsConn) member(ctx context.Context, ch engine.Channel, user string) bool {
 	ok, err := w.s.svc.IsParticipant(ctx, ch.ConversationID, user)
-	if err != nil || !ok {
+	switch {
+	case err != nil: // catching up, the log unreachable, or a failed read
+		w.subscriptionError(ch.Name, http.StatusServiceUnavailable, "membership could not be checked; retry")
+		return false
+	case !ok:
 		w.subscriptionError(ch.Name, http.StatusForbidden, "not a participant of this conversation")
 		return false
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -197,17 +198,17 @@ func (s *Service) deltaStart(ctx context.Context, userID, conversationID string,
 	if cur.AfterMessageID != "" {
 		m, err := s.message(ctx, conversationID, cur.AfterMessageID)
 		if err != nil {
-			if e := AsError(err); e != nil && e.Kind == KindUnavailable {
-				return 0, nil, err // catching up: the cursor may be valid
-			}
-			return 0, nil, ErrUnknownCursor
+			return 0, nil, cursorError(err)
 		}
 		after = m.Seq
 	}
 	if after > s.store.Applied() {
 		last, lerr := s.log.LastSeq(ctx)
 		if lerr != nil {
-			return 0, nil, lerr
+			if ctx.Err() != nil {
+				return 0, nil, ctx.Err()
+			}
+			return 0, nil, fmt.Errorf("%w (%w)", ErrLogUnavailable, lerr)
 		}
 		if after > last {
 			return 0, nil, ErrUnknownCursor
@@ -219,7 +220,7 @@ func (s *Service) deltaStart(ctx context.Context, userID, conversationID string,
 			if ctx.Err() != nil {
 				return 0, nil, ctx.Err()
 			}
-			return 0, nil, ErrUnknownCursor
+			return 0, nil, ErrCatchingUp // in the log, not applied here yet
 		}
 	}
 	snap, err := s.store.Snapshot(ctx, conversationID, userID)

@@ -112,7 +112,9 @@ func (s *Service) replayConversation(ctx context.Context, userID, conv string, a
 	for {
 		d, err := s.Delta(ctx, userID, conv, DeltaCursor{AfterSeq: cur, HasSeq: true}, s.limits.MaxDelta)
 		if err != nil {
-			if AsError(err) == ErrConversationNotFound {
+			// Not a member as far as this node has applied, which covers
+			// upTo: nothing to replay, whether or not the log goes further.
+			if e := AsError(err); e == ErrConversationNotFound || e == ErrCatchingUp || e == ErrLogUnavailable {
 				return nil, nil, nil
 			}
 			return nil, nil, err

@@ -161,7 +161,7 @@ func (s *Service) History(ctx context.Context, userID, conversationID, beforeID 
 	if beforeID != "" {
 		m, err := s.message(ctx, conversationID, beforeID)
 		if err != nil {
-			return nil, ErrUnknownCursor
+			return nil, cursorError(err)
 		}
 		before = m.Seq
 	}

@@ -132,10 +132,23 @@ func (s *Service) catchUp(ctx context.Context, before uint64) (bool, error) {
 		return s.store.Applied() != before, nil
 	}
 	s.waitFor(ctx, last)
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	if s.store.Applied() < last {
 		return true, ErrCatchingUp
 	}
 	return true, nil
+}
+
+// cursorError is what a request whose cursor message was not found
+// answers: the lookup's own error when the node could not tell (catching
+// up, log unavailable) or the request ended, else ErrUnknownCursor.
+func cursorError(err error) error {
+	if e := AsError(err); (e != nil && e.Kind == KindUnavailable) || isCtxErr(err) {
+		return err
+	}
+	return ErrUnknownCursor
 }
 
 // waitFor waits, as catchUp says, for the read model to apply last.
