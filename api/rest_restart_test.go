@@ -246,7 +246,7 @@ func TestCatchUpWaitersAreBounded(t *testing.T) {
 	answers := make(chan answer, 3)
 	t0 := time.Now()
 	for range 3 {
-		go func() { answers <- try(env, "/api/conversations/"+late, tok) }()
+		go func() { answers <- try(env, "GET", "/api/conversations/"+late, tok, nil) }()
 	}
 	got := map[string]int{}
 	for range 3 {
@@ -272,7 +272,8 @@ func TestCatchUpWaitersAreBounded(t *testing.T) {
 // A lookup that found nothing on a node still replaying gives up after
 // --apply-timeout with 503 catching_up, not 404: the conversation may
 // exist (here it does, created last), and so may a delta's or a history
-// page's cursor (a message sent last, not 400 unknown_cursor). After the replay both are
+// page's cursor (a message sent last, not 400 unknown_cursor); channel
+// auth for the conversation answers the same, not 403. After the replay both are
 // found, and a conversation that does not exist answers 404.
 func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 	const wait = 300 * time.Millisecond
@@ -283,16 +284,20 @@ func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lookups := []struct{ path, tok string }{
-		{"/api/conversations/" + late, env.Token("c")},
-		{"/api/messages/" + conv + "/delta?after_message_id=" + msg.ID.String(), env.Token("b")},
-		{"/api/messages/" + conv + "?before_id=" + msg.ID.String(), env.Token("b")},
+	lookups := []struct {
+		method, path, tok string
+		body              any
+	}{
+		{"GET", "/api/conversations/" + late, env.Token("c"), nil},
+		{"GET", "/api/messages/" + conv + "/delta?after_message_id=" + msg.ID.String(), env.Token("b"), nil},
+		{"GET", "/api/messages/" + conv + "?before_id=" + msg.ID.String(), env.Token("b"), nil},
+		{"POST", "/broadcasting/auth", env.Token("c"), map[string]string{"socket_id": "1.2", "channel_name": "private-conversation." + late}},
 	}
 	w := restartOnBacklog(t, env, conv, created, msg)
 	answers := make([]chan answer, len(lookups))
 	for i, l := range lookups {
 		answers[i] = make(chan answer, 1)
-		go func() { answers[i] <- try(env, l.path, l.tok) }()
+		go func() { answers[i] <- try(env, l.method, l.path, l.tok, l.body) }()
 	}
 	got := make([]answer, len(lookups))
 	for i := range got {
@@ -306,10 +311,10 @@ func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 	}
 	for i, l := range lookups {
 		if got[i].String() != "503 catching_up, Retry-After 1" {
-			t.Errorf("GET %s during the replay: %s, want 503 catching_up with Retry-After", l.path, got[i])
+			t.Errorf("%s %s during the replay: %s, want 503 catching_up with Retry-After", l.method, l.path, got[i])
 		}
-		if r := env.Do("GET", l.path, l.tok, nil); r.Status != http.StatusOK {
-			t.Errorf("GET %s after the replay: %d %s", l.path, r.Status, r.Body)
+		if r := env.Do(l.method, l.path, l.tok, l.body); r.Status != http.StatusOK {
+			t.Errorf("%s %s after the replay: %d %s", l.method, l.path, r.Status, r.Body)
 		}
 	}
 	if r := env.Do("GET", "/api/conversations/"+ulid.Make().String(), env.Token("c"), nil); r.Status != http.StatusNotFound || r.ErrorCode() != "conversation_not_found" {
@@ -345,10 +350,10 @@ func (a answer) String() string {
 	return fmt.Sprintf("%d %s, Retry-After %s", a.status, a.code, a.retryAfter)
 }
 
-// try gets path as the token's user, without t.Fatal (it may run off the
-// test's goroutine).
-func try(env *testkit.Env, path, tok string) answer {
-	r, err := env.Try("GET", path, tok, nil)
+// try sends a request as the token's user, without t.Fatal (it may run
+// off the test's goroutine).
+func try(env *testkit.Env, method, path, tok string, body any) answer {
+	r, err := env.Try(method, path, tok, body)
 	if err != nil {
 		return answer{err: err}
 	}

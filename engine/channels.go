@@ -107,7 +107,8 @@ func ParseChannel(name string) (Channel, error) {
 // AuthorizeChannel decides whether userID may subscribe to the named
 // channel: a participant for a conversation's channels, the user themself
 // for private-user, anyone authenticated for presence-messaging. Anything
-// else is ErrChannelForbidden; a malformed name is ErrInvalidChannel.
+// else is ErrChannelForbidden; a malformed name is ErrInvalidChannel; a
+// node that could not tell (catching up) answers as participant does.
 func (s *Service) AuthorizeChannel(ctx context.Context, userID, name string) (Channel, error) {
 	ch, err := ParseChannel(name)
 	if err != nil {
@@ -121,12 +122,14 @@ func (s *Service) AuthorizeChannel(ctx context.Context, userID, name string) (Ch
 			return ch, nil
 		}
 	case ChannelConversation, ChannelPresenceConversation:
-		p, err := s.store.Participant(ctx, ch.ConversationID, userID)
-		if err != nil {
-			return Channel{}, err
-		}
-		if p != nil {
+		// As REST lookups do: a node behind the log waits, and answers
+		// catching_up rather than "forbidden" when it gives up.
+		_, err := s.participant(ctx, ch.ConversationID, userID)
+		if err == nil {
 			return ch, nil
+		}
+		if AsError(err) != ErrConversationNotFound {
+			return Channel{}, err
 		}
 	}
 	return Channel{}, ErrChannelForbidden
