@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -377,4 +378,30 @@ func TestLookupWithoutTheLogAnswersLogUnavailable(t *testing.T) {
 	if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "log_unavailable" || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("an unknown conversation: %d %s (Retry-After %q), want 503 log_unavailable", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
+}
+
+// A socket subscribing to a conversation's channel on a node that gave up
+// waiting for its catch-up is told to retry (subscription_error 503), not
+// that the user is no participant (403); after the replay it subscribes.
+func TestSubscribeDuringCatchUpAnswersRetry(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	env := rtStart(t, func(c *node.Config) { c.CatchUpWait, c.ApplyTimeout = wait, wait })
+	conv := createConv(t, env, env.Token("a"), "", "b")
+	late, created := lateConversation(t)
+	w := restartOnBacklog(t, env, conv, created)
+	s := rtDial(t, env)
+	channel, cd := "private-conversation."+late, `{"user_id":"c"}`
+	s.send("pusher:subscribe", "", map[string]string{"channel": channel, "auth": rtSign(s.socketID, channel, cd), "channel_data": cd})
+	f := s.nextWhere("", func(f rtFrame) bool {
+		return f.Channel == channel && (f.Event == "pusher_internal:subscription_succeeded" || f.Event == "pusher:subscription_error")
+	})
+	w.wait(t)
+	if w.took < 2*wait {
+		t.Skipf("the node replayed %d events in %v, within two waits of %v: too fast a machine for this test", backlogEvents, w.took, wait)
+	}
+	var e struct{ Status int }
+	if f.Event != "pusher:subscription_error" || json.Unmarshal([]byte(f.Data), &e) != nil || e.Status != http.StatusServiceUnavailable {
+		t.Fatalf("during the replay: %s %s, want subscription_error with status 503", f.Event, f.Data)
+	}
+	s.subscribe(env, env.Token("c"), channel)
 }
