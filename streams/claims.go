@@ -44,15 +44,19 @@ func (c *Conn) Claims(ctx context.Context, replicas int) (*Claims, error) {
 	return &Claims{kv: kv}, nil
 }
 
-// Claim reports whether this call is the first to claim key (a KV key:
-// letters, digits, '-', '_', '.', '=' and '/').
-func (c *Claims) Claim(ctx context.Context, key string) (bool, error) {
-	_, err := c.kv.Create(ctx, key, nil)
+// Claim reports whether owner (this node) is the first to claim key (a KV
+// key: letters, digits, '-', '_', '.', '=' and '/'). When the write's
+// answer is lost, the key is read back: a claim that landed is still won.
+func (c *Claims) Claim(ctx context.Context, key, owner string) (bool, error) {
+	_, err := c.kv.Create(ctx, key, []byte(owner))
 	switch {
 	case err == nil:
 		return true, nil
 	case errors.Is(err, jetstream.ErrKeyExists):
 		return false, nil
+	}
+	if e, gerr := c.kv.Get(ctx, key); gerr == nil {
+		return string(e.Value()) == owner, nil
 	}
 	return false, fmt.Errorf("claim %s: %w", key, err)
 }

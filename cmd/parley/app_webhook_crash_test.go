@@ -74,8 +74,8 @@ func TestCrashedNodesLeasesGiveOneWebhookEach(t *testing.T) {
 	c := &crashServer{t: t, dir: t.TempDir(), addr: freeAddr(t), args: []string{
 		"--nats-url", node.ToolURL(a.Config.DataDir), "--app-id", appID, "--app-key", key, "--app-secret", secret,
 		"--app-webhooks", srv.URL, "--presence-ttl", ttl.String()}}
+	t.Cleanup(c.kill) // before start: a start that times out leaves no child behind
 	c.start()
-	t.Cleanup(c.kill)
 
 	// User 5 joins on the node about to crash, which sends the first pair.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"parley/engine"
 	"parley/internal/apps"
@@ -140,11 +144,16 @@ func appID(reg *apps.Registry, ns string) string {
 // appHooks turns presence transitions and occupancy changes on application
 // channels into Pusher webhooks, on the node that caused them. A change no
 // node caused (a crashed node's leases expiring) is seen by every node;
-// each offers it to orphans, and the node whose claim wins sends it.
+// each offers it to orphans, and the node whose claim wins sends it, if it
+// still holds then (the channel still vacant, the member still gone).
 type appHooks struct {
 	reg     *apps.Registry
 	hooks   *engine.AppWebhooks
+	holder  string            // this node, written into the claims it makes
+	members *engine.Presence  // set before the watchers run
+	counts  *engine.Occupancy // set before the watchers run
 	orphans chan orphanHook
+	dropped atomic.Uint64 // orphans not sent: the queue was full or the claim failed
 	logger  *slog.Logger
 }
 
@@ -154,57 +163,98 @@ type orphanHook struct {
 	claim string
 	appID string
 	ev    engine.AppHookEvent
+	key   string // the presence channel or occupancy key
 }
 
-// orphanQueue bounds the orphan webhooks waiting for their claim: a node
-// that crashed with more members and channels than that loses the rest of
-// their webhooks (logged).
-const orphanQueue = 4096
+// Bounds of the orphan webhooks: how many wait for their claim (a node
+// that crashed with more members and channels than that loses the rest
+// of their webhooks, counted and logged), and how many claims run at once.
+const (
+	orphanQueue    = 4096
+	orphanClaimers = 16
+)
 
-func newAppHooks(reg *apps.Registry, hooks *engine.AppWebhooks, logger *slog.Logger) appHooks {
-	return appHooks{reg: reg, hooks: hooks, orphans: make(chan orphanHook, orphanQueue), logger: logger}
+func newAppHooks(reg *apps.Registry, hooks *engine.AppWebhooks, holder string, logger *slog.Logger) *appHooks {
+	return &appHooks{reg: reg, hooks: hooks, holder: holder, orphans: make(chan orphanHook, orphanQueue), logger: logger}
 }
 
 // send enqueues ev when this node caused the change, or offers it for a
-// claim when no node did (expired != 0); the watchers call it, so it never
-// blocks.
-func (h appHooks) send(appID string, ev engine.AppHookEvent, local bool, claim string) {
+// claim when no node did (claim != ""); the watchers call it, with the
+// presence lock held, so it never blocks.
+func (h *appHooks) send(appID string, ev engine.AppHookEvent, local bool, claim, key string) {
 	switch {
 	case !h.hooks.Wants(appID):
 	case local:
 		h.hooks.Enqueue(appID, ev)
 	case claim != "":
 		select {
-		case h.orphans <- orphanHook{claim: claim, appID: appID, ev: ev}:
+		case h.orphans <- orphanHook{claim: claim, appID: appID, ev: ev, key: key}:
 		default:
-			h.logger.Warn("app webhook of an expired lease dropped: too many waiting for their claim", "app", appID, "event", ev.Name, "channel", ev.Channel)
+			h.dropped.Add(1)
 		}
 	}
 }
 
-// runOrphans claims each offered webhook and sends those this node won,
-// until ctx ends.
-func (h appHooks) runOrphans(ctx context.Context, claims *streams.Claims) {
+// runOrphans claims the offered webhooks, orphanClaimers at a time, and
+// sends those this node won, until ctx ends. Orphans not sent are logged
+// once a minute at most.
+func (h *appHooks) runOrphans(ctx context.Context, claims *streams.Claims) {
+	var wg sync.WaitGroup
+	for range orphanClaimers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case o := <-h.orphans:
+					h.claim(ctx, claims, o)
+				}
+			}
+		})
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	var told uint64
 	for {
 		select {
 		case <-ctx.Done():
+			wg.Wait()
 			return
-		case o := <-h.orphans:
-			won, err := claims.Claim(ctx, o.claim)
-			if err != nil {
-				if ctx.Err() == nil {
-					h.logger.Warn("app webhook of an expired lease: claim failed; not sent", "app", o.appID, "event", o.ev.Name, "err", err)
-				}
-				continue
-			}
-			if won {
-				h.hooks.Enqueue(o.appID, o.ev)
-			}
+		case <-t.C:
+		}
+		if n := h.dropped.Load(); n != told {
+			h.logger.Warn("app webhooks of expired leases not sent (queue full or claim failed)", "since_start", n)
+			told = n
 		}
 	}
 }
 
-func (h appHooks) presence(t engine.Transition, local bool) {
+// claim sends o if this node wins its claim and the change still holds.
+func (h *appHooks) claim(ctx context.Context, claims *streams.Claims, o orphanHook) {
+	won, err := claims.Claim(ctx, o.claim, h.holder)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.dropped.Add(1)
+		}
+		return
+	}
+	if !won {
+		return
+	}
+	switch o.ev.Name { // a later join on a live node made it stale
+	case engine.HookMemberRemoved:
+		if h.members.Online(o.key, o.ev.UserID) {
+			return
+		}
+	case engine.HookChannelVacated:
+		if h.counts.Count(o.key) > 0 {
+			return
+		}
+	}
+	h.hooks.Enqueue(o.appID, o.ev)
+}
+
+func (h *appHooks) presence(t engine.Transition, local bool) {
 	if !local && t.Expired == 0 {
 		return // another node's change: that node sends it
 	}
@@ -216,19 +266,25 @@ func (h appHooks) presence(t engine.Transition, local bool) {
 	if t.Joined {
 		ev.Name = engine.HookMemberAdded
 	}
-	h.send(appID(h.reg, ns), ev, local, expiryClaim("presence", t.Expired))
+	h.send(appID(h.reg, ns), ev, local, expiryClaim("presence", t.Expired, t.Channel, t.Member.UserID), t.Channel)
 }
 
 // expiryClaim names the claim of the webhook of the expiry at revision rev
-// of a bucket ("" when rev is 0: not an expiry).
-func expiryClaim(bucket string, rev uint64) string {
+// of a bucket ("" when rev is 0: not an expiry). The lease's channel and
+// user are in it too, hashed: a bucket made anew counts revisions from 1
+// again while older claims live on.
+func expiryClaim(bucket string, rev uint64, channel, user string) string {
 	if rev == 0 {
 		return ""
 	}
-	return bucket + "." + strconv.FormatUint(rev, 10)
+	f := fnv.New64a()
+	f.Write([]byte(channel))
+	f.Write([]byte{0})
+	f.Write([]byte(user))
+	return bucket + "." + strconv.FormatUint(rev, 10) + "." + strconv.FormatUint(f.Sum64(), 36)
 }
 
-func (h appHooks) occupancy(c engine.OccupancyChange) {
+func (h *appHooks) occupancy(c engine.OccupancyChange) {
 	if (!c.Local && c.Expired == 0) || strings.HasPrefix(c.Key, "#") {
 		return
 	}
@@ -237,5 +293,5 @@ func (h appHooks) occupancy(c engine.OccupancyChange) {
 	if c.Occupied {
 		ev.Name = engine.HookChannelOccupied
 	}
-	h.send(appID(h.reg, ns), ev, c.Local, expiryClaim("occupancy", c.Expired))
+	h.send(appID(h.reg, ns), ev, c.Local, expiryClaim("occupancy", c.Expired, c.Key, ""), c.Key)
 }

@@ -145,9 +145,10 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	ah := newAppHooks(reg, rt.hooks, logger.With("part", "app-webhooks"))
+	ah := newAppHooks(reg, rt.hooks, engine.NewSocketID(), logger.With("part", "app-webhooks"))
 	rt.presence = engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
 	rt.occupancy = engine.NewOccupancy(occStore, engine.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
+	ah.members, ah.counts = rt.presence, rt.occupancy
 	presence := rt.presence
 	rt.dispatcher = engine.NewDispatcher(hub, m.db, engine.DispatcherConfig{Logger: logger, Members: m.members,
 		OnRemoved: func(ctx context.Context, conversationID, userID string) {
