@@ -19,10 +19,10 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 	if !ValidID(conversationID) {
 		return nil, false, ErrConversationNotFound
 	}
-	before := s.store.Applied()
+	ticket, before := s.seqs.ticket(), s.store.Applied()
 	member, existing, err := s.store.SendCheck(ctx, conversationID, userID, clientTempID)
 	if err == nil && !member {
-		again, behind := s.catchUp(ctx, before)
+		again, behind := s.catchUp(ctx, before, ticket)
 		if again {
 			member, existing, err = s.store.SendCheck(ctx, conversationID, userID, clientTempID)
 		}

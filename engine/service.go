@@ -18,6 +18,7 @@ type Service struct {
 	applyTimeout time.Duration
 	catchUpWait  time.Duration
 	waiters      chan struct{} // lookups waiting past one catchUpWait
+	seqs         *seqReads     // lookups' reads of the log's last sequence
 	recent       *RecentEvents
 }
 
@@ -56,7 +57,8 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 		cfg.CatchUpWaiters = catchUpWaiters
 	}
 	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout,
-		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent}
+		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent,
+		seqs: &seqReads{read: log.LastSeq, timeout: cfg.CatchUpWait}}
 }
 
 // Limits returns the limits the service enforces.
@@ -103,12 +105,15 @@ func (s *Service) participant(ctx context.Context, conversationID, userID string
 const catchUpWaiters = 256
 
 // catchUp is called after a lookup found nothing; before is Applied() as
-// read before that lookup. It reports whether the lookup should run again:
+// read before that lookup, and ticket the seqReads ticket read before that
+// (the log's last sequence comes from a read that began after it, shared
+// with other lookups that missed at the same time). It reports whether the
+// lookup should run again:
 // the read model moved since, or it waited for it. Its error is what a
 // lookup that still finds nothing answers instead of "not found":
 // ErrCatchingUp when the node is still behind what the log held when the
 // lookup began, ErrLogUnavailable when the log could not say within a
-// catchUpWait.
+// catchUpWait (two when a shared read too old for it was in flight).
 //
 // A node that another node's client just moved to may lag behind the write
 // that client saw, and a node that restarted on a wiped read model, or
@@ -118,10 +123,8 @@ const catchUpWaiters = 256
 // a commit, or max(applyTimeout, catchUpWait) in all. Waits past the first
 // catchUpWait are for a bounded number of lookups at once
 // (ServiceConfig.CatchUpWaiters).
-func (s *Service) catchUp(ctx context.Context, before uint64) (bool, error) {
-	lctx, cancel := context.WithTimeout(ctx, s.catchUpWait) // a log that is down answers no sooner
-	last, err := s.log.LastSeq(lctx)
-	cancel()
+func (s *Service) catchUp(ctx context.Context, before, ticket uint64) (bool, error) {
+	last, err := s.seqs.last(ctx, ticket)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -179,12 +182,13 @@ func (s *Service) waitFor(ctx context.Context, last uint64) {
 // whether find's result is there; a result still missing after that
 // answers notFound, or catchUp's error.
 func lookup[T any](ctx context.Context, s *Service, notFound error, found func(T) bool, find func() (T, error)) (T, error) {
+	ticket := s.seqs.ticket()
 	before := s.store.Applied()
 	v, err := find()
 	if err != nil || found(v) {
 		return v, err
 	}
-	again, behind := s.catchUp(ctx, before)
+	again, behind := s.catchUp(ctx, before, ticket)
 	if again {
 		if v, err = find(); err != nil || found(v) {
 			return v, err
