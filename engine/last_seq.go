@@ -30,7 +30,7 @@ type seqReads struct {
 // answer.
 type seqRead struct {
 	id      uint64 // its place among the reads begun, set when it begins
-	joiners int    // lookups waiting for it (tests look)
+	joiners int    // lookups waiting for it
 	done    chan struct{}
 	last    uint64
 	err     error
@@ -58,16 +58,23 @@ func (r *seqReads) last(ctx context.Context, ticket uint64) (uint64, error) {
 	}
 	c.joiners++
 	r.mu.Unlock()
-	t := time.NewTimer(2 * r.timeout)
+	// Each read has its own deadline; this one only guards against a read
+	// that overstays it.
+	t := time.NewTimer(2*r.timeout + r.timeout/2)
 	defer t.Stop()
+	var err error
 	select {
 	case <-c.done:
 		return c.last, c.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		err = ctx.Err()
 	case <-t.C:
-		return 0, context.DeadlineExceeded
+		err = context.DeadlineExceeded
 	}
+	r.mu.Lock()
+	c.joiners-- // a next read nobody waits for any more is not started
+	r.mu.Unlock()
+	return 0, err
 }
 
 // begin starts c as the read in flight; r.mu is held.
@@ -79,7 +86,9 @@ func (r *seqReads) begin(c *seqRead) *seqRead {
 }
 
 // run reads, answers c's lookups, and starts the next read if anybody
-// waits for one.
+// waits for one. The read runs on its own deadline, not a lookup's
+// context (its lookups may come and go): it must honour that deadline,
+// or every lookup would wait on it.
 func (r *seqReads) run(c *seqRead) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	c.last, c.err = r.read(ctx)
@@ -88,7 +97,9 @@ func (r *seqReads) run(c *seqRead) {
 	r.cur = nil
 	if n := r.next; n != nil {
 		r.next = nil
-		r.begin(n)
+		if n.joiners > 0 {
+			r.begin(n)
+		}
 	}
 	r.mu.Unlock()
 	close(c.done)

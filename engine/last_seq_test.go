@@ -17,6 +17,10 @@ func TestLastSeqReadsAreSharedButNeverOlderThanTheLookup(t *testing.T) {
 	var reads atomic.Int32
 	r := &seqReads{timeout: time.Minute, read: func(context.Context) (uint64, error) {
 		n := reads.Add(1)
+		if int(n) > len(gates) {
+			t.Errorf("read %d: more reads than lookups need", n)
+			return 0, nil
+		}
 		<-gates[n-1]
 		return uint64(100 * n), nil // the log grew between the reads
 	}}
@@ -81,5 +85,53 @@ func TestLastSeqReadsAreSharedButNeverOlderThanTheLookup(t *testing.T) {
 	}
 	if n := reads.Load(); n != 2 {
 		t.Errorf("%d reads for four lookups, want 2", n)
+	}
+}
+
+// A next read that every lookup waiting for it has given up on is not
+// started.
+func TestLastSeqReadNobodyWaitsForIsNotStarted(t *testing.T) {
+	gate := make(chan struct{})
+	var reads atomic.Int32
+	r := &seqReads{timeout: time.Minute, read: func(context.Context) (uint64, error) {
+		if reads.Add(1) == 1 {
+			<-gate
+		}
+		return 1, nil
+	}}
+	first := make(chan error, 1)
+	go func() { _, err := r.last(context.Background(), r.ticket()); first <- err }()
+	for deadline := time.Now().Add(10 * time.Second); reads.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the first read")
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	left := make(chan error, 1)
+	go func() { _, err := r.last(ctx, r.ticket()); left <- err }() // waits for the next read
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		waiting := r.next != nil && r.next.joiners == 1
+		r.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the late lookup to wait for the next read")
+		}
+	}
+	cancel()
+	if err := <-left; err != context.Canceled {
+		t.Fatalf("the lookup that gave up: %v", err)
+	}
+	close(gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	cur := r.cur
+	r.mu.Unlock()
+	if n := reads.Load(); n != 1 || cur != nil {
+		t.Fatalf("%d reads (one in flight: %v), want the first only", n, cur != nil)
 	}
 }
