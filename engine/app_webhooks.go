@@ -146,6 +146,10 @@ type AppWebhookStats struct {
 	Failed   uint64 `json:"failed"`
 	Dropped  uint64 `json:"dropped"`
 	Dead     uint64 `json:"dead"`
+	// ExpiredDropped counts webhooks of expired leases (a crashed node's)
+	// this node did not offer or claim: its claim queue was full, or the
+	// claim failed. The node fills it in; AppWebhooks leaves it 0.
+	ExpiredDropped uint64 `json:"expired_dropped"`
 }
 
 // NewAppWebhooks returns a sender for the targets with URLs; Run starts it.

@@ -125,6 +125,9 @@ func TestCrashedNodesLeasesGiveOneWebhookEach(t *testing.T) {
 		}
 		var st api.OpsStats
 		env.MustDo(http.StatusOK, "GET", "/api/ops/stats", tok, nil, &st)
+		if st.AppWebhooks.ExpiredDropped != 0 {
+			t.Errorf("%d webhooks of expired leases dropped", st.AppWebhooks.ExpiredDropped)
+		}
 		return st.AppWebhooks.Enqueued
 	}
 	for _, env := range []*testkit.Env{a, b} {

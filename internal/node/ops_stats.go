@@ -56,6 +56,7 @@ func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
 	st.Webhooks.WebhookStats = o.webhooks.Stats()
 	if m.rt != nil {
 		st.AppWebhooks = m.rt.hooks.Stats()
+		st.AppWebhooks.ExpiredDropped = m.rt.appHooks.dropped.Load()
 	}
 	st.DeltaCache = m.recent.Stats()
 	if o.hookQ != nil {

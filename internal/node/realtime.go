@@ -106,6 +106,7 @@ type realtime struct {
 	presence   *engine.Presence
 	occupancy  *engine.Occupancy
 	hooks      *engine.AppWebhooks
+	appHooks   *appHooks
 	dispatcher *engine.Dispatcher
 	stops      []func()
 	cancel     context.CancelFunc
@@ -149,6 +150,7 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 	rt.presence = engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
 	rt.occupancy = engine.NewOccupancy(occStore, engine.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
 	ah.members, ah.counts = rt.presence, rt.occupancy
+	rt.appHooks = ah
 	presence := rt.presence
 	rt.dispatcher = engine.NewDispatcher(hub, m.db, engine.DispatcherConfig{Logger: logger, Members: m.members,
 		OnRemoved: func(ctx context.Context, conversationID, userID string) {
