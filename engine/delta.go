@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -191,6 +190,7 @@ func (s *Service) deltaFast(ctx context.Context, userID, conversationID string, 
 // deltaStart checks membership (404 first), resolves the cursor, waits for
 // a cursor this node has not applied yet, and reads the snapshot.
 func (s *Service) deltaStart(ctx context.Context, userID, conversationID string, cur DeltaCursor) (uint64, *Snapshot, error) {
+	ticket := s.seqs.ticket()
 	if _, err := s.participant(ctx, conversationID, userID); err != nil {
 		return 0, nil, err
 	}
@@ -203,12 +203,9 @@ func (s *Service) deltaStart(ctx context.Context, userID, conversationID string,
 		after = m.Seq
 	}
 	if after > s.store.Applied() {
-		last, lerr := s.log.LastSeq(ctx)
+		last, lerr := s.logLast(ctx, ticket)
 		if lerr != nil {
-			if ctx.Err() != nil {
-				return 0, nil, ctx.Err()
-			}
-			return 0, nil, fmt.Errorf("%w (%w)", ErrLogUnavailable, lerr)
+			return 0, nil, lerr
 		}
 		if after > last {
 			return 0, nil, ErrUnknownCursor

@@ -106,11 +106,9 @@ const catchUpWaiters = 256
 
 // catchUp is called after a lookup found nothing; before is Applied() as
 // read before that lookup, and ticket the seqReads ticket read before that
-// (the log's last sequence comes from a read that began after it, shared
-// with other lookups that missed at the same time). It reports whether the
-// lookup should run again:
-// the read model moved since, or it waited for it. Its error is what a
-// lookup that still finds nothing answers instead of "not found":
+// (see logLast). It reports whether the lookup should run again: the read
+// model moved since, or it waited for it. Its error is what a lookup that
+// still finds nothing answers instead of "not found":
 // ErrCatchingUp when the node is still behind what the log held when the
 // lookup began, ErrLogUnavailable when the log could not say within a
 // catchUpWait (two when a shared read too old for it was in flight).
@@ -124,12 +122,9 @@ const catchUpWaiters = 256
 // catchUpWait are for a bounded number of lookups at once
 // (ServiceConfig.CatchUpWaiters).
 func (s *Service) catchUp(ctx context.Context, before, ticket uint64) (bool, error) {
-	last, err := s.seqs.last(ctx, ticket)
+	last, err := s.logLast(ctx, ticket)
 	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		return s.store.Applied() != before, fmt.Errorf("%w (%w)", ErrLogUnavailable, err)
+		return ctx.Err() == nil && s.store.Applied() != before, err
 	}
 	if last <= s.store.Applied() {
 		return s.store.Applied() != before, nil
@@ -142,6 +137,20 @@ func (s *Service) catchUp(ctx context.Context, before, ticket uint64) (bool, err
 		return true, ErrCatchingUp
 	}
 	return true, nil
+}
+
+// logLast returns the log's last sequence from a read that began after
+// ticket was taken (shared with other requests that ask at the same time),
+// or ctx's error, or ErrLogUnavailable.
+func (s *Service) logLast(ctx context.Context, ticket uint64) (uint64, error) {
+	last, err := s.seqs.last(ctx, ticket)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("%w (%w)", ErrLogUnavailable, err)
+	}
+	return last, nil
 }
 
 // cursorError is what a request whose cursor message was not found
