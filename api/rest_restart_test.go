@@ -180,10 +180,11 @@ type replayWatch struct {
 	stop chan struct{}
 	done chan struct{}
 	took time.Duration // how long the replay took; 0 if stopped before the end
+	end  uint64        // the log's last sequence the replay runs to
 }
 
 func watchReplay(t *testing.T, env *testkit.Env, end uint64) *replayWatch {
-	w := &replayWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	w := &replayWatch{stop: make(chan struct{}), done: make(chan struct{}), end: end}
 	db := env.Node.DB()
 	go func() {
 		defer close(w.done)
@@ -295,6 +296,11 @@ func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 		{"POST", "/broadcasting/auth", env.Token("c"), map[string]string{"socket_id": "1.2", "channel_name": "private-conversation." + late}},
 	}
 	w := restartOnBacklog(t, env, conv, created, msg)
+	// A delta from a sequence that is in the log but not applied here yet.
+	lookups = append(lookups, struct {
+		method, path, tok string
+		body              any
+	}{"GET", fmt.Sprintf("/api/messages/%s/delta?after_seq=%d", conv, w.end), env.Token("b"), nil})
 	answers := make([]chan answer, len(lookups))
 	for i, l := range lookups {
 		answers[i] = make(chan answer, 1)

@@ -271,7 +271,6 @@ const snapshotQuery = `SELECT ` + summaryCols + `,
 	coalesce((SELECT unread_total FROM unread_summary WHERE user_id = ?3), 0)` + summaryFrom +
 	`WHERE p.conversation_id = ?2 AND p.user_id = ?3`
 
-// Skipped returns the rejected sequences of a conversation in (from, to].
 // SkippedBetween lists, in order, the sequences with from < seq <= to that
 // the projector rejected, in every conversation.
 func (db *DB) SkippedBetween(ctx context.Context, from, to uint64) ([]uint64, error) {
@@ -282,6 +281,7 @@ func (db *DB) SkippedBetween(ctx context.Context, from, to uint64) ([]uint64, er
 	return scanColumn[uint64](rows)
 }
 
+// Skipped returns the rejected sequences of a conversation in (from, to].
 func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error) {
 	rows, err := db.query(ctx, `SELECT seq FROM skipped_events WHERE conversation_id = ? AND seq > ? AND seq <= ?`,
 		conversationID, from, to)

@@ -22,11 +22,15 @@ Runs named workloads against a Parley server's public interfaces (HTTP, and
 the log through the data dir's NATS port for replay) and prints a table, or
 one JSON object per workload with --json. Without --url it starts its own
 server (a child process, so its CPU time is its own) on a temp data dir.
+send, fanout, delta and inbox also report the host's steal: the share of
+the machine's CPU time the hypervisor gave to other guests while they
+measured (host_steal_pct), which shows in a run's tail on a shared VM.
 
 Workloads:
   send      N keep-alive HTTP clients sending 200-byte messages into 100 conversations
   delta     reconnect deltas of 100 events on a conversation with H messages of history
   inbox     the conversation list of a user in 1,000 conversations with unread messages
+            (both measure once the server's CPU has settled after their fill)
   replay    events/s rebuilding the read models from a log of E events
   fanout    conversations with subscribed WebSocket clients (Pusher protocol) and HTTP
             senders, closed-loop then open-loop (--senders 0 or --rate 0 skips one):
@@ -44,6 +48,9 @@ Flags:
 `
 
 // benchResult is one workload's figures; field names carry their unit.
+// HostStealPct is the share of the machine's CPU time the hypervisor gave to
+// other guests during a latency or throughput window (absent for workloads
+// without one, or without /proc/stat).
 type benchResult struct {
 	Workload               string         `json:"workload"`
 	SendsPerS              float64        `json:"sends_per_s,omitempty"`
@@ -59,6 +66,7 @@ type benchResult struct {
 	ServerCPUUsPerSend     float64        `json:"server_cpu_us_per_send,omitempty"`
 	ServerCPUUsPerDelivery float64        `json:"server_cpu_us_per_delivery,omitempty"`
 	ServerCPUUsPerRequest  float64        `json:"server_cpu_us_per_request,omitempty"`
+	HostStealPct           *float64       `json:"host_steal_pct,omitempty"`
 	Extra                  map[string]any `json:"extra,omitempty"`
 	Params                 map[string]any `json:"params"`
 }
@@ -208,7 +216,7 @@ var benchWorkloads = map[string]func(context.Context, benchConfig, io.Writer) ([
 
 func printBenchTable(w io.Writer, rs []benchResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\trate\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tlost\tserver CPU\tparameters\t")
+	fmt.Fprintln(tw, "workload\trate\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tlost\tserver CPU\tsteal\tparameters\t")
 	for _, r := range rs {
 		rate := ""
 		switch {
@@ -230,12 +238,16 @@ func printBenchTable(w io.Writer, rs []benchResult) {
 		case r.ServerCPUUsPerRequest > 0:
 			cpu = fmt.Sprintf("%.1f µs/request", r.ServerCPUUsPerRequest)
 		}
+		steal := ""
+		if r.HostStealPct != nil {
+			steal = fmt.Sprintf("%.1f %%", *r.HostStealPct)
+		}
 		var ps []string
 		for k, v := range r.Params {
 			ps = append(ps, fmt.Sprintf("%s=%v", k, v))
 		}
 		sort.Strings(ps)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n", r.Workload, rate, ms(r.P50Ms), ms(r.P90Ms), ms(r.P99Ms), ms(r.MaxMs), r.Errors, r.Lost, cpu, strings.Join(ps, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", r.Workload, rate, ms(r.P50Ms), ms(r.P90Ms), ms(r.P99Ms), ms(r.MaxMs), r.Errors, r.Lost, cpu, steal, strings.Join(ps, " "))
 	}
 	tw.Flush()
 }

@@ -294,7 +294,7 @@ func (r *fanoutRig) run(ctx context.Context, c benchConfig, rate int) (benchResu
 		r.answered.add(time.Since(start))
 		sent.Add(1)
 	}
-	cpu0, own0, t0 := r.s.cpu(), harnessCPU(), time.Now()
+	cpu0, own0, host0, t0 := r.s.cpu(), harnessCPU(), readHostCPU(), time.Now()
 	deadline := t0.Add(c.Duration)
 	var wg sync.WaitGroup
 	if rate == 0 {
@@ -343,9 +343,9 @@ func (r *fanoutRig) run(ctx context.Context, c benchConfig, rate int) (benchResu
 	for r.received.Load() < want && time.Now().Before(drain) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	elapsed, cpu, own := time.Since(t0), r.s.cpu()-cpu0, harnessCPU()-own0
+	elapsed, cpu, own, steal := time.Since(t0), r.s.cpu()-cpu0, harnessCPU()-own0, host0.stealSince()
 	got := r.received.Load()
-	res := benchResult{Workload: "fanout", SendsPerS: float64(sent.Load()) / c.Duration.Seconds(),
+	res := benchResult{Workload: "fanout", SendsPerS: float64(sent.Load()) / c.Duration.Seconds(), HostStealPct: steal,
 		DeliveriesPerS: float64(got) / elapsed.Seconds(), Errors: errs.Load(), Lost: max(0, want-got),
 		Params: map[string]any{"conversations": len(r.rooms), "subscribers_per_conversation": subs, "duration_s": c.Duration.Seconds()}}
 	if rate == 0 {

@@ -42,9 +42,11 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 		if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
 			return nil, err
 		}
+		waited, calm := s.settle(ctx, 30*time.Second)
 		path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", convs[0], seqs[h-101])
 		var lat latencies
 		r := benchResult{Workload: "delta", Params: map[string]any{"history": h, "delta_events": 100, "requests": c.Deltas}}
+		settled(&r, waited, calm)
 		var buf bytes.Buffer
 		var d deltaCheck
 		for range min(50, c.Deltas) { // warm-up, not measured: the readers' caches, the recent-events memory
@@ -53,7 +55,7 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 			}
 		}
 		quiet := quietCollector()
-		cpu0 := s.cpu()
+		cpu0, host0 := s.cpu(), readHostCPU()
 		for range c.Deltas {
 			start := time.Now()
 			_, raw, err := s.fetchInto(&buf, "GET", path, toks[0], nil)
@@ -65,6 +67,7 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 				r.Errors++
 			}
 		}
+		r.HostStealPct = host0.stealSince()
 		quiet()
 		if cpu := s.cpu() - cpu0; cpu > 0 {
 			r.ServerCPUUsPerRequest = float64(cpu.Microseconds()) / float64(c.Deltas)
@@ -74,7 +77,8 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 	}
 	if len(out) > 1 && out[0].P99Ms > 0 {
 		last := &out[len(out)-1]
-		last.Extra = map[string]any{"p99_ratio_to_smallest_history": last.P99Ms / out[0].P99Ms, "p50_ratio_to_smallest_history": last.P50Ms / out[0].P50Ms}
+		last.Extra["p99_ratio_to_smallest_history"] = last.P99Ms / out[0].P99Ms
+		last.Extra["p50_ratio_to_smallest_history"] = last.P50Ms / out[0].P50Ms
 	}
 	return out, nil
 }
@@ -121,11 +125,13 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 	if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
 		return nil, err
 	}
+	waited, calm := s.settle(ctx, 30*time.Second)
 	var lat latencies
 	r := benchResult{Workload: "inbox", Params: map[string]any{"conversations": c.InboxConvs, "page": 50, "requests": c.InboxReads}}
+	settled(&r, waited, calm)
 	var buf bytes.Buffer
 	quiet := quietCollector()
-	cpu0 := s.cpu()
+	cpu0, host0 := s.cpu(), readHostCPU()
 	for range c.InboxReads {
 		start := time.Now()
 		_, raw, err := s.fetchInto(&buf, "GET", "/api/conversations?limit=50", tok, nil)
@@ -135,6 +141,7 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 			r.Errors++
 		}
 	}
+	r.HostStealPct = host0.stealSince()
 	quiet()
 	if cpu := s.cpu() - cpu0; cpu > 0 {
 		r.ServerCPUUsPerRequest = float64(cpu.Microseconds()) / float64(c.InboxReads)

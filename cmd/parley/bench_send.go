@@ -31,7 +31,7 @@ func benchSend(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 	var ok, errs atomic.Int64
 	var next atomic.Int64
 	run := fmt.Sprint(time.Now().UnixNano())
-	cpu0, own0, t0 := s.cpu(), harnessCPU(), time.Now()
+	cpu0, own0, host0, t0 := s.cpu(), harnessCPU(), readHostCPU(), time.Now()
 	deadline := t0.Add(c.Duration)
 	var wg sync.WaitGroup
 	for range c.Clients {
@@ -54,8 +54,8 @@ func benchSend(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRes
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu, own := time.Since(t0), s.cpu()-cpu0, harnessCPU()-own0
-	r := benchResult{Workload: "send", SendsPerS: float64(ok.Load()) / elapsed.Seconds(), Errors: errs.Load(),
+	elapsed, cpu, own, steal := time.Since(t0), s.cpu()-cpu0, harnessCPU()-own0, host0.stealSince()
+	r := benchResult{Workload: "send", SendsPerS: float64(ok.Load()) / elapsed.Seconds(), Errors: errs.Load(), HostStealPct: steal,
 		Params: map[string]any{"clients": c.Clients, "conversations": c.Convs, "duration_s": c.Duration.Seconds(), "body_bytes": len(body200)}}
 	if ok.Load() > 0 && cpu > 0 {
 		r.ServerCPUUsPerSend = float64(cpu.Microseconds()) / float64(ok.Load())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -60,6 +61,15 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 			t.Fatalf("fanout without its answers' latency: %+v", r.Extra)
 		}
 	}
+	// A measured window says how much of the machine the host took (the
+	// tiny delta and inbox windows here are shorter than /proc/stat's tick).
+	if _, err := os.Stat("/proc/stat"); err == nil {
+		for _, r := range append(send, fan...) {
+			if r.HostStealPct == nil || *r.HostStealPct < 0 || *r.HostStealPct > 100 {
+				t.Fatalf("%s %v without the host's steal share: %v", r.Workload, r.Params, r.HostStealPct)
+			}
+		}
+	}
 	if c := got["connections"]; len(c) != 1 || c[0].Extra["server_rss_after_kib"] == nil || c[0].Extra["server_rss_after_kib"].(float64) <= 0 {
 		t.Fatalf("connections result = %+v", c)
 	}
@@ -68,6 +78,12 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	}
 	if in := got["inbox"]; len(in) != 1 || in[0].P99Ms <= 0 {
 		t.Fatalf("inbox result = %+v", in)
+	}
+	// The reads are measured once the server has settled after its fill.
+	for _, r := range append(got["delta"], got["inbox"]...) {
+		if w, ok := r.Extra["settle_s"].(float64); !ok || w < 0.5 || r.Extra["settled"] != true {
+			t.Fatalf("%s %v measured without settling: %v", r.Workload, r.Params, r.Extra)
+		}
 	}
 	if r := got["replay"]; len(r) != 1 || r[0].EventsPerS <= 0 || r[0].Params["events"].(float64) < 3000 {
 		t.Fatalf("replay result = %+v", r)
@@ -95,6 +111,30 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 		if !ok || cpu < 0 || (c.Params["what"] == "jetstream_publish_sync" && cpu <= 0) {
 			t.Fatalf("ceiling %v without its CPU time per message: %+v", c.Params["what"], c.Extra)
 		}
+	}
+}
+
+// The steal share reads /proc/stat's aggregate line: steal over every state
+// but the guest columns, which user and nice already hold.
+func TestHostStealShare(t *testing.T) {
+	a := parseHostCPU("cpu  100 0 50 800 10 0 5 35 7 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	b := parseHostCPU("cpu  200 0 100 1000 10 0 5 85 9 0\n")
+	if a != (hostCPU{total: 1000, steal: 35}) || b != (hostCPU{total: 1400, steal: 85}) {
+		t.Fatalf("parsed %+v and %+v", a, b)
+	}
+	if p := stealPct(a, b); p == nil || *p != 12.5 {
+		t.Fatalf("steal share = %v, want 12.5", p)
+	}
+	for _, bad := range []string{"", "intr 1 2 3", "cpu 1 2 3", "cpu 1 2 3 4 5 6 7 x"} {
+		if h := parseHostCPU(bad); h != (hostCPU{}) {
+			t.Fatalf("parseHostCPU(%q) = %+v", bad, h)
+		}
+	}
+	if p := stealPct(hostCPU{}, b); p != nil {
+		t.Fatalf("a share from an unread start: %v", *p)
+	}
+	if p := stealPct(b, b); p != nil {
+		t.Fatalf("a share of an empty window: %v", *p)
 	}
 }
 
