@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"parley/engine"
+	"parley/internal/benchonce"
 	"parley/internal/node"
 	"parley/internal/testkit"
 )
@@ -51,32 +52,46 @@ func BenchmarkSendHTTP(b *testing.B) {
 // a short and a long history: the cost must follow the delta, not the history.
 func BenchmarkDelta(b *testing.B) {
 	for _, history := range []int{1000, 100000} {
-		b.Run(fmt.Sprintf("history=%d", history), func(b *testing.B) {
-			// Without the notifications queue: the fill's messages would
-			// otherwise keep it busy through the measurement.
-			env := testkit.Start(b, func(c *node.Config) { c.Notifications = false })
-			tok := env.Token("a")
-			var d engine.ConversationDetail
-			env.MustDo(http.StatusCreated, "POST", "/api/conversations", tok, map[string]any{"participant_ids": []string{"b"}}, &d)
-			last := appendBulk(b, env, d.ID, history)
-			testkit.WaitFor(b, 5*time.Minute, "projection of the history", func() bool { return env.Node.DB().Applied() >= last })
-			path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", d.ID, last-100)
-			lat := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				start := time.Now()
-				r := env.Do("GET", path, tok, nil)
-				lat = append(lat, time.Since(start))
-				if r.Status != http.StatusOK {
-					b.Fatalf("status %d: %s", r.Status, r.Body)
-				}
-			}
-			b.StopTimer()
-			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
-		})
+		b.Run(fmt.Sprintf("history=%d", history), benchDelta(history))
 	}
+}
+
+// benchDelta is BenchmarkDelta at one history size.
+func benchDelta(history int) func(*testing.B) {
+	return func(b *testing.B) {
+		// Without the notifications queue: the fill's messages would
+		// otherwise keep it busy through the measurement.
+		env := testkit.Start(b, func(c *node.Config) { c.Notifications = false })
+		tok := env.Token("a")
+		var d engine.ConversationDetail
+		env.MustDo(http.StatusCreated, "POST", "/api/conversations", tok, map[string]any{"participant_ids": []string{"b"}}, &d)
+		last := appendBulk(b, env, d.ID, history)
+		testkit.WaitFor(b, 5*time.Minute, "projection of the history", func() bool { return env.Node.DB().Applied() >= last })
+		path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", d.ID, last-100)
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			start := time.Now()
+			r := env.Do("GET", path, tok, nil)
+			lat = append(lat, time.Since(start))
+			if r.Status != http.StatusOK {
+				b.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+		}
+		b.StopTimer()
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+	}
+}
+
+// The hot paths' benchmarks still run (once each; CI runs tests, not
+// benchmarks). The delta at its short history only: the long one's fill
+// takes a minute.
+func TestBenchmarksRun(t *testing.T) {
+	benchonce.Run(t, "BenchmarkSendHTTP", BenchmarkSendHTTP)
+	benchonce.Run(t, "BenchmarkDelta/history=1000", benchDelta(1000))
+	benchonce.Run(t, "BenchmarkFanout1000", BenchmarkFanout1000)
 }
 
 // appendBulk appends n message.sent events to one conversation straight to

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"parley/internal/benchonce"
 )
 
 // BenchmarkEventEncode is the cost of building and encoding a message.sent
@@ -36,4 +38,11 @@ func BenchmarkEventDecodeWire(b *testing.B) {
 		}
 		_ = Wire(e)
 	}
+}
+
+// The event benchmarks still run (once each; CI runs tests, not
+// benchmarks).
+func TestEventBenchmarksRun(t *testing.T) {
+	benchonce.Run(t, "BenchmarkEventEncode", BenchmarkEventEncode)
+	benchonce.Run(t, "BenchmarkEventDecodeWire", BenchmarkEventDecodeWire)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parley/engine"
+	"parley/internal/benchonce"
 )
 
 func hubClient(t testing.TB, h *engine.Hub, user string, channels ...string) *engine.Client {
@@ -131,6 +132,11 @@ func TestChannelRules(t *testing.T) {
 	if _, ok := engine.WithUserID(json.RawMessage(`[1]`), "alice"); ok {
 		t.Fatal("WithUserID accepted an array")
 	}
+}
+
+// The hub's benchmark still runs (once; CI runs tests, not benchmarks).
+func TestHubBenchmarkRuns(t *testing.T) {
+	benchonce.Run(t, "BenchmarkHubPublish1000", BenchmarkHubPublish1000)
 }
 
 // BenchmarkHubPublish1000 measures one publish to 1,000 subscribers of a

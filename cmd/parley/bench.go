@@ -22,15 +22,16 @@ Runs named workloads against a Parley server's public interfaces (HTTP, and
 the log through the data dir's NATS port for replay) and prints a table, or
 one JSON object per workload with --json. Without --url it starts its own
 server (a child process, so its CPU time is its own) on a temp data dir.
-send, fanout, delta and inbox also report the host's steal: the share of
-the machine's CPU time the hypervisor gave to other guests while they
-measured (host_steal_pct), which shows in a run's tail on a shared VM.
+send, fanout (and ceiling's fanout floor), delta and inbox also report the
+host's steal: the share of the machine's CPU time the hypervisor gave to
+other guests while they measured (host_steal_pct), which shows in a run's
+tail on a shared VM.
 
 Workloads:
   send      N keep-alive HTTP clients sending 200-byte messages into 100 conversations
   delta     reconnect deltas of 100 events on a conversation with H messages of history
   inbox     the conversation list of a user in 1,000 conversations with unread messages
-            (both measure once the server's CPU has settled after their fill)
+            (both measure once the server's CPU has settled after their fill: --quiet-wait)
   replay    events/s rebuilding the read models from a log of E events
   fanout    conversations with subscribed WebSocket clients (Pusher protocol) and HTTP
             senders, closed-loop then open-loop (--senders 0 or --rate 0 skips one):
@@ -94,6 +95,7 @@ type benchConfig struct {
 	Rate        int
 	Connections int
 	Settle      time.Duration
+	QuietWait   time.Duration
 	Profiles    string
 	serveArgs   []string // extra flags for a server the harness starts
 }
@@ -129,6 +131,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Rate, "rate", 2000, "fanout: open-loop sends/s after the closed-loop run (0: skip)")
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")
+	fs.DurationVar(&c.QuietWait, "quiet-wait", 30*time.Second, "delta, inbox: at most how long to wait after the fill for the server's CPU to settle before measuring (0: measure at once)")
 	fs.StringVar(&c.Profiles, "profiles", "", "soak: write the server's heap profiles before and after the load into this dir")
 	floorAddr := fs.String("floor-server", "", "internal: serve the ceiling's fanout transport floor on this address (the harness starts it)")
 	pprofAddr := fs.String("pprof", "", "serve the harness's own profiler on this address (the server's is `serve --pprof`)")

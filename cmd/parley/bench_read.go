@@ -42,7 +42,10 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 		if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
 			return nil, err
 		}
-		waited, calm := s.settle(ctx, 30*time.Second)
+		waited, calm := s.settle(ctx, c.QuietWait, stderr)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", convs[0], seqs[h-101])
 		var lat latencies
 		r := benchResult{Workload: "delta", Params: map[string]any{"history": h, "delta_events": 100, "requests": c.Deltas}}
@@ -77,6 +80,9 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 	}
 	if len(out) > 1 && out[0].P99Ms > 0 {
 		last := &out[len(out)-1]
+		if last.Extra == nil {
+			last.Extra = map[string]any{}
+		}
 		last.Extra["p99_ratio_to_smallest_history"] = last.P99Ms / out[0].P99Ms
 		last.Extra["p50_ratio_to_smallest_history"] = last.P50Ms / out[0].P50Ms
 	}
@@ -125,7 +131,10 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 	if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
 		return nil, err
 	}
-	waited, calm := s.settle(ctx, 30*time.Second)
+	waited, calm := s.settle(ctx, c.QuietWait, stderr)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	var lat latencies
 	r := benchResult{Workload: "inbox", Params: map[string]any{"conversations": c.InboxConvs, "page": 50, "requests": c.InboxReads}}
 	settled(&r, waited, calm)

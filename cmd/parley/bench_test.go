@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 )
@@ -63,7 +62,7 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	}
 	// A measured window says how much of the machine the host took (the
 	// tiny delta and inbox windows here are shorter than /proc/stat's tick).
-	if _, err := os.Stat("/proc/stat"); err == nil {
+	if readHostCPU() != (hostCPU{}) {
 		for _, r := range append(send, fan...) {
 			if r.HostStealPct == nil || *r.HostStealPct < 0 || *r.HostStealPct > 100 {
 				t.Fatalf("%s %v without the host's steal share: %v", r.Workload, r.Params, r.HostStealPct)
