@@ -39,17 +39,12 @@ func benchDelta(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 			return nil, err
 		}
 		slices.Sort(seqs)
-		if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
-			return nil, err
-		}
-		waited, calm := s.settle(ctx, c.QuietWait, stderr)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		path := fmt.Sprintf("/api/messages/%s/delta?after_seq=%d&limit=100", convs[0], seqs[h-101])
 		var lat latencies
 		r := benchResult{Workload: "delta", Params: map[string]any{"history": h, "delta_events": 100, "requests": c.Deltas}}
-		settled(&r, waited, calm)
+		if err := s.readyToMeasure(ctx, c, &r, stderr); err != nil {
+			return nil, err
+		}
 		var buf bytes.Buffer
 		var d deltaCheck
 		for range min(50, c.Deltas) { // warm-up, not measured: the readers' caches, the recent-events memory
@@ -128,16 +123,11 @@ func benchInbox(ctx context.Context, c benchConfig, stderr io.Writer) ([]benchRe
 			return nil, err
 		}
 	}
-	if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
-		return nil, err
-	}
-	waited, calm := s.settle(ctx, c.QuietWait, stderr)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
 	var lat latencies
 	r := benchResult{Workload: "inbox", Params: map[string]any{"conversations": c.InboxConvs, "page": 50, "requests": c.InboxReads}}
-	settled(&r, waited, calm)
+	if err := s.readyToMeasure(ctx, c, &r, stderr); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	quiet := quietCollector()
 	cpu0, host0 := s.cpu(), readHostCPU()

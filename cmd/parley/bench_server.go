@@ -262,12 +262,19 @@ func (s *benchServer) settle(ctx context.Context, limit time.Duration, stderr io
 	return time.Since(start), false
 }
 
-// settled records a settle's outcome in a result's extra fields.
-func settled(r *benchResult, waited time.Duration, quiet bool) {
+// readyToMeasure waits until the server has made every notification of the
+// fill (waitIdle) and its CPU has settled (settle, at most c.QuietWait), and
+// records the settle in r's extra fields.
+func (s *benchServer) readyToMeasure(ctx context.Context, c benchConfig, r *benchResult, stderr io.Writer) error {
+	if err := s.waitIdle(ctx, 10*time.Minute); err != nil {
+		return err
+	}
+	waited, calm := s.settle(ctx, c.QuietWait, stderr)
 	if r.Extra == nil {
 		r.Extra = map[string]any{}
 	}
-	r.Extra["settle_s"], r.Extra["settled"] = waited.Seconds(), quiet
+	r.Extra["settle_s"], r.Extra["settled"] = waited.Seconds(), calm
+	return ctx.Err()
 }
 
 // waitOps polls the server's ops stats (with an ops token) until done says
