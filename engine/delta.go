@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-	"time"
 )
 
 // DeltaCursor says where a delta starts: after a message or after a stream
@@ -14,10 +13,6 @@ type DeltaCursor struct {
 	AfterSeq       uint64
 	HasSeq         bool
 }
-
-// cursorWait bounds how long a delta waits for a sequence this node has not
-// applied yet (a client that last talked to a node further ahead).
-const cursorWait = 2 * time.Second
 
 // Delta replays the conversation's events after the cursor straight from the
 // log, up to the local projection's checkpoint, so the events and the summary
@@ -210,7 +205,9 @@ func (s *Service) deltaStart(ctx context.Context, userID, conversationID string,
 		if after > last {
 			return 0, nil, ErrUnknownCursor
 		}
-		wctx, cancel := context.WithTimeout(ctx, cursorWait)
+		// A cursor from a node further ahead waits as long as any lookup
+		// (the catch-up wait), then answers catching_up.
+		wctx, cancel := context.WithTimeout(ctx, s.catchUpWait)
 		err := s.store.WaitApplied(wctx, after)
 		cancel()
 		if err != nil {
