@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,24 +131,50 @@ func (w *wsConn) joinPresence(ctx context.Context, ch engine.Channel, who channe
 	w.presence.add(ch.Name)
 }
 
-// presenceAck is subscription_succeeded with Pusher's presence data.
+// presenceAck is subscription_succeeded with Pusher's presence data
+// ({"presence":{"ids":[...],"hash":{id:info},"count":n}}), written
+// directly in the members' order: encoding a map of up to 1,000 members
+// sorts its keys, once per join.
 func presenceAck(channel string, members []engine.Member) *engine.Frame {
-	ids := make([]string, 0, len(members))
-	hash := make(map[string]json.RawMessage, len(members))
+	seen := make(map[string]struct{}, len(members))
+	kept := make([]engine.Member, 0, len(members))
 	for _, m := range members {
-		if _, dup := hash[m.UserID]; dup {
+		if _, dup := seen[m.UserID]; dup {
 			continue
 		}
-		ids = append(ids, m.UserID)
-		info := m.Info
-		if len(info) == 0 {
-			info = json.RawMessage("null")
+		seen[m.UserID] = struct{}{}
+		if len(m.Info) == 0 || !json.Valid(m.Info) {
+			m.Info = json.RawMessage("null")
 		}
-		hash[m.UserID] = info
+		kept = append(kept, m)
 	}
-	return control(evSubscriptionSucceeded, channel, map[string]any{
-		"presence": map[string]any{"ids": ids, "hash": hash, "count": len(ids)},
-	})
+	b := make([]byte, 0, 48+len(kept)*64)
+	b = append(b, `{"presence":{"ids":[`...)
+	for i, m := range kept {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, m.UserID)
+	}
+	b = append(b, `],"hash":{`...)
+	for i, m := range kept {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, m.UserID)
+		b = append(b, ':')
+		b = append(b, m.Info...)
+	}
+	b = append(b, `},"count":`...)
+	b = strconv.AppendInt(b, int64(len(kept)), 10)
+	b = append(b, "}}"...)
+	return &engine.Frame{Event: evSubscriptionSucceeded, Channel: channel, Data: b}
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := engine.Marshal(s)
+	return append(b, q...)
 }
 
 func (w *wsConn) subscribeFailed(channel string, err error, ack *engine.Frame) {

@@ -36,22 +36,32 @@ func (w *wsConn) kick() {
 // the socket again, or the loop picks the work up itself.
 func (w *wsConn) writeLoop() {
 	defer w.writers.Done()
-	batched := 0
+	open, batched := false, 0
 	for {
+		// Frames queued together (lazy presence changes woken by the
+		// hub's flush, a burst) leave together, the first one included.
+		if !open && w.client.Pending() > 1 {
+			w.beginBatch()
+			open, batched = true, 0
+		}
 		if w.writeNext() {
 			// What is written while more is queued leaves together (up to
 			// wsBatchFrames frames), in one system call.
-			if batched++; batched == 1 {
+			switch {
+			case !open: // it went out on its own: it may be the only one
 				w.beginBatch()
-			} else if batched == wsBatchFrames {
+				open, batched = true, 1
+			case batched+1 == wsBatchFrames:
 				w.endBatch()
-				batched = 0
+				open = false
+			default:
+				batched++
 			}
 			continue
 		}
-		if batched > 0 {
+		if open {
 			w.endBatch()
-			batched = 0
+			open = false
 		}
 		w.writing.Store(false)
 		if !w.hasWork() || !w.writing.CompareAndSwap(false, true) {

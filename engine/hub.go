@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // HubConfig bounds the hub; zero values take the defaults.
@@ -18,6 +19,9 @@ type HubConfig struct {
 	MaxClientsPerUser int
 	// MaxChannels bounds one client's subscriptions (default 100).
 	MaxChannels int
+	// LazyFlush bounds how long a lazy frame waits for its client's
+	// transport to be woken (default DefaultLazyFlush; negative: at once).
+	LazyFlush time.Duration
 }
 
 // Hub defaults.
@@ -40,6 +44,9 @@ func (c HubConfig) withDefaults() HubConfig {
 	}
 	if c.MaxChannels <= 0 {
 		c.MaxChannels = DefaultMaxChannels
+	}
+	if c.LazyFlush == 0 {
+		c.LazyFlush = DefaultLazyFlush
 	}
 	return c
 }
@@ -73,6 +80,8 @@ type Hub struct {
 	clients map[*Client]struct{}
 	users   map[string]map[*Client]struct{}
 	closed  bool
+
+	lazy lazyNotify
 
 	published atomic.Uint64
 	delivered atomic.Uint64

@@ -45,6 +45,7 @@ type Client struct {
 	head   int
 	max    int    // the hub's Buffer
 	notify func() // set by Notify; called outside qmu
+	lazy   bool   // in the hub's lazy flush list (hub_lazy.go)
 
 	mu       sync.Mutex
 	channels map[string]struct{}
@@ -176,11 +177,33 @@ func (c *Client) offer(m *Frame) bool {
 	}
 	c.queue = append(c.queue, m)
 	fn := c.notify
+	// A lazy frame waits for the flush, unless the queue is filling up.
+	later := m.Lazy && fn != nil && c.hub.cfg.LazyFlush > 0 && len(c.queue)-c.head < c.max/4
+	listed := c.lazy
+	c.lazy = c.lazy || later
 	c.qmu.Unlock()
-	if fn != nil {
+	switch {
+	case fn == nil:
+	case later:
+		if !listed {
+			c.hub.deferNotify(c)
+		}
+	default:
 		fn()
 	}
 	return true
+}
+
+// wake calls the transport's notify function if frames are queued (the
+// hub's lazy flush).
+func (c *Client) wake() {
+	c.qmu.Lock()
+	fn, pending := c.notify, len(c.queue) > c.head
+	c.lazy = false // a frame queued from now on lists it again
+	c.qmu.Unlock()
+	if fn != nil && pending {
+		fn()
+	}
 }
 
 // drop ends the client once, recording the first reason.

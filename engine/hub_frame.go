@@ -25,6 +25,10 @@ type Frame struct {
 	// change is about.
 	ExceptClient string
 	ExceptUser   string
+	// Lazy lets the frame wait up to the hub's LazyFlush before its
+	// client's transport is woken, to leave with the frames after it in
+	// one write (presence changes; see hub_lazy.go).
+	Lazy bool
 
 	enc [MaxEncodings]encoded
 }

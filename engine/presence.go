@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"hash/maphash"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -52,8 +52,7 @@ type Presence struct {
 	store  PresenceStore
 	hub    *Hub
 	cfg    PresenceConfig
-	seed   maphash.Seed
-	stripe [64]sync.Mutex // serialises store writes per (channel, user)
+	locks  keyLocks // serialise store writes per (channel, user)
 	logger *slog.Logger
 
 	mu     sync.Mutex
@@ -79,7 +78,7 @@ func NewPresence(store PresenceStore, hub *Hub, cfg PresenceConfig) *Presence {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("component", "presence")
 	}
-	return &Presence{store: store, hub: hub, cfg: cfg, seed: maphash.MakeSeed(), logger: cfg.Logger,
+	return &Presence{store: store, hub: hub, cfg: cfg, logger: cfg.Logger,
 		state: newPresenceState(), local: map[leaseKey]int{}, info: map[leaseKey]json.RawMessage{},
 		synced: make(chan struct{})}
 }
@@ -141,7 +140,19 @@ func (p *Presence) announce(t Transition) {
 	if err != nil {
 		return
 	}
-	p.hub.Publish(&Frame{Channel: t.Channel, Event: ev, Data: data, ExceptUser: t.Member.UserID})
+	p.hub.Publish(&Frame{Channel: t.Channel, Event: ev, Data: data, ExceptUser: t.Member.UserID, Lazy: true})
+}
+
+// ownLive reports whether the lease is this node's and a local socket still
+// holds it (p.mu held). Such a lease is never dropped by the sweep: this
+// node knows it is live, and keeps refreshing it. Had its refresh round
+// fallen behind (thousands of leases on a node too busy to write them in
+// time), the sweep would announce members that are still connected as
+// gone, to every member, and again as back once the refresh lands: in a
+// 10,000-socket join storm that held p.mu for seconds and timed joins
+// out. If the store did let the lease expire, its watcher says so.
+func (p *Presence) ownLive(channel, user, holder string) bool {
+	return holder == p.cfg.Holder && p.local[leaseKey{channel, user}] > 0
 }
 
 // maintain refreshes local leases every TTL/3 and sweeps expired ones.
@@ -155,7 +166,7 @@ func (p *Presence) maintain(ctx context.Context) {
 		case <-t.C:
 		}
 		p.mu.Lock()
-		for _, tr := range p.state.expire(time.Now()) {
+		for _, tr := range p.state.expire(time.Now(), p.ownLive) {
 			p.announce(tr)
 			if p.cfg.OnTransition != nil {
 				p.cfg.OnTransition(tr, false)
@@ -175,7 +186,10 @@ func (p *Presence) maintain(ctx context.Context) {
 // behind a busy node (3,331 puts took 58 s during a 5,000-socket join
 // storm), and the leases it had not reached yet expired: every socket then
 // got a member_removed and member_added for each, and the queues overflowed.
-const refreshParallel = 32
+// 32 at a time still let a round of 10,000 leases fall behind in a
+// 10,000-socket join storm; a round's time is its puts over this bound
+// times one put's latency on a busy node.
+const refreshParallel = 128
 
 // refreshAll refreshes keys with at most refreshParallel puts in flight.
 func (p *Presence) refreshAll(ctx context.Context, keys []leaseKey) {
@@ -199,8 +213,11 @@ func (p *Presence) refreshAll(ctx context.Context, keys []leaseKey) {
 }
 
 func (p *Presence) refresh(ctx context.Context, k leaseKey) {
-	s := p.lock(k)
-	defer s.Unlock()
+	unlock, err := p.locks.lock(ctx, k)
+	if err != nil {
+		return // shutting down
+	}
+	defer unlock()
 	p.mu.Lock()
 	n, info := p.local[k], p.info[k]
 	p.mu.Unlock()
@@ -212,20 +229,17 @@ func (p *Presence) refresh(ctx context.Context, k leaseKey) {
 	}
 }
 
-func (p *Presence) lock(k leaseKey) *sync.Mutex {
-	s := &p.stripe[maphash.String(p.seed, k.channel+"\x00"+k.user)%uint64(len(p.stripe))]
-	s.Lock()
-	return s
-}
-
 // Join subscribes c to a presence channel as member m. The member list
 // (this user included) goes to ack, whose message is queued to c ahead of
 // any member_added/member_removed that follows. A socket already on the
 // channel gets ErrAlreadySubscribed.
 func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member, ack func(members []Member) *Frame) error {
 	k := leaseKey{channel, m.UserID}
-	s := p.lock(k)
-	defer s.Unlock()
+	unlock, err := p.locks.lock(ctx, k)
+	if err != nil {
+		return fmt.Errorf("presence join: %w", err)
+	}
+	defer unlock()
 	if p.hub.Subscribed(c, channel) {
 		return ErrAlreadySubscribed
 	}
@@ -245,7 +259,7 @@ func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member
 			members = members[len(members)-p.cfg.MaxMembers:]
 		}
 	}
-	err := p.hub.Subscribe(c, channel, ack(members))
+	err = p.hub.Subscribe(c, channel, ack(members))
 	if err == nil {
 		p.local[k]++
 		p.info[k] = m.Info
@@ -261,8 +275,10 @@ func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member
 // the user's last local socket. Leaving a channel c is not on does nothing.
 func (p *Presence) Leave(ctx context.Context, c *Client, channel string) {
 	k := leaseKey{channel, c.UserID()}
-	s := p.lock(k)
-	defer s.Unlock()
+	// The local state must follow the socket, however long the key's
+	// write in progress takes (it is bounded by its own context).
+	unlock, _ := p.locks.lock(context.WithoutCancel(ctx), k)
+	defer unlock()
 	if !p.hub.Unsubscribe(c, channel) {
 		return
 	}

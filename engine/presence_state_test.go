@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -35,10 +37,66 @@ func TestPresenceStateTransitions(t *testing.T) {
 		t.Fatal("last lease did not leave")
 	}
 	put(HeartbeatHolder, t0.Add(time.Minute))
-	if trs := s.expire(t0.Add(30 * time.Second)); len(trs) != 0 || !s.has("presence-messaging", "u") {
+	if trs := s.expire(t0.Add(30*time.Second), keepNone); len(trs) != 0 || !s.has("presence-messaging", "u") {
 		t.Fatal("expired early")
 	}
-	if trs := s.expire(t0.Add(61 * time.Second)); len(trs) != 1 || s.count("presence-messaging") != 0 {
+	if trs := s.expire(t0.Add(61*time.Second), keepNone); len(trs) != 1 || s.count("presence-messaging") != 0 {
 		t.Fatal("did not expire")
+	}
+}
+
+func keepNone(channel, user, holder string) bool { return false }
+
+// The sweep keeps a lease that keep says is live (this node's own, with a
+// local socket), however old, and drops the others past their expiry.
+func TestPresenceStateExpiryKeepsLiveLeases(t *testing.T) {
+	s := newPresenceState()
+	t0 := time.Unix(1000, 0)
+	for _, u := range []string{"mine", "theirs"} {
+		s.apply(PresenceChange{Lease: Lease{Channel: PresenceMessaging, UserID: u, Holder: "h-" + u}, Online: true}, t0.Add(time.Minute))
+	}
+	mine := func(channel, user, holder string) bool { return holder == "h-mine" }
+	trs := s.expire(t0.Add(time.Hour), mine)
+	if len(trs) != 1 || trs[0].Member.UserID != "theirs" || !s.has(PresenceMessaging, "mine") || s.has(PresenceMessaging, "theirs") {
+		t.Fatalf("expired %+v; mine %v, theirs %v", trs, s.has(PresenceMessaging, "mine"), s.has(PresenceMessaging, "theirs"))
+	}
+}
+
+// The member list is the channel's first max members by user id, whatever
+// order they joined and left in.
+func TestPresenceStateMembersSorted(t *testing.T) {
+	s := newPresenceState()
+	exp := time.Unix(1000, 0)
+	want := map[string]bool{}
+	for i := range 200 {
+		u := fmt.Sprintf("u%03d", (i*77)%200) // every id once, out of order
+		s.apply(PresenceChange{Lease: Lease{Channel: PresenceMessaging, UserID: u, Holder: "h"}, Online: true}, exp)
+		want[u] = true
+		if i%3 == 0 { // and some leave again
+			s.apply(PresenceChange{Lease: Lease{Channel: PresenceMessaging, UserID: u, Holder: "h"}}, exp)
+			delete(want, u)
+		}
+	}
+	ids := make([]string, 0, len(want))
+	for u := range want {
+		ids = append(ids, u)
+	}
+	slices.Sort(ids)
+	for _, max := range []int{1000, len(ids), 10} {
+		got := s.members(PresenceMessaging, max)
+		if len(got) != min(max, len(ids)) {
+			t.Fatalf("members(%d): %d, want %d", max, len(got), min(max, len(ids)))
+		}
+		for i, m := range got {
+			if m.UserID != ids[i] {
+				t.Fatalf("members(%d)[%d] = %s, want %s", max, i, m.UserID, ids[i])
+			}
+		}
+	}
+	if n := s.count(PresenceMessaging); n != len(ids) {
+		t.Fatalf("count %d, want %d", n, len(ids))
+	}
+	if got := s.members("presence-nobody", 10); got == nil || len(got) != 0 {
+		t.Fatalf("an empty channel's members: %#v", got)
 	}
 }
