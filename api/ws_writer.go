@@ -73,8 +73,9 @@ func (w *wsConn) writeLoop() {
 // wsBatchFrames bounds the frames one batch of writes holds.
 const wsBatchFrames = 64
 
-// beginBatch holds the socket's writes from now on (the frame just written
-// went out on its own: it may be the only one).
+// beginBatch holds the socket's writes from now on: before the first frame
+// of a drain when more are queued, or after a first frame that went out on
+// its own (it may have been the only one).
 func (w *wsConn) beginBatch() {
 	if w.bc != nil {
 		w.bc.begin()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -252,13 +253,7 @@ func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member
 		}
 	}
 	p.mu.Lock()
-	members := p.state.members(channel, p.cfg.MaxMembers)
-	if !p.state.has(channel, m.UserID) {
-		members = append(members, m)
-		if len(members) > p.cfg.MaxMembers {
-			members = members[len(members)-p.cfg.MaxMembers:]
-		}
-	}
+	members := withJoiner(p.state.members(channel, p.cfg.MaxMembers), m, p.cfg.MaxMembers)
 	err = p.hub.Subscribe(c, channel, ack(members))
 	if err == nil {
 		p.local[k]++
@@ -269,6 +264,26 @@ func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member
 		p.release(ctx, k)
 	}
 	return err
+}
+
+// withJoiner adds m, the member joining, to members (sorted by user id, at
+// most max) when the watcher has not applied their lease yet. The list
+// stays sorted and at most max long, and always holds the joiner, whom
+// Pusher clients look up as "me": past max it keeps the first max-1 and
+// the joiner.
+func withJoiner(members []Member, m Member, max int) []Member {
+	i, found := slices.BinarySearchFunc(members, m.UserID, func(x Member, id string) int { return strings.Compare(x.UserID, id) })
+	if found {
+		return members
+	}
+	members = slices.Insert(members, i, m)
+	if len(members) > max {
+		if i < max {
+			return members[:max]
+		}
+		return append(members[:max-1], m)
+	}
+	return members
 }
 
 // Leave unsubscribes c from a presence channel; the node's lease goes with

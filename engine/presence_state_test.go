@@ -100,3 +100,38 @@ func TestPresenceStateMembersSorted(t *testing.T) {
 		t.Fatalf("an empty channel's members: %#v", got)
 	}
 }
+
+// The member list sent to a joiner holds them, in id order, at most max
+// long, whether their id falls inside the first max or after it.
+func TestPresenceJoinerInMemberList(t *testing.T) {
+	list := func(ids ...string) []Member {
+		out := make([]Member, len(ids))
+		for i, id := range ids {
+			out[i] = Member{UserID: id}
+		}
+		return out
+	}
+	ids := func(ms []Member) string {
+		s := ""
+		for _, m := range ms {
+			s += m.UserID
+		}
+		return s
+	}
+	for _, c := range []struct {
+		members []Member
+		joiner  string
+		max     int
+		want    string
+	}{
+		{list(), "b", 3, "b"},
+		{list("a", "c"), "b", 3, "abc"},
+		{list("a", "b", "c"), "b", 3, "abc"}, // already listed
+		{list("a", "c", "d"), "b", 3, "abc"}, // inside the first max
+		{list("a", "b", "c"), "d", 3, "abd"}, // after them
+	} {
+		if got := ids(withJoiner(c.members, Member{UserID: c.joiner}, c.max)); got != c.want {
+			t.Errorf("%s joining %s (max %d): %s, want %s", c.joiner, ids(c.members), c.max, got, c.want)
+		}
+	}
+}
