@@ -3,6 +3,7 @@ package engine_test
 import (
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,6 +144,9 @@ func TestHubBenchmarkRuns(t *testing.T) {
 // channel, each drained by its own goroutine.
 func BenchmarkHubPublish1000(b *testing.B) {
 	h := engine.NewHub(engine.HubConfig{Buffer: 1024, MaxClients: 2000})
+	stop := make(chan struct{})
+	var drains sync.WaitGroup
+	defer func() { close(stop); drains.Wait() }() // no drain outlives the benchmark
 	for i := 0; i < 1000; i++ {
 		c := hubClient(b, h, "", "room")
 		wake := make(chan struct{}, 1)
@@ -152,9 +156,16 @@ func BenchmarkHubPublish1000(b *testing.B) {
 			default:
 			}
 		})
+		drains.Add(1)
 		go func() {
-			for range wake {
-				for c.Next() != nil {
+			defer drains.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-wake:
+					for c.Next() != nil {
+					}
 				}
 			}
 		}()

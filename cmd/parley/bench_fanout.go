@@ -438,6 +438,7 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 		warm = append(warm, pc)
 	}
 	before := s.rssKiB()
+	t0, cpu0, own0 := time.Now(), s.cpu(), harnessCPU()
 	conns := make([]*pusherConn, c.Connections)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -460,6 +461,12 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 		}()
 	}
 	wg.Wait()
+	// The join storm: every join is announced to every socket already on
+	// presence-messaging, N²/2 frames, which the harness reads too.
+	opened := map[string]any{"open_s": time.Since(t0).Seconds(), "harness_cpu_s_open": (harnessCPU() - own0).Seconds()}
+	if s.pid != 0 {
+		opened["server_cpu_s_open"] = (s.cpu() - cpu0).Seconds()
+	}
 	time.Sleep(c.Settle) // let the server's allocations settle before reading RSS
 	after := s.rssKiB()
 	cancel()
@@ -471,7 +478,7 @@ func benchConnections(ctx context.Context, c benchConfig, stderr io.Writer) ([]b
 	readers.Wait()
 	ok := int64(c.Connections) - failed.Load()
 	r := benchResult{Workload: "connections", Errors: failed.Load(),
-		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2, "settle_s": c.Settle.Seconds()}, Extra: map[string]any{}}
+		Params: map[string]any{"connections": c.Connections, "channels_per_connection": 2, "settle_s": c.Settle.Seconds()}, Extra: opened}
 	if ok > 0 && after > 0 {
 		r.RSSPerConnKiB = float64(after-before) / float64(ok)
 		r.Extra["server_rss_before_kib"], r.Extra["server_rss_after_kib"] = before, after

@@ -69,7 +69,8 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 			}
 		}
 	}
-	if c := got["connections"]; len(c) != 1 || c[0].Extra["server_rss_after_kib"] == nil || c[0].Extra["server_rss_after_kib"].(float64) <= 0 {
+	if c := got["connections"]; len(c) != 1 || c[0].Extra["server_rss_after_kib"] == nil || c[0].Extra["server_rss_after_kib"].(float64) <= 0 ||
+		c[0].Extra["open_s"] == nil || c[0].Extra["open_s"].(float64) <= 0 || c[0].Extra["server_cpu_s_open"] == nil || c[0].Extra["server_cpu_s_open"].(float64) < 0 {
 		t.Fatalf("connections result = %+v", c)
 	}
 	if d := got["delta"]; len(d) != 2 || d[0].P50Ms <= 0 || d[1].Extra["p99_ratio_to_smallest_history"] == nil {
