@@ -136,45 +136,40 @@ func (w *wsConn) joinPresence(ctx context.Context, ch engine.Channel, who channe
 // directly in the members' order: encoding a map of up to 1,000 members
 // sorts its keys, once per join.
 func presenceAck(channel string, members []engine.Member) *engine.Frame {
+	type entry struct{ id, info []byte } // the id as a JSON string
 	seen := make(map[string]struct{}, len(members))
-	kept := make([]engine.Member, 0, len(members))
+	kept := make([]entry, 0, len(members))
 	for _, m := range members {
 		if _, dup := seen[m.UserID]; dup {
 			continue
 		}
 		seen[m.UserID] = struct{}{}
-		if len(m.Info) == 0 || !json.Valid(m.Info) {
-			m.Info = json.RawMessage("null")
+		id, _ := engine.Marshal(m.UserID)
+		info := []byte(m.Info)
+		if len(info) == 0 || !json.Valid(info) {
+			info = []byte("null")
 		}
-		kept = append(kept, m)
+		kept = append(kept, entry{id, info})
 	}
 	b := make([]byte, 0, 48+len(kept)*64)
 	b = append(b, `{"presence":{"ids":[`...)
-	for i, m := range kept {
+	for i, e := range kept {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, m.UserID)
+		b = append(b, e.id...)
 	}
 	b = append(b, `],"hash":{`...)
-	for i, m := range kept {
+	for i, e := range kept {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, m.UserID)
-		b = append(b, ':')
-		b = append(b, m.Info...)
+		b = append(append(append(b, e.id...), ':'), e.info...)
 	}
 	b = append(b, `},"count":`...)
 	b = strconv.AppendInt(b, int64(len(kept)), 10)
 	b = append(b, "}}"...)
 	return &engine.Frame{Event: evSubscriptionSucceeded, Channel: channel, Data: b}
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := engine.Marshal(s)
-	return append(b, q...)
 }
 
 func (w *wsConn) subscribeFailed(channel string, err error, ack *engine.Frame) {

@@ -53,10 +53,3 @@ func (l *keyLocks) release(k leaseKey, kl *keyLock) {
 	}
 	l.mu.Unlock()
 }
-
-// size is the number of keys locked or awaited (for tests).
-func (l *keyLocks) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
-}

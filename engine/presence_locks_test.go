@@ -39,7 +39,7 @@ func TestKeyLocks(t *testing.T) {
 	if _, err := l.lock(short, a); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a second lock of a held key: %v, want the context's deadline", err)
 	}
-	if n := l.size(); n != 1 {
+	if n := lockedKeys(&l); n != 1 {
 		t.Fatalf("%d keys locked, want 1 (a)", n)
 	}
 	waited := make(chan func(), 1)
@@ -57,7 +57,14 @@ func TestKeyLocks(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a waiter did not get the lock its holder let go")
 	}
-	if n := l.size(); n != 0 {
+	if n := lockedKeys(&l); n != 0 {
 		t.Fatalf("%d keys left after every lock was let go", n)
 	}
+}
+
+// lockedKeys is the number of keys locked or awaited.
+func lockedKeys(l *keyLocks) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
 }
