@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"parley/engine"
+	"parley/internal/pusher"
 )
 
 // authRequest is what pusher-js posts to the auth endpoint (as a form) or
@@ -42,7 +43,7 @@ func (s *Server) broadcastingAuth(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !validSocketID(req.SocketID) {
+	if !pusher.ValidSocketID(req.SocketID) {
 		return errBadSocketID
 	}
 	id := identity(c)
@@ -53,7 +54,7 @@ func (s *Server) broadcastingAuth(c echo.Context) error {
 		}
 		return err
 	}
-	cd := channelData{UserID: id.UserID}
+	cd := pusher.ChannelData{UserID: id.UserID}
 	if ch.Presence() {
 		cd.UserInfo = userInfo(id)
 	}
@@ -62,7 +63,7 @@ func (s *Server) broadcastingAuth(c echo.Context) error {
 		return err
 	}
 	data := string(raw)
-	return c.JSON(http.StatusOK, AuthResponse{Auth: rt.AppKey + ":" + sign(rt.AppSecret, req.SocketID, ch.Name, data), ChannelData: data})
+	return c.JSON(http.StatusOK, AuthResponse{Auth: rt.AppKey + ":" + pusher.SignChannel(rt.AppSecret, req.SocketID, ch.Name, data), ChannelData: data})
 }
 
 // readAuthRequest reads socket_id and channel_name from a JSON or form body.

@@ -7,6 +7,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"parley/engine"
+	"parley/internal/pusher"
+	"parley/internal/realtime"
 )
 
 // statusOf maps an error kind to its HTTP status.
@@ -27,7 +29,7 @@ var statusOf = map[engine.Kind]int{
 // Retry-After; the others (a feature turned off) are not.
 var retryable = map[string]bool{
 	engine.ErrNotProjected.Code: true, engine.ErrCatchingUp.Code: true, engine.ErrLogUnavailable.Code: true,
-	engine.ErrOverCapacity.Code: true, errPusherPublish.Code: true,
+	realtime.ErrOverCapacity.Code: true, pusher.ErrPublish.Code: true,
 }
 
 // ErrorBody is the JSON shape of every error answer.

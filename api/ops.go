@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"parley/engine"
+	"parley/internal/notify"
 )
 
 // Ops wires the operations side: stats, their history and the metrics
@@ -27,7 +28,7 @@ type Ops struct {
 // opsParts is the API's operations state.
 type opsParts struct {
 	cfg           *Ops
-	notifications *engine.NotificationService
+	notifications *notify.NotificationService
 	metrics       *httpMetrics
 	registry      *prometheus.Registry
 }

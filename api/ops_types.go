@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"parley/engine"
+	"parley/internal/notify"
+	"parley/internal/realtime"
 )
 
 // OpsStats is the answer of GET /api/ops/stats: one node's view of the
@@ -24,7 +26,7 @@ type OpsStats struct {
 	Notifications NotificationStats `json:"notifications"`
 	Webhooks      WebhookStats      `json:"webhooks"`
 	// AppWebhooks is the Pusher-format app webhooks sent by this node.
-	AppWebhooks engine.AppWebhookStats `json:"app_webhooks"`
+	AppWebhooks realtime.AppWebhookStats `json:"app_webhooks"`
 	// DeltaCache counts the deltas answered from the recent-events memory
 	// (hits) and from the log (misses).
 	DeltaCache engine.RecentStats `json:"delta_cache"`
@@ -107,7 +109,7 @@ type Percentile struct {
 // NotificationStats is the notifications work queue on this node.
 type NotificationStats struct {
 	Enabled bool `json:"enabled"`
-	engine.NotifierStats
+	notify.NotifierStats
 	Queue QueueStats `json:"queue"`
 	// DeadLetters is the dead letters stored (all kinds, every node).
 	DeadLetters int64 `json:"dead_letters"`
@@ -118,7 +120,7 @@ type NotificationStats struct {
 
 // WebhookStats is webhook delivery on this node.
 type WebhookStats struct {
-	engine.WebhookStats
+	notify.WebhookStats
 	Queue QueueStats `json:"queue"`
 }
 

@@ -4,15 +4,15 @@
 package api
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"parley/engine"
+	"parley/internal/notify"
+	"parley/internal/pusher"
 )
 
 // Config wires the API to the engine.
@@ -31,7 +31,7 @@ type Config struct {
 	SendBurst int
 	// Notifications serves the notification routes; Ops the stats,
 	// dashboard and metrics (ops.go).
-	Notifications *engine.NotificationService
+	Notifications *notify.NotificationService
 	Ops           *Ops
 	// Dev turns on POST /dev/token (dev.go): sign in as anyone. Never in production.
 	Dev bool
@@ -47,19 +47,10 @@ type Server struct {
 	ready     func() error
 
 	rt             *Realtime
-	origins        originPolicy
+	pusher         *pusher.Server // nil with realtime off
+	origins        pusher.OriginPolicy
 	typingLimit    *keyedLimiter
 	heartbeatLimit *keyedLimiter
-	wsConns        sync.WaitGroup // the sockets served; Add only under wsMu, before wsClosed
-	wsMu           sync.RWMutex
-	wsClosed       bool       // CloseRealtime ran: sockets are refused
-	sweeper        *wsSweeper // started with the first WebSocket
-	poller         *wsPoller  // started with the first WebSocket; nil where there is none
-	writers        *wsWriters
-	sweeperOnce    sync.Once
-	perIP          ipCounter
-	closing        context.Context
-	stopRealtime   context.CancelFunc
 
 	ops opsParts // notifications, stats, metrics (ops.go)
 }
@@ -75,14 +66,12 @@ func New(cfg Config) *Server {
 	s := &Server{echo: e, svc: cfg.Service, auth: NewAuthenticator(cfg.JWTSecret), logger: cfg.Logger, ready: cfg.Ready,
 		rt: cfg.Realtime.withDefaults(), typingLimit: newKeyedLimiter(3, 3, 100000), heartbeatLimit: newKeyedLimiter(1, 5, 100000)}
 	if s.rt != nil {
-		s.origins = originPolicy{patterns: s.rt.AllowedOrigins}
-		s.sweeper = newWSSweeper(s.rt)
-		s.writers = newWSWriters()
+		s.pusher = pusher.New(s.rt.Config, cfg.Service, cfg.Logger.With("part", "pusher"))
+		s.origins = pusher.NewOriginPolicy(s.rt.AllowedOrigins)
 	}
 	if cfg.SendRate > 0 {
 		s.sendLimit = newKeyedLimiter(cfg.SendRate, max(1, cfg.SendBurst), 100000)
 	}
-	s.closing, s.stopRealtime = context.WithCancel(context.Background())
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
 	s.initOps(cfg)

@@ -12,10 +12,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"parley/engine"
+	"parley/internal/realtime"
 )
 
 // encSSE is the hub encoding slot of SSE events.
-const encSSE engine.Encoding = 1
+const encSSE realtime.Encoding = 1
 
 // Names of the stream's own events.
 const (
@@ -132,7 +133,7 @@ func (w *sseWriter) replay(rep *engine.Replay, upTo uint64, resume bool) bool {
 
 // live forwards hub frames until the client goes or is dropped. Events at
 // or below upTo were replayed (or precede the stream) and are skipped.
-func (w *sseWriter) live(ctx context.Context, client *engine.Client, upTo uint64, keepAlive time.Duration) error {
+func (w *sseWriter) live(ctx context.Context, client *realtime.Client, upTo uint64, keepAlive time.Duration) error {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	wake := make(chan struct{}, 1)
@@ -147,7 +148,7 @@ func (w *sseWriter) live(ctx context.Context, client *engine.Client, upTo uint64
 		case <-ctx.Done():
 			return nil
 		case <-client.Done():
-			if r := client.Reason(); r != engine.ReasonClosed {
+			if r := client.Reason(); r != realtime.ReasonClosed {
 				w.buf.WriteString(": disconnected: " + string(r) + "\n\n")
 				w.flush()
 			}
@@ -175,7 +176,7 @@ func (w *sseWriter) event(id uint64, name string, v any) {
 	if err != nil {
 		return
 	}
-	w.buf.Write(renderSSE(&engine.Frame{Event: name, Data: data, Seq: id}))
+	w.buf.Write(renderSSE(&realtime.Frame{Event: name, Data: data, Seq: id}))
 }
 
 func (w *sseWriter) flush() bool {
@@ -193,7 +194,7 @@ func (w *sseWriter) flush() bool {
 
 // renderSSE renders a hub frame as one SSE event; only log events carry an
 // id, so Last-Event-ID is always a stream sequence.
-func renderSSE(m *engine.Frame) []byte {
+func renderSSE(m *realtime.Frame) []byte {
 	var b bytes.Buffer
 	if m.Seq != 0 {
 		b.WriteString("id: " + strconv.FormatUint(m.Seq, 10) + "\n")

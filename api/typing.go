@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"parley/engine"
+	"parley/internal/realtime"
 )
 
 type typingRequest struct {
@@ -44,20 +45,12 @@ func (s *Server) typing(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.relay(ctx, engine.ClientEvent{Channel: engine.ConversationChannel(conv), Event: engine.EventTyping, Data: data, UserID: user})
+	s.relay(ctx, realtime.ClientEvent{Channel: engine.ConversationChannel(conv), Event: engine.EventTyping, Data: data, UserID: user})
 	return c.NoContent(http.StatusAccepted)
 }
 
 // relay sends a client event to every node (or this one without a relay).
-func (s *Server) relay(ctx context.Context, ev engine.ClientEvent) {
-	if s.rt.Relay == nil {
-		s.rt.Hub.Deliver(ev)
-		return
-	}
-	if err := s.rt.Relay.Publish(ctx, ev); err != nil {
-		s.logger.Warn("relay client event", "event", ev.Event, "err", err)
-	}
-}
+func (s *Server) relay(ctx context.Context, ev realtime.ClientEvent) { s.pusher.Relay(ctx, ev) }
 
 // decodeOptionalJSON is decodeJSON for a body that may be empty.
 func decodeOptionalJSON(c echo.Context, v any) error {

@@ -31,10 +31,10 @@ func (s *Service) CreateConversation(ctx context.Context, userID string, partici
 		return nil, false, Errorf(KindInvalid, "too_many_participants", "a conversation has at most %d participants", s.limits.MaxParticipants)
 	}
 	data := ConversationCreatedData{Kind: KindGroup, Title: title, ParticipantIDs: ids}
-	msgID := ""
+	key := ""
 	if len(ids) == 2 && title == "" {
 		data.Kind, data.DirectKey = KindDirect, strings.Join(ids, "|")
-		msgID = "direct:" + data.DirectKey
+		key = "direct:" + data.DirectKey
 		if existing, err := s.store.DirectConversation(ctx, data.DirectKey); err != nil {
 			return nil, false, err
 		} else if existing != "" {
@@ -47,7 +47,7 @@ func (s *Service) CreateConversation(ctx context.Context, userID string, partici
 	if err != nil {
 		return nil, false, err
 	}
-	if _, _, err := s.appendAndWait(ctx, ev, msgID); err != nil {
+	if _, _, err := s.appendAndWait(ctx, ev, key); err != nil {
 		return nil, false, err
 	}
 	if data.Kind == KindDirect {
@@ -81,7 +81,7 @@ func (s *Service) Conversation(ctx context.Context, userID, conversationID strin
 // activity first, with the caller's unread total. cursor is the
 // next_cursor of the previous page, or empty for the first.
 func (s *Service) Conversations(ctx context.Context, userID, cursor string, limit int) (*ConversationList, error) {
-	limit, err := s.limits.page(limit, s.limits.DefaultPage, s.limits.MaxPage)
+	limit, err := PageLimit(limit, s.limits.DefaultPage, s.limits.MaxPage)
 	if err != nil {
 		return nil, err
 	}

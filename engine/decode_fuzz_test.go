@@ -24,7 +24,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if w.Seq != 9 {
 			t.Fatalf("seq = %d", w.Seq)
 		}
-		if _, err := marshal(w); err != nil && ev.Data != nil {
+		if _, err := Marshal(w); err != nil && ev.Data != nil {
 			t.Logf("wire form does not encode: %v", err)
 		}
 	})

@@ -19,7 +19,7 @@ type DeltaCursor struct {
 // in the answer agree. Events the projector rejected are left out, but the
 // cursor moves past them.
 func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur DeltaCursor, limit int) (*Delta, error) {
-	limit, err := s.limits.page(limit, s.limits.DefaultDelta, s.limits.MaxDelta)
+	limit, err := PageLimit(limit, s.limits.DefaultDelta, s.limits.MaxDelta)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func (t EventType) Known() bool {
 
 // Event is the envelope of every change. ID is a ULID made before publishing,
 // At is the command's clock reading, so applying an event never needs a clock.
-// Seq is the stream sequence JetStream assigned; it is not part of the stored
+// Seq is the log's sequence, assigned when it was stored; it is not part of the stored
 // JSON (the stream carries it) and is zero until the event is appended.
 type Event struct {
 	Type           EventType       `json:"type"`
@@ -96,7 +96,7 @@ const (
 
 // NewEvent builds an envelope with a fresh ULID and the given payload.
 func NewEvent(t EventType, conversationID, actorID string, at time.Time, data any) (Event, error) {
-	raw, err := marshal(data)
+	raw, err := Marshal(data)
 	if err != nil {
 		return Event{}, err
 	}
@@ -112,10 +112,11 @@ func NewEvent(t EventType, conversationID, actorID string, at time.Time, data an
 
 // Encode returns the stored JSON form of the event. HTML characters are not
 // escaped, so a body's size on the log stays close to its size in the API.
-func (e *Event) Encode() ([]byte, error) { return marshal(e) }
+func (e *Event) Encode() ([]byte, error) { return Marshal(e) }
 
-// marshal is json.Marshal without HTML escaping.
-func marshal(v any) ([]byte, error) {
+// Marshal is JSON encoding without HTML escaping, as the log and the API
+// write it.
+func Marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -135,11 +136,9 @@ func DecodeEvent(raw []byte, seq uint64) (Event, error) {
 	return e, nil
 }
 
-// Subject is the stream subject of a conversation's events.
-func Subject(conversationID string) string { return "conv." + conversationID }
-
-// SendMsgID is the JetStream Nats-Msg-Id of a send, its idempotency key.
-func SendMsgID(conversationID, senderID, clientTempID string) string {
+// SendKey is a send's idempotency key: one message per sender, conversation
+// and client_temp_id. The log stores at most one event under a key.
+func SendKey(conversationID, senderID, clientTempID string) string {
 	return "send:" + conversationID + ":" + senderID + ":" + clientTempID
 }
 

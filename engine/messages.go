@@ -40,7 +40,7 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 	if err != nil {
 		return nil, false, err
 	}
-	seq, dup, err := s.appendAndWait(ctx, ev, SendMsgID(conversationID, userID, clientTempID))
+	seq, dup, err := s.appendAndWait(ctx, ev, SendKey(conversationID, userID, clientTempID))
 	if err != nil {
 		return nil, false, err
 	}
@@ -150,7 +150,7 @@ func (s *Service) MarkRead(ctx context.Context, userID, conversationID, messageI
 // History returns a page of messages before the message beforeID (or the
 // newest when empty), oldest first.
 func (s *Service) History(ctx context.Context, userID, conversationID, beforeID string, limit int) (*MessagePage, error) {
-	limit, err := s.limits.page(limit, s.limits.DefaultPage, s.limits.MaxPage)
+	limit, err := PageLimit(limit, s.limits.DefaultPage, s.limits.MaxPage)
 	if err != nil {
 		return nil, err
 	}

@@ -81,8 +81,8 @@ func (s *Service) await(ctx context.Context, seq uint64) error {
 }
 
 // appendAndWait appends ev and waits for its projection.
-func (s *Service) appendAndWait(ctx context.Context, ev Event, msgID string) (seq uint64, dup bool, err error) {
-	seq, dup, err = s.log.Append(ctx, ev, msgID)
+func (s *Service) appendAndWait(ctx context.Context, ev Event, key string) (seq uint64, dup bool, err error) {
+	seq, dup, err = s.log.Append(ctx, ev, key)
 	if err != nil {
 		return 0, false, err
 	}

@@ -4,10 +4,11 @@ import "context"
 
 // Log is the event log. Implementations must be safe for concurrent use.
 type Log interface {
-	// Append stores ev under its conversation's subject. A non-empty msgID is
-	// the deduplication key: when the log already holds an event with that key
-	// it stores nothing and returns the original sequence with duplicate=true.
-	Append(ctx context.Context, ev Event, msgID string) (seq uint64, duplicate bool, err error)
+	// Append stores ev in its conversation's order. A non-empty key is the
+	// event's idempotency key (SendKey, for one): when the log already holds
+	// an event with that key it stores nothing and returns the original
+	// sequence with duplicate=true.
+	Append(ctx context.Context, ev Event, key string) (seq uint64, duplicate bool, err error)
 	// ConversationEvents returns up to limit events of one conversation with a
 	// sequence above afterSeq, in stream order, and whether the log holds more
 	// after the last one returned. Its cost follows limit, not the

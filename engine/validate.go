@@ -122,7 +122,9 @@ func checkUserIDs(ids []string, field string) error {
 	return nil
 }
 
-func (l Limits) page(limit, def, max int) (int, error) {
+// PageLimit resolves a requested page size: 0 means def, and anything
+// outside 1..max is invalid_limit.
+func PageLimit(limit, def, max int) (int, error) {
 	if limit == 0 {
 		return def, nil
 	}

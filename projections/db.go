@@ -26,9 +26,7 @@ import (
 type DB struct {
 	cur atomic.Pointer[pools]
 
-	applied atomic.Uint64
-	mu      sync.Mutex
-	advance chan struct{} // closed and replaced whenever applied moves
+	applied *watermark // the projector's checkpoint
 
 	rmu     sync.Mutex
 	retired []*pools // replaced by Swap, closing after a grace period
@@ -96,14 +94,14 @@ func open(ctx context.Context, path string, bulk bool) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{advance: make(chan struct{})}
+	db := &DB{}
 	db.cur.Store(p)
 	cp, err := db.checkpoint(ctx)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	db.applied.Store(cp)
+	db.applied = newWatermark(cp)
 	db.floor, db.skipped = cp, map[uint64]struct{}{}
 	return db, nil
 }
@@ -323,30 +321,10 @@ func (db *DB) checkpoint(ctx context.Context) (uint64, error) {
 func (db *DB) Applied() uint64 { return db.applied.Load() }
 
 // WaitApplied blocks until Applied() >= seq or ctx ends.
-func (db *DB) WaitApplied(ctx context.Context, seq uint64) error {
-	for {
-		db.mu.Lock()
-		ch := db.advance
-		db.mu.Unlock()
-		if db.applied.Load() >= seq {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
+func (db *DB) WaitApplied(ctx context.Context, seq uint64) error { return db.applied.Wait(ctx, seq) }
 
 // setApplied publishes a new checkpoint to waiters.
-func (db *DB) setApplied(seq uint64) {
-	db.applied.Store(seq)
-	db.mu.Lock()
-	close(db.advance)
-	db.advance = make(chan struct{})
-	db.mu.Unlock()
-}
+func (db *DB) setApplied(seq uint64) { db.applied.Set(seq) }
 
 // maxRememberedSkips bounds the rejected sequences kept in memory.
 const maxRememberedSkips = 4096

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"parley/engine"
+	"parley/internal/notify"
 )
 
 // NotificationsCheckpoint is the notifications projector's row in checkpoints.
@@ -24,20 +25,20 @@ type ntx struct{ *Tx }
 // message for the same user change nothing.
 func applyNotification(t ntx, ev engine.Event) error {
 	switch ev.Type {
-	case engine.NotificationCreated:
-		var d engine.NotificationCreatedData
+	case notify.NotificationCreated:
+		var d notify.NotificationCreatedData
 		if json.Unmarshal(ev.Data, &d) != nil || d.UserID == "" || d.MessageID == "" || ev.ConversationID == "" {
 			return nil
 		}
 		return applyNotificationCreated(t, ev, d)
-	case engine.NotificationsRead:
-		var d engine.NotificationsReadData
+	case notify.NotificationsRead:
+		var d notify.NotificationsReadData
 		if json.Unmarshal(ev.Data, &d) != nil || ev.ActorID == "" {
 			return nil
 		}
 		return applyNotificationsRead(t, ev, d)
-	case engine.DeadLettered:
-		var d engine.DeadLetteredData
+	case notify.DeadLettered:
+		var d notify.DeadLetteredData
 		if json.Unmarshal(ev.Data, &d) != nil || d.Kind == "" || d.Ref == "" {
 			return nil
 		}
@@ -54,7 +55,7 @@ func applyNotification(t ntx, ev engine.Event) error {
 // window lasts (engine.SameBatch). The (message, user) item is written
 // before the notification: when it is there already (a redelivery after the
 // duplicate window), nothing else changes.
-func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreatedData) error {
+func applyNotificationCreated(t ntx, ev engine.Event, d notify.NotificationCreatedData) error {
 	var (
 		openSeq, lastSeq   uint64
 		opened, windowEnds string
@@ -97,12 +98,12 @@ func applyNotificationCreated(t ntx, ev engine.Event, d engine.NotificationCreat
 func sameBatch(opened, windowEnds string, at time.Time) bool {
 	o, err1 := time.Parse(engine.TimeFormat, opened)
 	e, err2 := time.Parse(engine.TimeFormat, windowEnds)
-	return err1 == nil && err2 == nil && engine.SameBatch(o, e, at)
+	return err1 == nil && err2 == nil && notify.SameBatch(o, e, at)
 }
 
 // applyNotificationsRead marks the actor's notifications read: the listed
 // ones, or (All) every one the stream held before this event.
-func applyNotificationsRead(t ntx, ev engine.Event, d engine.NotificationsReadData) error {
+func applyNotificationsRead(t ntx, ev engine.Event, d notify.NotificationsReadData) error {
 	at := engine.FormatTime(ev.At)
 	if d.All {
 		_, err := t.exec(`UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL AND seq < ?`,

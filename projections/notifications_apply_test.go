@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parley/engine"
+	"parley/internal/notify"
 )
 
 // The notification rules as the projection applies them, event by event: a
@@ -29,7 +30,7 @@ func TestApplyNotificationCreatedRules(t *testing.T) {
 	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	var seq uint64
 	created := func(msg string, msgSeq uint64, after time.Duration) engine.Event {
-		ev, err := engine.NewEvent(engine.NotificationCreated, conv, "alice", at.Add(after), engine.NotificationCreatedData{
+		ev, err := engine.NewEvent(notify.NotificationCreated, conv, "alice", at.Add(after), notify.NotificationCreatedData{
 			UserID: "bob", MessageID: msg, MessageSeq: msgSeq, Preview: "p" + msg, WindowMillis: 60_000,
 		})
 		if err != nil {
@@ -45,7 +46,7 @@ func TestApplyNotificationCreatedRules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	list := func() []engine.Notification {
+	list := func() []notify.Notification {
 		t.Helper()
 		ns, err := n.Notifications(ctx, "bob", false, 0, 10)
 		if err != nil {
@@ -102,7 +103,7 @@ func TestApplyNotificationCreatedRules(t *testing.T) {
 	// A redelivery after its notification's window, or after the user read
 	// it, changes nothing either; a message after the read opens a new one.
 	again := created("m1", 10, 150*time.Second)
-	read, err := engine.NewEvent(engine.NotificationsRead, "", "bob", at.Add(3*time.Minute), engine.NotificationsReadData{All: true})
+	read, err := engine.NewEvent(notify.NotificationsRead, "", "bob", at.Add(3*time.Minute), notify.NotificationsReadData{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}

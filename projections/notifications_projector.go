@@ -5,10 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"parley/engine"
+	"parley/internal/notify"
 )
 
 // Notifications is the notifications read model over a DB: its queries, its
@@ -23,22 +23,20 @@ import (
 type Notifications struct {
 	db *DB
 
-	applied atomic.Uint64
-	mu      sync.Mutex
-	advance chan struct{}
+	applied *watermark
 	pause   sync.Mutex // held while a batch commits, and by a swap (Pause)
 }
 
-var _ engine.NotificationStore = (*Notifications)(nil)
+var _ notify.NotificationStore = (*Notifications)(nil)
 
 // NewNotifications returns the notifications read model of db.
 func NewNotifications(ctx context.Context, db *DB) (*Notifications, error) {
-	n := &Notifications{db: db, advance: make(chan struct{})}
+	n := &Notifications{db: db}
 	cp, err := n.checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	n.applied.Store(cp)
+	n.applied = newWatermark(cp)
 	return n, nil
 }
 
@@ -54,28 +52,10 @@ func (n *Notifications) Applied() uint64 { return n.applied.Load() }
 
 // WaitNotificationsApplied blocks until Applied() >= seq or ctx ends.
 func (n *Notifications) WaitNotificationsApplied(ctx context.Context, seq uint64) error {
-	for {
-		n.mu.Lock()
-		ch := n.advance
-		n.mu.Unlock()
-		if n.applied.Load() >= seq {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return n.applied.Wait(ctx, seq)
 }
 
-func (n *Notifications) setApplied(seq uint64) {
-	n.applied.Store(seq)
-	n.mu.Lock()
-	close(n.advance)
-	n.advance = make(chan struct{})
-	n.mu.Unlock()
-}
+func (n *Notifications) setApplied(seq uint64) { n.applied.Set(seq) }
 
 // notificationsBatch bounds the events per transaction.
 const notificationsBatch = 1000
@@ -114,52 +94,17 @@ func (n *Notifications) follow(ctx context.Context, tail TailFunc) error {
 	}
 	n.setApplied(cp)
 	path := n.db.Path()
-	tctx, stop := context.WithCancel(ctx)
-	defer stop()
-	in := make(chan engine.Event, notificationsBatch)
-	tailErr := make(chan error, 1)
-	go func() { tailErr <- tail(tctx, cp+1, in) }()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	batch := make([]engine.Event, 0, notificationsBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-tailErr:
-			if err == nil {
-				err = errors.New("the tail ended")
-			}
-			return err
-		case <-tick.C:
-			if n.db.Path() != path {
-				return nil // swapped: start again from the new file's checkpoint
-			}
-			continue
-		case ev := <-in:
-			batch = append(batch, ev)
-		}
-	drain:
-		for len(batch) < notificationsBatch {
-			select {
-			case ev := <-in:
-				batch = append(batch, ev)
-			default:
-				break drain
-			}
-		}
+	swapped := func() bool { return n.db.Path() != path } // start again from the new file's checkpoint
+	return tailBatches(ctx, tail, cp+1, notificationsBatch, swapped, func(ctx context.Context, batch []engine.Event) error {
 		n.pause.Lock() // a swap in progress holds it: this batch then finds the new file
+		defer n.pause.Unlock()
 		expect := n.applied.Load()
-		after, err := applyNotificationBatch(context.WithoutCancel(ctx), n.db, batch, &expect)
+		after, err := applyNotificationBatch(ctx, n.db, batch, &expect)
 		if err == nil && after != expect {
 			n.setApplied(after)
 		}
-		n.pause.Unlock()
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // Pause keeps the projector from committing until Resume: a read-model swap

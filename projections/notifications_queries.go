@@ -5,14 +5,14 @@ import (
 	"math"
 	"strings"
 
-	"parley/engine"
+	"parley/internal/notify"
 )
 
 const notificationCols = `seq, id, user_id, conversation_id, message_id, last_message_id, sender_id, preview,
 	count, created_at, updated_at, read_at`
 
-func scanNotification(r rowScanner) (*engine.Notification, error) {
-	var n engine.Notification
+func scanNotification(r rowScanner) (*notify.Notification, error) {
+	var n notify.Notification
 	err := r.Scan(&n.Seq, &n.ID, &n.UserID, &n.ConversationID, &n.MessageID, &n.LastMessageID, &n.SenderID,
 		&n.Preview, &n.Count, &n.CreatedAt, &n.UpdatedAt, &n.ReadAt)
 	if err != nil {
@@ -22,13 +22,15 @@ func scanNotification(r rowScanner) (*engine.Notification, error) {
 }
 
 // Notification returns one notification by id, or nil.
-func (n *Notifications) Notification(ctx context.Context, id string) (*engine.Notification, error) {
+func (n *Notifications) Notification(ctx context.Context, id string) (r0 *notify.Notification, qerr error) {
+	defer wrapQuery(&qerr, "notification %s", id)
 	return one(scanNotification(n.db.queryRow(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = ?`, id)))
 }
 
 // Notifications returns up to limit of the user's notifications with a seq
 // below beforeSeq (0: from the newest), newest first.
-func (n *Notifications) Notifications(ctx context.Context, userID string, unreadOnly bool, beforeSeq uint64, limit int) ([]engine.Notification, error) {
+func (n *Notifications) Notifications(ctx context.Context, userID string, unreadOnly bool, beforeSeq uint64, limit int) (r0 []notify.Notification, qerr error) {
+	defer wrapQuery(&qerr, "notifications of %s", userID)
 	if beforeSeq == 0 {
 		beforeSeq = math.MaxInt64
 	}
@@ -41,7 +43,7 @@ func (n *Notifications) Notifications(ctx context.Context, userID string, unread
 		return nil, err
 	}
 	defer rows.Close()
-	out := []engine.Notification{}
+	out := []notify.Notification{}
 	for rows.Next() {
 		v, err := scanNotification(rows)
 		if err != nil {
@@ -53,14 +55,16 @@ func (n *Notifications) Notifications(ctx context.Context, userID string, unread
 }
 
 // UnreadNotifications counts the user's unread notifications.
-func (n *Notifications) UnreadNotifications(ctx context.Context, userID string) (int64, error) {
+func (n *Notifications) UnreadNotifications(ctx context.Context, userID string) (r0 int64, qerr error) {
+	defer wrapQuery(&qerr, "unread notifications of %s", userID)
 	var c int64
 	err := n.db.queryRow(ctx, `SELECT count(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&c)
 	return c, err
 }
 
 // UnreadAmong counts how many of ids are unread notifications of the user.
-func (n *Notifications) UnreadAmong(ctx context.Context, userID string, ids []string) (int64, error) {
+func (n *Notifications) UnreadAmong(ctx context.Context, userID string, ids []string) (r0 int64, qerr error) {
+	defer wrapQuery(&qerr, "unread notifications of %s among %d", userID, len(ids))
 	var total int64
 	for _, id := range ids {
 		var c int64
@@ -75,7 +79,8 @@ func (n *Notifications) UnreadAmong(ctx context.Context, userID string, ids []st
 
 // DeadLetters returns up to limit dead letters with a seq below beforeSeq
 // (0: from the newest), newest first.
-func (n *Notifications) DeadLetters(ctx context.Context, beforeSeq uint64, limit int) ([]engine.DeadLetter, error) {
+func (n *Notifications) DeadLetters(ctx context.Context, beforeSeq uint64, limit int) (r0 []notify.DeadLetter, qerr error) {
+	defer wrapQuery(&qerr, "dead letters before seq %d", beforeSeq)
 	if beforeSeq == 0 {
 		beforeSeq = math.MaxInt64
 	}
@@ -85,9 +90,9 @@ func (n *Notifications) DeadLetters(ctx context.Context, beforeSeq uint64, limit
 		return nil, err
 	}
 	defer rows.Close()
-	out := []engine.DeadLetter{}
+	out := []notify.DeadLetter{}
 	for rows.Next() {
-		var d engine.DeadLetter
+		var d notify.DeadLetter
 		if err := rows.Scan(&d.Seq, &d.ID, &d.Kind, &d.Ref, &d.UserID, &d.Attempts, &d.LastError, &d.At); err != nil {
 			return nil, err
 		}
@@ -97,7 +102,8 @@ func (n *Notifications) DeadLetters(ctx context.Context, beforeSeq uint64, limit
 }
 
 // DeadLetterCount is the number of dead letters stored.
-func (n *Notifications) DeadLetterCount(ctx context.Context) (int64, error) {
+func (n *Notifications) DeadLetterCount(ctx context.Context) (r0 int64, qerr error) {
+	defer wrapQuery(&qerr, "dead letter count")
 	var c int64
 	err := n.db.queryRow(ctx, `SELECT count(*) FROM dead_letters`).Scan(&c)
 	return c, err

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -12,10 +11,6 @@ import (
 
 // checkpointName is the projector's row in checkpoints.
 const checkpointName = "messages"
-
-// TailFunc delivers the log's events from sequence from onwards, in order,
-// until ctx ends. streams.Log.Tail is one.
-type TailFunc func(ctx context.Context, from uint64, out chan<- engine.Event) error
 
 // Projector applies the log to the read models: one transaction per batch,
 // the checkpoint written in the same transaction, accepted events handed to
@@ -65,41 +60,7 @@ func NewProjector(db *DB, tail TailFunc, cfg ProjectorConfig) *Projector {
 // when ctx ends is committed before Run returns.
 func (p *Projector) Run(ctx context.Context) error {
 	defer p.cache.close()
-	tailCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	in := make(chan engine.Event, 2*p.batchMax)
-	tailErr := make(chan error, 1)
-	go func() { tailErr <- p.tail(tailCtx, p.db.Applied()+1, in) }()
-	batch := make([]engine.Event, 0, p.batchMax)
-	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-tailErr:
-			if err == nil && ctx.Err() == nil {
-				err = errors.New("the log's tail ended")
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		case ev := <-in:
-			batch = append(batch, ev)
-		}
-	drain:
-		for len(batch) < p.batchMax {
-			select {
-			case ev := <-in:
-				batch = append(batch, ev)
-			default:
-				break drain
-			}
-		}
-		if err := p.ApplyBatch(context.WithoutCancel(ctx), batch); err != nil {
-			return err
-		}
-	}
+	return tailBatches(ctx, p.tail, p.db.Applied()+1, p.batchMax, nil, p.ApplyBatch)
 }
 
 // ApplyBatch applies events in one transaction, skipping those at or below

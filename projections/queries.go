@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 
 	"parley/engine"
@@ -40,6 +41,14 @@ func scanSummary(r rowScanner) (*engine.ConversationSummary, error) {
 	return &s, nil
 }
 
+// wrapQuery names the query and its subject in an error it returns, so a
+// failure that reaches the HTTP layer or the log says which read failed.
+func wrapQuery(err *error, format string, args ...any) {
+	if *err != nil {
+		*err = fmt.Errorf(format+": %w", append(args, *err)...)
+	}
+}
+
 // one turns sql.ErrNoRows into (nil, nil).
 func one[T any](v *T, err error) (*T, error) {
 	if err == sql.ErrNoRows {
@@ -49,7 +58,8 @@ func one[T any](v *T, err error) (*T, error) {
 }
 
 // Participant returns a user's membership, or nil.
-func (db *DB) Participant(ctx context.Context, conversationID, userID string) (*engine.Participant, error) {
+func (db *DB) Participant(ctx context.Context, conversationID, userID string) (r0 *engine.Participant, qerr error) {
+	defer wrapQuery(&qerr, "participant %s of %s", userID, conversationID)
 	var p engine.Participant
 	err := db.lookupRow(ctx, `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
 		FROM participants WHERE conversation_id = ? AND user_id = ?`, conversationID, userID).
@@ -58,7 +68,8 @@ func (db *DB) Participant(ctx context.Context, conversationID, userID string) (*
 }
 
 // Participants lists a conversation's members in the order they joined.
-func (db *DB) Participants(ctx context.Context, conversationID string) ([]engine.Participant, error) {
+func (db *DB) Participants(ctx context.Context, conversationID string) (r0 []engine.Participant, qerr error) {
+	defer wrapQuery(&qerr, "participants of %s", conversationID)
 	rows, err := db.query(ctx, participantsQuery, conversationID)
 	if err != nil {
 		return nil, err
@@ -85,7 +96,8 @@ func scanParticipants(rows *sql.Rows) ([]engine.Participant, error) {
 // MessageWithParticipants reads a message and its conversation's
 // participants in one read transaction (nil, nil when the message does not
 // exist): what a message's notifications need, at the cost of one read.
-func (db *DB) MessageWithParticipants(ctx context.Context, conversationID, messageID string) (*engine.Message, []engine.Participant, error) {
+func (db *DB) MessageWithParticipants(ctx context.Context, conversationID, messageID string) (r0 *engine.Message, r1 []engine.Participant, qerr error) {
+	defer wrapQuery(&qerr, "message %s with participants of %s", messageID, conversationID)
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -110,14 +122,16 @@ func (db *DB) MessageWithParticipants(ctx context.Context, conversationID, messa
 
 // Summary returns the conversation as userID sees it, or nil when userID is
 // not a participant.
-func (db *DB) Summary(ctx context.Context, conversationID, userID string) (*engine.ConversationSummary, error) {
+func (db *DB) Summary(ctx context.Context, conversationID, userID string) (r0 *engine.ConversationSummary, qerr error) {
+	defer wrapQuery(&qerr, "summary of %s for %s", conversationID, userID)
 	return one(scanSummary(db.lookupRow(ctx, `SELECT `+summaryCols+summaryFrom+
 		`WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID)))
 }
 
 // Conversations lists userID's conversations with activity before
 // beforeActivitySeq (0: from the newest), newest first.
-func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int) ([]engine.ConversationSummary, error) {
+func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int) (r0 []engine.ConversationSummary, qerr error) {
+	defer wrapQuery(&qerr, "conversations of %s", userID)
 	if beforeActivitySeq == 0 {
 		beforeActivitySeq = 1<<63 - 1
 	}
@@ -140,7 +154,8 @@ func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySe
 }
 
 // UnreadTotal is the user's unread messages over all their conversations.
-func (db *DB) UnreadTotal(ctx context.Context, userID string) (int64, error) {
+func (db *DB) UnreadTotal(ctx context.Context, userID string) (r0 int64, qerr error) {
+	defer wrapQuery(&qerr, "unread total of %s", userID)
 	return scanTotal(db.lookupRow(ctx, totalQuery, userID))
 }
 
@@ -157,7 +172,8 @@ func scanTotal(r *sql.Row) (int64, error) {
 
 // DirectConversation returns the id of the direct conversation with this
 // key, or "".
-func (db *DB) DirectConversation(ctx context.Context, directKey string) (string, error) {
+func (db *DB) DirectConversation(ctx context.Context, directKey string) (r0 string, qerr error) {
+	defer wrapQuery(&qerr, "direct conversation %s", directKey)
 	var id string
 	err := db.lookupRow(ctx, `SELECT id FROM conversations WHERE direct_key = ?`, directKey).Scan(&id)
 	if err == sql.ErrNoRows {
@@ -178,19 +194,22 @@ func scanMessage(r rowScanner) (*engine.Message, error) {
 }
 
 // Message returns one message of a conversation, or nil.
-func (db *DB) Message(ctx context.Context, conversationID, messageID string) (*engine.Message, error) {
+func (db *DB) Message(ctx context.Context, conversationID, messageID string) (r0 *engine.Message, qerr error) {
+	defer wrapQuery(&qerr, "message %s of %s", messageID, conversationID)
 	return one(scanMessage(db.lookupRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ? AND conversation_id = ?`,
 		messageID, conversationID)))
 }
 
 // MessageByTempID finds a message by its idempotency key, or nil.
-func (db *DB) MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (*engine.Message, error) {
+func (db *DB) MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (r0 *engine.Message, qerr error) {
+	defer wrapQuery(&qerr, "message by client_temp_id %s of %s in %s", clientTempID, senderID, conversationID)
 	return one(scanMessage(db.lookupRow(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE sender_id = ? AND conversation_id = ? AND client_temp_id = ?`, senderID, conversationID, clientTempID)))
 }
 
 // SendCheck reads membership and an earlier send of clientTempID at once.
-func (db *DB) SendCheck(ctx context.Context, conversationID, userID, clientTempID string) (bool, *engine.Message, error) {
+func (db *DB) SendCheck(ctx context.Context, conversationID, userID, clientTempID string) (r0 bool, r1 *engine.Message, qerr error) {
+	defer wrapQuery(&qerr, "send check of %s in %s", userID, conversationID)
 	var member int
 	var seq sql.NullInt64
 	err := db.lookupRow(ctx, `SELECT (SELECT count(*) FROM participants WHERE conversation_id = ?1 AND user_id = ?2),
@@ -208,7 +227,8 @@ func (db *DB) SendCheck(ctx context.Context, conversationID, userID, clientTempI
 
 // Messages returns up to limit messages before beforeSeq (0: the newest),
 // oldest first.
-func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) ([]engine.Message, error) {
+func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) (r0 []engine.Message, qerr error) {
+	defer wrapQuery(&qerr, "messages of %s before seq %d", conversationID, beforeSeq)
 	if beforeSeq == 0 {
 		beforeSeq = 1<<63 - 1
 	}
@@ -231,7 +251,8 @@ func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uin
 }
 
 // Receipts lists who read a message, in the order they read it.
-func (db *DB) Receipts(ctx context.Context, messageID string) ([]engine.Receipt, error) {
+func (db *DB) Receipts(ctx context.Context, messageID string) (r0 []engine.Receipt, qerr error) {
+	defer wrapQuery(&qerr, "receipts of %s", messageID)
 	rows, err := db.query(ctx, `SELECT user_id, read_at, read_seq FROM message_reads
 		WHERE message_id = ? ORDER BY read_seq, user_id`, messageID)
 	if err != nil {
@@ -251,7 +272,8 @@ func (db *DB) Receipts(ctx context.Context, messageID string) ([]engine.Receipt,
 
 // Snapshot reads the checkpoint, the user's summary of the conversation and
 // their unread total in one statement, so they agree.
-func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (*engine.Snapshot, error) {
+func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (r0 *engine.Snapshot, qerr error) {
+	defer wrapQuery(&qerr, "snapshot of %s for %s", conversationID, userID)
 	// One statement reads one snapshot of the database: no transaction
 	// needed to make the checkpoint, the summary and the total agree.
 	var snap engine.Snapshot
@@ -273,7 +295,8 @@ const snapshotQuery = `SELECT ` + summaryCols + `,
 
 // SkippedBetween lists, in order, the sequences with from < seq <= to that
 // the projector rejected, in every conversation.
-func (db *DB) SkippedBetween(ctx context.Context, from, to uint64) ([]uint64, error) {
+func (db *DB) SkippedBetween(ctx context.Context, from, to uint64) (r0 []uint64, qerr error) {
+	defer wrapQuery(&qerr, "skipped events in (%d, %d]", from, to)
 	rows, err := db.query(ctx, `SELECT seq FROM skipped_events WHERE seq > ? AND seq <= ? ORDER BY seq`, from, to)
 	if err != nil {
 		return nil, err
@@ -282,7 +305,8 @@ func (db *DB) SkippedBetween(ctx context.Context, from, to uint64) ([]uint64, er
 }
 
 // Skipped returns the rejected sequences of a conversation in (from, to].
-func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error) {
+func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint64) (r0 map[uint64]bool, qerr error) {
+	defer wrapQuery(&qerr, "skipped events of %s in (%d, %d]", conversationID, from, to)
 	rows, err := db.query(ctx, `SELECT seq FROM skipped_events WHERE conversation_id = ? AND seq > ? AND seq <= ?`,
 		conversationID, from, to)
 	if err != nil {
@@ -301,7 +325,8 @@ func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint6
 }
 
 // Deleted returns the deleted messages of a conversation in (from, to].
-func (db *DB) Deleted(ctx context.Context, conversationID string, from, to uint64) (map[string]string, error) {
+func (db *DB) Deleted(ctx context.Context, conversationID string, from, to uint64) (r0 map[string]string, qerr error) {
+	defer wrapQuery(&qerr, "deleted messages of %s in (%d, %d]", conversationID, from, to)
 	rows, err := db.query(ctx, `SELECT id, deleted_at FROM messages
 		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND deleted_at IS NOT NULL`, conversationID, from, to)
 	if err != nil {

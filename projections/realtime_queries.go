@@ -5,11 +5,12 @@ import (
 	"database/sql"
 
 	"parley/engine"
+	"parley/internal/realtime"
 )
 
 var (
-	_ engine.SummaryReader = (*DB)(nil)
-	_ engine.ChangeFinder  = (*DB)(nil)
+	_ realtime.SummaryReader = (*DB)(nil)
+	_ engine.ChangeFinder    = (*DB)(nil)
 )
 
 // maxParticipantRows bounds ParticipantSummaries far above the participant
@@ -26,7 +27,8 @@ func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.e
 
 // ParticipantSummaries returns every participant's summary of a conversation
 // with their unread total, in one query: what conversation.updated carries.
-func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) ([]engine.ParticipantSummary, error) {
+func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) (r0 []realtime.ParticipantSummary, qerr error) {
+	defer wrapQuery(&qerr, "participant summaries of %s", conversationID)
 	rows, err := db.query(ctx, `SELECT `+summaryCols+`, p.user_id, coalesce(u.unread_total, 0)`+summaryFrom+
 		`LEFT JOIN unread_summary u ON u.user_id = p.user_id
 		WHERE p.conversation_id = ? ORDER BY p.user_id LIMIT ?`, conversationID, maxParticipantRows)
@@ -34,9 +36,9 @@ func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) (
 		return nil, err
 	}
 	defer rows.Close()
-	var out []engine.ParticipantSummary
+	var out []realtime.ParticipantSummary
 	for rows.Next() {
-		var ps engine.ParticipantSummary
+		var ps realtime.ParticipantSummary
 		s, err := scanSummary(extraScanner{r: rows, extra: []any{&ps.UserID, &ps.UnreadTotal}})
 		if err != nil {
 			return nil, err
@@ -48,7 +50,8 @@ func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) (
 }
 
 // ParticipantIDs lists a conversation's participants.
-func (db *DB) ParticipantIDs(ctx context.Context, conversationID string) ([]string, error) {
+func (db *DB) ParticipantIDs(ctx context.Context, conversationID string) (r0 []string, qerr error) {
+	defer wrapQuery(&qerr, "participant ids of %s", conversationID)
 	rows, err := db.query(ctx, `SELECT user_id FROM participants WHERE conversation_id = ? ORDER BY user_id LIMIT ?`,
 		conversationID, maxParticipantRows)
 	if err != nil {
@@ -59,7 +62,8 @@ func (db *DB) ParticipantIDs(ctx context.Context, conversationID string) ([]stri
 
 // ConversationsChangedSince lists up to limit of the user's conversations
 // with an accepted event after afterSeq, oldest change first.
-func (db *DB) ConversationsChangedSince(ctx context.Context, userID string, afterSeq uint64, limit int) ([]string, error) {
+func (db *DB) ConversationsChangedSince(ctx context.Context, userID string, afterSeq uint64, limit int) (r0 []string, qerr error) {
+	defer wrapQuery(&qerr, "conversations of %s changed since seq %d", userID, afterSeq)
 	rows, err := db.query(ctx, `SELECT c.id FROM participants p JOIN conversations c ON c.id = p.conversation_id
 		WHERE p.user_id = ? AND c.last_event_seq > ? ORDER BY c.last_event_seq LIMIT ?`, userID, afterSeq, limit)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"parley/engine"
+	"parley/internal/realtime"
 )
 
 // Subjects of the app bus: server events travel on
@@ -25,13 +25,13 @@ type AppBus struct {
 	nc *nats.Conn
 }
 
-var _ engine.AppBus = (*AppBus)(nil)
+var _ realtime.AppBus = (*AppBus)(nil)
 
 // AppBus returns the app bus on this connection.
 func (c *Conn) AppBus() *AppBus { return &AppBus{nc: c.nc} }
 
 // Publish sends ev to every node subscribed, this one included.
-func (b *AppBus) Publish(_ context.Context, ev engine.ServerEvent) error {
+func (b *AppBus) Publish(_ context.Context, ev realtime.ServerEvent) error {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -43,7 +43,7 @@ func (b *AppBus) Publish(_ context.Context, ev engine.ServerEvent) error {
 }
 
 // Terminate asks every node to close the user's connections to the app.
-func (b *AppBus) Terminate(_ context.Context, t engine.Termination) error {
+func (b *AppBus) Terminate(_ context.Context, t realtime.Termination) error {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
@@ -57,9 +57,9 @@ func (b *AppBus) Terminate(_ context.Context, t engine.Termination) error {
 // Subscribe calls onEvent and onTerminate for what any node sends. Like the
 // client-event relay, a node that falls far behind drops events rather than
 // buffering without bound.
-func (b *AppBus) Subscribe(onEvent func(engine.ServerEvent), onTerminate func(engine.Termination)) (func(), error) {
+func (b *AppBus) Subscribe(onEvent func(realtime.ServerEvent), onTerminate func(realtime.Termination)) (func(), error) {
 	events, err := b.nc.Subscribe(appEventPrefix+">", func(m *nats.Msg) {
-		var ev engine.ServerEvent
+		var ev realtime.ServerEvent
 		if json.Unmarshal(m.Data, &ev) == nil && ev.Key != "" {
 			onEvent(ev)
 		}
@@ -68,7 +68,7 @@ func (b *AppBus) Subscribe(onEvent func(engine.ServerEvent), onTerminate func(en
 		return nil, fmt.Errorf("app bus subscribe: %w", err)
 	}
 	terms, err := b.nc.Subscribe(appTerminateTopic, func(m *nats.Msg) {
-		var t engine.Termination
+		var t realtime.Termination
 		if json.Unmarshal(m.Data, &t) == nil && t.UserID != "" {
 			onTerminate(t)
 		}

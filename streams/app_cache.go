@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"parley/engine"
+	"parley/internal/realtime"
 )
 
 // CacheBucket is the KV bucket of the cache channels' last events. It is
@@ -31,7 +31,7 @@ type ChannelCache struct {
 	kv jetstream.KeyValue
 }
 
-var _ engine.ChannelCache = (*ChannelCache)(nil)
+var _ realtime.ChannelCache = (*ChannelCache)(nil)
 
 // ChannelCache opens (creating or updating) the cache bucket; ttl 0 is
 // DefaultCacheTTL.
@@ -58,7 +58,7 @@ func (c *Conn) ChannelCache(ctx context.Context, ttl time.Duration, replicas int
 // Put records ev as its channel's last event. When that fails, the
 // channel's older event is removed (best effort), so a subscriber is never
 // replayed an event that is not the last.
-func (c *ChannelCache) Put(ctx context.Context, ev engine.ServerEvent) error {
+func (c *ChannelCache) Put(ctx context.Context, ev realtime.ServerEvent) error {
 	ev.ExceptSocket = ""
 	data, err := json.Marshal(ev)
 	if err != nil {
@@ -75,7 +75,7 @@ func (c *ChannelCache) Put(ctx context.Context, ev engine.ServerEvent) error {
 }
 
 // Get returns the channel's last event, or nil.
-func (c *ChannelCache) Get(ctx context.Context, key string) (*engine.ServerEvent, error) {
+func (c *ChannelCache) Get(ctx context.Context, key string) (*realtime.ServerEvent, error) {
 	e, err := c.kv.Get(ctx, base64.RawURLEncoding.EncodeToString([]byte(key)))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
@@ -83,7 +83,7 @@ func (c *ChannelCache) Get(ctx context.Context, key string) (*engine.ServerEvent
 	if err != nil {
 		return nil, fmt.Errorf("cache get: %w", err)
 	}
-	var ev engine.ServerEvent
+	var ev realtime.ServerEvent
 	if err := json.Unmarshal(e.Value(), &ev); err != nil {
 		return nil, fmt.Errorf("cache get: %w", err)
 	}

@@ -33,7 +33,7 @@ func (l *Log) AppendAsync(ctx context.Context, evs []engine.Event, window int) e
 		if err != nil {
 			return err
 		}
-		m := nats.NewMsg(engine.Subject(ev.ConversationID))
+		m := nats.NewMsg(Subject(ev.ConversationID))
 		m.Data = raw
 		m.Header.Set(EventHeader, string(ev.Type))
 		f, err := l.js.PublishMsgAsync(m)

@@ -49,7 +49,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 	}
 	scfg := jetstream.StreamConfig{
 		Name:        StreamName,
-		Subjects:    []string{"conv.>"},
+		Subjects:    []string{subjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 		Retention:   jetstream.LimitsPolicy,
@@ -76,11 +76,19 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 	}
 }
 
+// Subject is the stream subject of a conversation's events: one literal
+// subject per conversation, so per-conversation reads are direct.
+func Subject(conversationID string) string { return subjectPrefix + conversationID }
+
+// subjectPrefix starts every subject of the MESSAGES stream.
+const subjectPrefix = "conv."
+
 // Append publishes ev on its conversation's subject and waits for the ack.
-// With a msgID, a duplicate inside the window returns the original sequence;
-// a replicated stream's "duplicate in process" answer is retried after a
-// short backoff until it turns into that duplicate ack.
-func (l *Log) Append(ctx context.Context, ev engine.Event, msgID string) (uint64, bool, error) {
+// A non-empty key (engine.SendKey, ...) is the Nats-Msg-Id: a duplicate
+// inside the window returns the original sequence; a replicated stream's
+// "duplicate in process" answer is retried after a short backoff until it
+// turns into that duplicate ack.
+func (l *Log) Append(ctx context.Context, ev engine.Event, key string) (uint64, bool, error) {
 	if !validToken(ev.ConversationID) {
 		return 0, false, fmt.Errorf("append: invalid conversation id %q", ev.ConversationID)
 	}
@@ -88,7 +96,7 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, msgID string) (uint64
 	if err != nil {
 		return 0, false, err
 	}
-	return publish(ctx, l.js, engine.Subject(ev.ConversationID), ev.Type, raw, msgID)
+	return publish(ctx, l.js, Subject(ev.ConversationID), ev.Type, raw, key)
 }
 
 // publish appends one event message and waits for its ack. With a msgID, a
@@ -115,7 +123,7 @@ func publish(ctx context.Context, js jetstream.JetStream, subject string, typ en
 		}
 		select {
 		case <-ctx.Done():
-			return 0, false, ctx.Err()
+			return 0, false, fmt.Errorf("append %s: %w", subject, ctx.Err())
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 100*time.Millisecond)
@@ -135,7 +143,7 @@ func (l *Log) ConversationEvents(ctx context.Context, conversationID string, aft
 	limit = min(limit, MaxBatchRead)
 	it, err := jetstreamext.GetBatch(ctx, l.js, StreamName, limit,
 		jetstreamext.GetBatchSeq(afterSeq+1),
-		jetstreamext.GetBatchSubject(engine.Subject(conversationID)),
+		jetstreamext.GetBatchSubject(Subject(conversationID)),
 		jetstreamext.GetBatchMaxBytes(deltaMaxBytes))
 	if err != nil {
 		return nil, false, fmt.Errorf("delta %s: %w", conversationID, err)
@@ -159,7 +167,7 @@ func (l *Log) ConversationEvents(ctx context.Context, conversationID string, aft
 func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 	info, err := l.stream.Info(ctx)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("last sequence of %s: %w", StreamName, err)
 	}
 	return info.State.LastSeq, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"parley/engine"
+	"parley/internal/notify"
 )
 
 // NotificationsStream holds the notification events (notification.created,
@@ -50,7 +51,7 @@ type Notifications struct {
 	log *Log
 }
 
-var _ engine.NotificationLog = (*Notifications)(nil)
+var _ notify.NotificationLog = (*Notifications)(nil)
 
 // Notifications opens (creating or updating) the NOTIFICATIONS stream.
 func (c *Conn) Notifications(ctx context.Context, cfg NotificationsConfig) (*Notifications, error) {
@@ -95,22 +96,22 @@ func (n *Notifications) Log() *Log { return n.log }
 // subject is where an event of the stream is stored.
 func notifySubject(ev engine.Event) (string, error) {
 	switch ev.Type {
-	case engine.NotificationCreated:
+	case notify.NotificationCreated:
 		if !validToken(ev.ConversationID) {
 			return "", fmt.Errorf("notification: invalid conversation id %q", ev.ConversationID)
 		}
 		return notifyCreatedPrefix + ev.ConversationID, nil
-	case engine.NotificationsRead:
+	case notify.NotificationsRead:
 		return notifyReadSubject, nil
-	case engine.DeadLettered:
+	case notify.DeadLettered:
 		return notifyDeadSubject, nil
 	}
 	return "", fmt.Errorf("notifications: unexpected event type %q", ev.Type)
 }
 
-// Append stores a notification event; a non-empty msgID deduplicates, as
+// Append stores a notification event; a non-empty key deduplicates, as
 // engine.Log.Append does.
-func (n *Notifications) Append(ctx context.Context, ev engine.Event, msgID string) (uint64, bool, error) {
+func (n *Notifications) Append(ctx context.Context, ev engine.Event, key string) (uint64, bool, error) {
 	subj, err := notifySubject(ev)
 	if err != nil {
 		return 0, false, err
@@ -119,5 +120,5 @@ func (n *Notifications) Append(ctx context.Context, ev engine.Event, msgID strin
 	if err != nil {
 		return 0, false, err
 	}
-	return publish(ctx, n.log.js, subj, ev.Type, raw, msgID)
+	return publish(ctx, n.log.js, subj, ev.Type, raw, key)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"parley/engine"
+	"parley/internal/notify"
 )
 
 // Durable consumer names. They are API: renaming one creates a new consumer
@@ -89,7 +89,7 @@ func (c WorkConfig) Backoff(n int) time.Duration {
 type WorkQueue struct {
 	cfg     WorkConfig
 	cons    jetstream.Consumer
-	handler engine.WorkHandler
+	handler notify.WorkHandler
 
 	acked, retried, dead atomic.Uint64
 }
@@ -104,7 +104,7 @@ type WorkQueueStats struct {
 // WorkQueue creates (or updates) the durable consumer. A consumer made
 // afresh starts at the stream's end: the jobs are the events appended from
 // then on.
-func (c *Conn) WorkQueue(ctx context.Context, cfg WorkConfig, h engine.WorkHandler) (*WorkQueue, error) {
+func (c *Conn) WorkQueue(ctx context.Context, cfg WorkConfig, h notify.WorkHandler) (*WorkQueue, error) {
 	cfg = cfg.withDefaults()
 	var cons jetstream.Consumer
 	err := c.retry(ctx, "consumer "+cfg.Durable, func() (err error) {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"parley/engine"
+	"parley/internal/realtime"
 )
 
 // PresenceBucket is the KV bucket of presence leases. It holds only
@@ -44,7 +44,7 @@ type Presence struct {
 	kv jetstream.KeyValue
 }
 
-var _ engine.PresenceStore = (*Presence)(nil)
+var _ realtime.PresenceStore = (*Presence)(nil)
 
 // Presence opens (creating or updating) the presence bucket.
 func (c *Conn) Presence(ctx context.Context, cfg PresenceConfig) (*Presence, error) {
@@ -75,28 +75,28 @@ func (c *Conn) Presence(ctx context.Context, cfg PresenceConfig) (*Presence, err
 
 var b64 = base64.RawURLEncoding
 
-func leaseKey(l engine.Lease) (string, error) {
+func leaseKey(l realtime.Lease) (string, error) {
 	if l.Holder == "" || !validToken(l.Holder) {
 		return "", fmt.Errorf("presence: invalid holder %q", l.Holder)
 	}
 	return b64.EncodeToString([]byte(l.Channel)) + "." + b64.EncodeToString([]byte(l.UserID)) + "." + l.Holder, nil
 }
 
-func parseLeaseKey(key string) (engine.Lease, bool) {
+func parseLeaseKey(key string) (realtime.Lease, bool) {
 	parts := strings.Split(key, ".")
 	if len(parts) != 3 {
-		return engine.Lease{}, false
+		return realtime.Lease{}, false
 	}
 	ch, err1 := b64.DecodeString(parts[0])
 	user, err2 := b64.DecodeString(parts[1])
 	if err1 != nil || err2 != nil {
-		return engine.Lease{}, false
+		return realtime.Lease{}, false
 	}
-	return engine.Lease{Channel: string(ch), UserID: string(user), Holder: parts[2]}, true
+	return realtime.Lease{Channel: string(ch), UserID: string(user), Holder: parts[2]}, true
 }
 
 // Put creates or refreshes a lease: a new revision restarts the bucket TTL.
-func (p *Presence) Put(ctx context.Context, l engine.Lease, info json.RawMessage) error {
+func (p *Presence) Put(ctx context.Context, l realtime.Lease, info json.RawMessage) error {
 	key, err := leaseKey(l)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (p *Presence) Put(ctx context.Context, l engine.Lease, info json.RawMessage
 }
 
 // Delete removes a lease; watchers see it at once.
-func (p *Presence) Delete(ctx context.Context, l engine.Lease) error {
+func (p *Presence) Delete(ctx context.Context, l realtime.Lease) error {
 	key, err := leaseKey(l)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func (p *Presence) Delete(ctx context.Context, l engine.Lease) error {
 
 // Watch delivers the bucket's live leases, then synced, then every change
 // until ctx ends: one ordered consumer per call, so run one per node.
-func (p *Presence) Watch(ctx context.Context, fn func(engine.PresenceChange), synced func()) error {
+func (p *Presence) Watch(ctx context.Context, fn func(realtime.PresenceChange), synced func()) error {
 	w, err := p.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("presence watch: %w", err)
@@ -148,11 +148,11 @@ func (p *Presence) Watch(ctx context.Context, fn func(engine.PresenceChange), sy
 			}
 			switch e.Operation() {
 			case jetstream.KeyValuePut:
-				fn(engine.PresenceChange{Lease: l, Info: json.RawMessage(e.Value()), Online: true, At: e.Created()})
+				fn(realtime.PresenceChange{Lease: l, Info: json.RawMessage(e.Value()), Online: true, At: e.Created()})
 			case jetstream.KeyValueDelete:
-				fn(engine.PresenceChange{Lease: l, At: e.Created()})
+				fn(realtime.PresenceChange{Lease: l, At: e.Created()})
 			case jetstream.KeyValuePurge: // the TTL's marker; leases are never purged
-				fn(engine.PresenceChange{Lease: l, At: e.Created(), Expired: e.Revision()})
+				fn(realtime.PresenceChange{Lease: l, At: e.Created(), Expired: e.Revision()})
 			}
 		}
 	}

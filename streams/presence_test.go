@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parley/engine"
+	"parley/internal/realtime"
 	"parley/internal/testkit"
 	"parley/streams"
 )
@@ -14,8 +15,8 @@ import (
 // node is one simulated Parley node: its own hub and presence tracker on a
 // shared JetStream, as several nodes share one NATS cluster.
 type node struct {
-	hub      *engine.Hub
-	presence *engine.Presence
+	hub      *realtime.Hub
+	presence *realtime.Presence
 }
 
 func startNode(t *testing.T, ctx context.Context, conn *streams.Conn, ttl time.Duration) *node {
@@ -24,8 +25,8 @@ func startNode(t *testing.T, ctx context.Context, conn *streams.Conn, ttl time.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := engine.NewHub(engine.HubConfig{})
-	p := engine.NewPresence(store, hub, engine.PresenceConfig{TTL: ttl})
+	hub := realtime.NewHub(realtime.HubConfig{})
+	p := realtime.NewPresence(store, hub, realtime.PresenceConfig{TTL: ttl})
 	go func() { _ = p.Run(ctx) }()
 	select {
 	case <-p.Synced():
@@ -40,7 +41,7 @@ func startNode(t *testing.T, ctx context.Context, conn *streams.Conn, ttl time.D
 	return &node{hub: hub, presence: p}
 }
 
-func join(t *testing.T, ctx context.Context, n *node, user string) *engine.Client {
+func join(t *testing.T, ctx context.Context, n *node, user string) *realtime.Client {
 	t.Helper()
 	c, err := n.hub.Connect()
 	if err != nil {
@@ -49,8 +50,8 @@ func join(t *testing.T, ctx context.Context, n *node, user string) *engine.Clien
 	if err := n.hub.BindUser(c, user); err != nil {
 		t.Fatal(err)
 	}
-	err = n.presence.Join(ctx, c, engine.PresenceMessaging, engine.Member{UserID: user, Info: json.RawMessage(`{"id":"` + user + `"}`)},
-		func([]engine.Member) *engine.Frame { return &engine.Frame{Event: "ack"} })
+	err = n.presence.Join(ctx, c, engine.PresenceMessaging, realtime.Member{UserID: user, Info: json.RawMessage(`{"id":"` + user + `"}`)},
+		func([]realtime.Member) *realtime.Frame { return &realtime.Frame{Event: "ack"} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +59,11 @@ func join(t *testing.T, ctx context.Context, n *node, user string) *engine.Clien
 }
 
 // expect waits for a frame with the event about user on c.
-func expect(t *testing.T, c *engine.Client, event, user string) {
+func expect(t *testing.T, c *realtime.Client, event, user string) {
 	t.Helper()
 	testkit.WaitFor(t, 10*time.Second, "a "+event+" for "+user, func() bool {
 		for f := c.Next(); f != nil; f = c.Next() {
-			var m engine.Member
+			var m realtime.Member
 			_ = json.Unmarshal(f.Data, &m)
 			if f.Event == event && (user == "" || m.UserID == user) {
 				return true
@@ -103,7 +104,7 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	if err := n1.hub.Subscribe(alice, "private-conversation.x", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Relay().Publish(ctx, engine.ClientEvent{Channel: "private-conversation.x", Event: "client-typing",
+	if err := conn.Relay().Publish(ctx, realtime.ClientEvent{Channel: "private-conversation.x", Event: "client-typing",
 		Data: json.RawMessage(`{}`), UserID: "alice", SocketID: alice.ID()}); err != nil {
 		t.Fatal(err)
 	}

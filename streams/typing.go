@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"parley/engine"
+	"parley/internal/realtime"
 )
 
 // clientSubjectPrefix is where client events (typing, whispers) travel over
@@ -27,7 +27,7 @@ type Relay struct {
 	nc *nats.Conn
 }
 
-var _ engine.Relay = (*Relay)(nil)
+var _ realtime.Relay = (*Relay)(nil)
 
 // Relay returns the client-event relay on this connection.
 func (c *Conn) Relay() *Relay { return &Relay{nc: c.nc} }
@@ -37,7 +37,7 @@ func clientSubject(channel string) string {
 }
 
 // Publish sends ev to every node subscribed, this one included.
-func (r *Relay) Publish(_ context.Context, ev engine.ClientEvent) error {
+func (r *Relay) Publish(_ context.Context, ev realtime.ClientEvent) error {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -49,9 +49,9 @@ func (r *Relay) Publish(_ context.Context, ev engine.ClientEvent) error {
 }
 
 // Subscribe calls fn for every client event any node publishes.
-func (r *Relay) Subscribe(fn func(engine.ClientEvent)) (func(), error) {
+func (r *Relay) Subscribe(fn func(realtime.ClientEvent)) (func(), error) {
 	sub, err := r.nc.Subscribe(clientSubjectPrefix+">", func(m *nats.Msg) {
-		var ev engine.ClientEvent
+		var ev realtime.ClientEvent
 		if json.Unmarshal(m.Data, &ev) == nil && ev.Channel != "" {
 			fn(ev)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,7 @@ import (
 // app's id, key and secret are generated into the data dir on first use),
 // as the REVERB_* lines of a Laravel .env or as JSON.
 func runApp(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("app", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("app", stderr)
 	cfg := node.DefaultRealtimeConfig()
 	dataDir := fs.String("data", "./data", "data directory holding the generated app id, key and secret")
 	fs.StringVar(&cfg.AppID, "app-id", "", "app id (default: the data dir's)")

@@ -16,19 +16,19 @@ import (
 	"github.com/coder/websocket"
 
 	"parley/api"
-	"parley/engine"
 	"parley/internal/node"
+	"parley/internal/realtime"
 	"parley/internal/testkit"
 )
 
 // hookLog is a Pusher webhook endpoint that keeps every event it gets.
 type hookLog struct {
 	mu     sync.Mutex
-	events []engine.AppHookEvent
+	events []realtime.AppHookEvent
 }
 
 func (h *hookLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var b engine.AppHookBody
+	var b realtime.AppHookBody
 	raw, _ := io.ReadAll(r.Body)
 	if json.Unmarshal(raw, &b) != nil {
 		w.WriteHeader(http.StatusBadRequest)
@@ -103,7 +103,7 @@ func TestCrashedNodesLeasesGiveOneWebhookEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 30*time.Second, "channel_occupied and member_added from the node about to crash", func() bool {
-		return hooks.count(engine.HookChannelOccupied, channel) == 1 && hooks.count(engine.HookMemberAdded, channel) == 1
+		return hooks.count(realtime.HookChannelOccupied, channel) == 1 && hooks.count(realtime.HookMemberAdded, channel) == 1
 	})
 	for _, env := range []*testkit.Env{a, b} {
 		testkit.WaitFor(t, 30*time.Second, "both survivors list user 5", func() bool {
@@ -114,7 +114,7 @@ func TestCrashedNodesLeasesGiveOneWebhookEach(t *testing.T) {
 
 	c.kill()
 	testkit.WaitFor(t, 30*time.Second, "member_removed and channel_vacated after the leases expired", func() bool {
-		return hooks.count(engine.HookMemberRemoved, channel) >= 1 && hooks.count(engine.HookChannelVacated, channel) >= 1
+		return hooks.count(realtime.HookMemberRemoved, channel) >= 1 && hooks.count(realtime.HookChannelVacated, channel) >= 1
 	})
 	// Both survivors have applied the expiry (each offered the webhooks for
 	// a claim), and between them they enqueued exactly the two.
@@ -139,7 +139,7 @@ func TestCrashedNodesLeasesGiveOneWebhookEach(t *testing.T) {
 	if n := ops(a) + ops(b); n != 2 {
 		t.Errorf("the survivors enqueued %d app webhooks, want 2 (member_removed and channel_vacated, once)", n)
 	}
-	if r, v := hooks.count(engine.HookMemberRemoved, channel), hooks.count(engine.HookChannelVacated, channel); r != 1 || v != 1 {
+	if r, v := hooks.count(realtime.HookMemberRemoved, channel), hooks.count(realtime.HookChannelVacated, channel); r != 1 || v != 1 {
 		t.Errorf("%d member_removed and %d channel_vacated webhooks, want one each", r, v)
 	}
 }

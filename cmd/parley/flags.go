@@ -3,9 +3,26 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
+
+// newFlagSet is a subcommand's flag set: errors are returned, usage goes to
+// stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// logFlags registers the two flags of the commands that read a server's log
+// (replay, verify): its data dir and, optionally, the NATS URL of its log.
+func logFlags(fs *flag.FlagSet, dataUsage string) (dataDir, natsURL *string) {
+	dataDir = fs.String("data", "./data", dataUsage)
+	natsURL = fs.String("nats-url", "", "NATS URL of the log (default: the server running on --data, or an embedded one)")
+	return dataDir, natsURL
+}
 
 // envName is the environment variable that backs a flag.
 func envName(flagName string) string {

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"parley/internal/bench"
 )
 
 const usage = `parley: an event-sourced realtime messaging engine
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "stats":
 		return runStats(ctx, args[1:], stdout, stderr)
 	case "bench":
-		return runBench(ctx, args[1:], stdout, stderr)
+		return bench.Run(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

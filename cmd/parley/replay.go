@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -12,14 +11,12 @@ import (
 )
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "data directory of the server whose log to replay")
+	fs := newFlagSet("replay", stderr)
+	dataDir, natsURL := logFlags(fs, "data directory of the server whose log to replay")
 	out := fs.String("out", "", "database file to build (required without --swap); an existing one is continued from its checkpoint")
 	swap := fs.Bool("swap", false, "build a new live database for the data dir and swap it in (the server must be stopped; a running server rebuilds by itself when its projection version is newer)")
 	from := fs.Uint64("from-seq", 1, "first stream sequence to apply (to continue an interrupted replay, or when retention dropped earlier events)")
 	to := fs.Uint64("to-seq", 0, "last stream sequence to apply (default: the log's last)")
-	natsURL := fs.String("nats-url", "", "NATS URL of the log (default: the server running on --data, or an embedded one)")
 	if err := parseFlags(fs, args, nil); err != nil {
 		return err
 	}

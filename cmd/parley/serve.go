@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 
 	"parley/internal/node"
+	"parley/internal/profiling"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := node.DefaultConfig()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stderr)
 	cfg.Register(fs)
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := parseFlags(fs, args, map[string]string{"MESSAGING_REALTIME": "realtime"}); err != nil {
@@ -26,8 +25,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
 	if *pprofAddr != "" {
-		finerHeapProfile()
-		if err := startPprof(*pprofAddr, logger); err != nil {
+		profiling.FinerHeap()
+		if err := profiling.Serve(*pprofAddr, logger); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,8 +21,7 @@ import (
 )
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("stats", stderr)
 	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running server")
 	token := fs.String("token", "", "ops token (default: one minted with the data dir's secret)")
 	dataDir := fs.String("data", "./data", "data directory holding the JWT secret (to mint an ops token)")

@@ -19,6 +19,7 @@ import (
 	"parley/api"
 	"parley/engine"
 	"parley/internal/node"
+	"parley/internal/notify"
 	"parley/internal/testkit"
 )
 
@@ -34,7 +35,7 @@ func statsWorkload(t *testing.T, env *testkit.Env, n int) string {
 			map[string]string{"body": "hi", "client_temp_id": "s" + strconv.Itoa(i)}, nil)
 	}
 	testkit.WaitFor(t, 15*time.Second, "bob's notifications", func() bool {
-		var p engine.NotificationPage
+		var p notify.NotificationPage
 		env.MustDo(http.StatusOK, "GET", "/api/notifications", bob, nil, &p)
 		return len(p.Notifications) > 0 && p.Notifications[0].Count == int64(n)
 	})
@@ -136,7 +137,7 @@ func TestVerifyCoversNotifications(t *testing.T) {
 	bob := env.Token("bob")
 	env.MustDo(http.StatusOK, "POST", "/api/notifications/read", bob, map[string]any{"all": true}, nil)
 	testkit.WaitFor(t, 15*time.Second, "a dead letter", func() bool {
-		var p engine.DeadLetterPage
+		var p notify.DeadLetterPage
 		tok, _ := api.MintToken([]byte(testkit.Secret), "ops", "", true, time.Hour)
 		env.MustDo(http.StatusOK, "GET", "/api/ops/dead-letters", tok, nil, &p)
 		return len(p.DeadLetters) == 1

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -13,8 +12,7 @@ import (
 )
 
 func runToken(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token", stderr)
 	dataDir := fs.String("data", "./data", "data directory holding the generated JWT secret")
 	secret := fs.String("jwt-secret", "", "HS256 secret (default: the data dir's generated one)")
 	user := fs.String("user", "", "user id (the token's sub)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,11 +16,9 @@ import (
 var errDiffer = errors.New("the rebuilt projections differ from the live ones")
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "data directory of the live database and its log")
+	fs := newFlagSet("verify", stderr)
+	dataDir, natsURL := logFlags(fs, "data directory of the live database and its log")
 	against := fs.String("against", "", "a database built by `parley replay` (default: rebuild into a temp file)")
-	natsURL := fs.String("nats-url", "", "NATS URL of the log (default: the server running on --data, or an embedded one)")
 	if err := parseFlags(fs, args, nil); err != nil {
 		return err
 	}

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"parley/engine"
-	"parley/internal/apps"
+	"parley/internal/pusher/apps"
+	"parley/internal/realtime"
 	"parley/streams"
 )
 
@@ -22,10 +23,10 @@ import (
 // still holds then (the channel still vacant, the member still gone).
 type appHooks struct {
 	reg     *apps.Registry
-	hooks   *engine.AppWebhooks
-	holder  string            // this node, written into the claims it makes
-	members *engine.Presence  // set before the watchers run
-	counts  *engine.Occupancy // set before the watchers run
+	hooks   *realtime.AppWebhooks
+	holder  string              // this node, written into the claims it makes
+	members *realtime.Presence  // set before the watchers run
+	counts  *realtime.Occupancy // set before the watchers run
 	orphans chan orphanHook
 	dropped atomic.Uint64 // orphans not sent: the queue was full or the claim failed
 	logger  *slog.Logger
@@ -36,7 +37,7 @@ type appHooks struct {
 type orphanHook struct {
 	claim string
 	appID string
-	ev    engine.AppHookEvent
+	ev    realtime.AppHookEvent
 	key   string // the presence channel or occupancy key
 }
 
@@ -48,14 +49,14 @@ const (
 	orphanClaimers = 16
 )
 
-func newAppHooks(reg *apps.Registry, hooks *engine.AppWebhooks, holder string, logger *slog.Logger) *appHooks {
+func newAppHooks(reg *apps.Registry, hooks *realtime.AppWebhooks, holder string, logger *slog.Logger) *appHooks {
 	return &appHooks{reg: reg, hooks: hooks, holder: holder, orphans: make(chan orphanHook, orphanQueue), logger: logger}
 }
 
 // send enqueues ev when this node caused the change, or offers it for a
 // claim when no node did (claim != ""); the watchers call it, with the
 // presence lock held, so it never blocks.
-func (h *appHooks) send(appID string, ev engine.AppHookEvent, local bool, claim, key string) {
+func (h *appHooks) send(appID string, ev realtime.AppHookEvent, local bool, claim, key string) {
 	switch {
 	case !h.hooks.Wants(appID):
 	case local:
@@ -116,11 +117,11 @@ func (h *appHooks) claim(ctx context.Context, claims *streams.Claims, o orphanHo
 		return
 	}
 	switch o.ev.Name { // a later join on a live node made it stale
-	case engine.HookMemberRemoved:
+	case realtime.HookMemberRemoved:
 		if h.members.Online(o.key, o.ev.UserID) {
 			return
 		}
-	case engine.HookChannelVacated:
+	case realtime.HookChannelVacated:
 		if h.counts.Count(o.key) > 0 {
 			return
 		}
@@ -128,17 +129,17 @@ func (h *appHooks) claim(ctx context.Context, claims *streams.Claims, o orphanHo
 	h.hooks.Enqueue(o.appID, o.ev)
 }
 
-func (h *appHooks) presence(t engine.Transition, local bool) {
+func (h *appHooks) presence(t realtime.Transition, local bool) {
 	if !local && t.Expired == 0 {
 		return // another node's change: that node sends it
 	}
-	ns, name := engine.SplitChannelKey(t.Channel)
-	if ch, err := engine.ParseChannel(name); err != nil || (ns == "" && engine.IsParleyChannel(ch)) {
+	ns, name := realtime.SplitChannelKey(t.Channel)
+	if ch, err := engine.ParseChannel(name); err != nil || (ns == "" && realtime.IsParleyChannel(ch)) {
 		return
 	}
-	ev := engine.AppHookEvent{Name: engine.HookMemberRemoved, Channel: name, UserID: t.Member.UserID}
+	ev := realtime.AppHookEvent{Name: realtime.HookMemberRemoved, Channel: name, UserID: t.Member.UserID}
 	if t.Joined {
-		ev.Name = engine.HookMemberAdded
+		ev.Name = realtime.HookMemberAdded
 	}
 	h.send(appID(h.reg, ns), ev, local, expiryClaim("presence", t.Expired, t.Channel, t.Member.UserID), t.Channel)
 }
@@ -158,14 +159,14 @@ func expiryClaim(bucket string, rev uint64, channel, user string) string {
 	return bucket + "." + strconv.FormatUint(rev, 10) + "." + strconv.FormatUint(f.Sum64(), 36)
 }
 
-func (h *appHooks) occupancy(c engine.OccupancyChange) {
+func (h *appHooks) occupancy(c realtime.OccupancyChange) {
 	if (!c.Local && c.Expired == 0) || strings.HasPrefix(c.Key, "#") {
 		return
 	}
-	ns, name := engine.SplitChannelKey(c.Key)
-	ev := engine.AppHookEvent{Name: engine.HookChannelVacated, Channel: name}
+	ns, name := realtime.SplitChannelKey(c.Key)
+	ev := realtime.AppHookEvent{Name: realtime.HookChannelVacated, Channel: name}
 	if c.Occupied {
-		ev.Name = engine.HookChannelOccupied
+		ev.Name = realtime.HookChannelOccupied
 	}
 	h.send(appID(h.reg, ns), ev, c.Local, expiryClaim("occupancy", c.Expired, c.Key, ""), c.Key)
 }

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"parley/engine"
-	"parley/internal/apps"
+	"parley/internal/pusher/apps"
+	"parley/internal/realtime"
 )
 
 // AppsConfig is the part of RealtimeConfig that names the Pusher apps and
@@ -115,11 +115,11 @@ func (c RealtimeConfig) Apps(dataDir string) (*apps.Registry, error) {
 }
 
 // hookTargets lists the apps with webhook URLs.
-func hookTargets(reg *apps.Registry) []engine.AppHookTarget {
-	var out []engine.AppHookTarget
+func hookTargets(reg *apps.Registry) []realtime.AppHookTarget {
+	var out []realtime.AppHookTarget
 	for _, a := range reg.All() {
 		if len(a.Webhooks) > 0 {
-			out = append(out, engine.AppHookTarget{AppID: a.ID, Key: a.Key, Secret: []byte(a.Secret), URLs: a.Webhooks})
+			out = append(out, realtime.AppHookTarget{AppID: a.ID, Key: a.Key, Secret: []byte(a.Secret), URLs: a.Webhooks})
 		}
 	}
 	return out

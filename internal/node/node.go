@@ -19,6 +19,7 @@ import (
 	"parley/api"
 	"parley/api/webui"
 	"parley/engine"
+	"parley/internal/webhook"
 	"parley/projections"
 	"parley/streams"
 )
@@ -139,10 +140,11 @@ type Node struct {
 	fail     chan error // a component that stopped by itself
 	httpDone chan error
 	upgrade  *upgrader
-	rt       *realtime
+	rt       *liveParts
 	ops      *opsRuntime          // notifications, webhooks, stats (ops_runtime.go)
 	recent   *engine.RecentEvents // recent events for deltas, fed by the projector
 	members  *engine.Members      // conversations' participants for dispatch and notifications, fed by the projector
+	webhooks *webhook.Sender      // every webhook the node sends: notifications' and the Pusher apps'
 }
 
 // Run starts everything and returns once the engine serves.
@@ -207,6 +209,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m.webhooks = webhook.NewSender(m.Config.WebhookTimeout)
 	rtAPI, err := m.startRealtime(ctx)
 	if err != nil {
 		return err

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"time"
 
-	"parley/engine"
+	"parley/internal/notify"
 )
 
 // OpsConfig is the part of Config that shapes notifications, webhooks and
@@ -39,7 +39,7 @@ type OpsConfig struct {
 // DefaultOpsConfig is what `parley serve` runs with.
 func DefaultOpsConfig() OpsConfig {
 	return OpsConfig{
-		Notifications: true, NotifyWindow: engine.DefaultNotifyWindow, NotifyMaxAttempts: 10,
+		Notifications: true, NotifyWindow: notify.DefaultNotifyWindow, NotifyMaxAttempts: 10,
 		NotifyRetry: time.Second, NotifyWorkers: 16,
 		WebhookTimeout: 5 * time.Second, WebhookMaxAttempts: 8, WebhookRetry: 2 * time.Second, WebhookWorkers: 4,
 		StatsInterval: 5 * time.Minute, StatsRetention: 7 * 24 * time.Hour, ReadyMaxLag: 1000,

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"parley/api"
-	"parley/engine"
+	"parley/internal/notify"
 	"parley/projections"
 	"parley/streams"
 )
@@ -22,10 +22,10 @@ type opsRuntime struct {
 	name     string
 	notifs   *streams.Notifications
 	view     *projections.Notifications
-	service  *engine.NotificationService
-	notifier *engine.Notifier
+	service  *notify.NotificationService
+	notifier *notify.Notifier
 	notifyQ  *streams.WorkQueue
-	webhooks *engine.Webhooks
+	webhooks *notify.Webhooks
 	hookQ    *streams.WorkQueue
 	history  *streams.StatsHistory
 	events   *rateMeter // MESSAGES events projected here
@@ -43,7 +43,7 @@ type opsRuntime struct {
 // startOps opens the notifications stream and its projector, the work
 // queues, the stats history and the samplers, and returns what the API
 // needs. It runs after the messages projector started.
-func (m *Node) startOps(ctx context.Context) (*api.Ops, *engine.NotificationService, error) {
+func (m *Node) startOps(ctx context.Context) (*api.Ops, *notify.NotificationService, error) {
 	cfg := m.Config.OpsConfig
 	o := &opsRuntime{started: time.Now(), name: cfg.NodeName, events: newRateMeter(), delivers: newRateMeter()}
 	if o.name == "" {
@@ -63,7 +63,7 @@ func (m *Node) startOps(ctx context.Context) (*api.Ops, *engine.NotificationServ
 	if o.history, err = m.conn.StatsHistory(ctx, streams.StatsHistoryConfig{Retention: cfg.StatsRetention, Replicas: m.Config.Replicas}); err != nil {
 		return nil, nil, err
 	}
-	o.service = engine.NewNotificationService(o.notifs, o.view, m.Config.ApplyTimeout)
+	o.service = notify.NewNotificationService(o.notifs, o.view, m.Config.ApplyTimeout)
 	if err := m.startQueues(ctx, o); err != nil {
 		return nil, nil, err
 	}
@@ -104,7 +104,7 @@ func (m *Node) startQueues(ctx context.Context, o *opsRuntime) error {
 	cfg := m.Config.OpsConfig
 	logger := m.Logger.With("component", "notifications")
 	if cfg.Notifications {
-		var online engine.OnlineChecker
+		var online notify.OnlineChecker
 		if m.rt != nil {
 			online = m.rt.presence
 		}
@@ -112,7 +112,7 @@ func (m *Node) startQueues(ctx context.Context, o *opsRuntime) error {
 		if window == 0 {
 			window = -1 // engine: negative turns batching off
 		}
-		o.notifier = engine.NewNotifier(o.notifs, m.db, online, engine.NotifierConfig{
+		o.notifier = notify.NewNotifier(o.notifs, m.db, online, notify.NotifierConfig{
 			Window: window, AfterAppend: cfg.NotifyAfterAppend, Members: m.members, Recent: m.recent, Logger: logger})
 		q, err := m.conn.WorkQueue(ctx, streams.WorkConfig{
 			Stream: streams.StreamName, Durable: streams.NotifyConsumer, FilterSubject: "conv.>",
@@ -125,8 +125,8 @@ func (m *Node) startQueues(ctx context.Context, o *opsRuntime) error {
 	}
 	if cfg.WebhookURL != "" {
 		hl := m.Logger.With("component", "webhooks")
-		o.webhooks = engine.NewWebhooks(engine.WebhookConfig{URL: cfg.WebhookURL, Secret: []byte(cfg.WebhookSecret),
-			Timeout: cfg.WebhookTimeout, Logger: hl}, o.view, o.notifs)
+		o.webhooks = notify.NewWebhooks(notify.WebhookConfig{URL: cfg.WebhookURL, Secret: []byte(cfg.WebhookSecret),
+			Sender: m.webhooks, Logger: hl}, o.view, o.notifs)
 		q, err := m.conn.WorkQueue(ctx, streams.WorkConfig{
 			Stream: streams.NotificationsStream, Durable: streams.WebhookConsumer, FilterSubject: "notify.conv.>",
 			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetry, RetryMax: 10 * time.Minute,

@@ -16,6 +16,8 @@ import (
 
 	"parley/api"
 	"parley/engine"
+	"parley/internal/pusher"
+	"parley/internal/realtime"
 	"parley/streams"
 )
 
@@ -39,9 +41,9 @@ type RealtimeConfig struct {
 // DefaultRealtimeConfig is live delivery as `parley serve` runs it.
 func DefaultRealtimeConfig() RealtimeConfig {
 	return RealtimeConfig{
-		Realtime: true, PresenceTTL: 60 * time.Second, WSMaxMessage: 10 << 10, WSBuffer: engine.DefaultHubBuffer,
+		Realtime: true, PresenceTTL: 60 * time.Second, WSMaxMessage: 10 << 10, WSBuffer: realtime.DefaultHubBuffer,
 		WSActivityTimeout: 30 * time.Second, WSPongTimeout: 30 * time.Second, WSIdleTimeout: 120 * time.Second,
-		MaxConnections: engine.DefaultMaxClients, SSEKeepAlive: 15 * time.Second,
+		MaxConnections: realtime.DefaultMaxClients, SSEKeepAlive: 15 * time.Second,
 		AppsConfig: AppsConfig{AppMaxData: DefaultAppMaxData, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
 			TrustedProxies: DefaultTrustedProxies},
 	}
@@ -100,14 +102,14 @@ func validAppKey(k string) bool {
 	return true
 }
 
-// realtime is the node's live-delivery machinery.
-type realtime struct {
-	hub        *engine.Hub
-	presence   *engine.Presence
-	occupancy  *engine.Occupancy
-	hooks      *engine.AppWebhooks
+// liveParts is the node's live-delivery machinery.
+type liveParts struct {
+	hub        *realtime.Hub
+	presence   *realtime.Presence
+	occupancy  *realtime.Occupancy
+	hooks      *realtime.AppWebhooks
 	appHooks   *appHooks
-	dispatcher *engine.Dispatcher
+	dispatcher *realtime.Dispatcher
 	stops      []func()
 	cancel     context.CancelFunc
 	done       chan struct{}
@@ -138,21 +140,21 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 		return nil, err
 	}
 	logger := m.Logger.With("component", "realtime")
-	hub := engine.NewHub(engine.HubConfig{Buffer: cfg.WSBuffer, MaxClients: cfg.MaxConnections})
-	rt := &realtime{hub: hub, done: make(chan struct{})}
-	rt.hooks = engine.NewAppWebhooks(hookTargets(reg), engine.AppWebhooksConfig{Timeout: m.Config.WebhookTimeout,
+	hub := realtime.NewHub(realtime.HubConfig{Buffer: cfg.WSBuffer, MaxClients: cfg.MaxConnections})
+	rt := &liveParts{hub: hub, done: make(chan struct{})}
+	rt.hooks = realtime.NewAppWebhooks(hookTargets(reg), realtime.AppWebhooksConfig{Sender: m.webhooks,
 		RetryBase: m.Config.WebhookRetry, MaxAttempts: m.Config.WebhookMaxAttempts, Logger: logger.With("part", "app-webhooks")})
 	claims, err := m.conn.Claims(ctx, m.Config.Replicas)
 	if err != nil {
 		return nil, err
 	}
-	ah := newAppHooks(reg, rt.hooks, engine.NewSocketID(), logger.With("part", "app-webhooks"))
-	rt.presence = engine.NewPresence(store, hub, engine.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
-	rt.occupancy = engine.NewOccupancy(occStore, engine.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
+	ah := newAppHooks(reg, rt.hooks, realtime.NewSocketID(), logger.With("part", "app-webhooks"))
+	rt.presence = realtime.NewPresence(store, hub, realtime.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
+	rt.occupancy = realtime.NewOccupancy(occStore, realtime.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
 	ah.members, ah.counts = rt.presence, rt.occupancy
 	rt.appHooks = ah
 	presence := rt.presence
-	rt.dispatcher = engine.NewDispatcher(hub, m.db, engine.DispatcherConfig{Logger: logger, Members: m.members,
+	rt.dispatcher = realtime.NewDispatcher(hub, m.db, realtime.DispatcherConfig{Logger: logger, Members: m.members,
 		OnRemoved: func(ctx context.Context, conversationID, userID string) {
 			presence.Evict(ctx, engine.PresenceConversationChannel(conversationID), userID)
 		}})
@@ -163,7 +165,7 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 		return nil, err
 	}
 	rt.stops = append(rt.stops, stop)
-	if stop, err = bus.Subscribe(hub.DeliverServer, func(t engine.Termination) { hub.Terminate(t.AppID, t.UserID) }); err != nil {
+	if stop, err = bus.Subscribe(hub.DeliverServer, func(t realtime.Termination) { hub.Terminate(t.AppID, t.UserID) }); err != nil {
 		return nil, err
 	}
 	rt.stops = append(rt.stops, stop)
@@ -196,12 +198,15 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 	proxies, _ := parseCIDRs(cfg.TrustedProxies) // validated
 	msg := reg.Messaging()
 	return &api.Realtime{
-		Hub: hub, Presence: presence, Relay: relay, Changes: m.db,
-		AppKey: msg.Key, AppSecret: []byte(msg.Secret), AllowedOrigins: origins,
-		Apps: reg, Bus: bus, Cache: cache, Occupancy: rt.occupancy, Hooks: rt.hooks,
-		MaxEventData: cfg.AppMaxData, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, TrustedProxies: proxies,
-		MaxMessageBytes: cfg.WSMaxMessage, ActivityTimeout: cfg.WSActivityTimeout,
-		PongTimeout: cfg.WSPongTimeout, IdleTimeout: cfg.WSIdleTimeout, SSEKeepAlive: cfg.SSEKeepAlive,
+		Config: pusher.Config{
+			Hub: hub, Presence: presence, Relay: relay,
+			AppKey: msg.Key, AppSecret: []byte(msg.Secret), AllowedOrigins: origins,
+			Apps: reg, Bus: bus, Cache: cache, Occupancy: rt.occupancy, Hooks: rt.hooks,
+			MaxEventData: cfg.AppMaxData, MaxConnectionsPerIP: cfg.MaxConnectionsPerIP, TrustedProxies: proxies,
+			MaxMessageBytes: cfg.WSMaxMessage, ActivityTimeout: cfg.WSActivityTimeout,
+			PongTimeout: cfg.WSPongTimeout, IdleTimeout: cfg.WSIdleTimeout,
+		},
+		Changes: m.db, SSEKeepAlive: cfg.SSEKeepAlive,
 	}, nil
 }
 
@@ -232,7 +237,7 @@ func (m *Node) closeRealtime() {
 }
 
 // Hub is the node's realtime hub (nil with realtime off), for stats and tests.
-func (m *Node) Hub() *engine.Hub {
+func (m *Node) Hub() *realtime.Hub {
 	if m.rt == nil {
 		return nil
 	}
@@ -240,7 +245,7 @@ func (m *Node) Hub() *engine.Hub {
 }
 
 // Presence is the node's presence tracker (nil with realtime off).
-func (m *Node) Presence() *engine.Presence {
+func (m *Node) Presence() *realtime.Presence {
 	if m.rt == nil {
 		return nil
 	}

@@ -1,0 +1,281 @@
+// Package bench is the load harness behind `parley bench`: workloads that
+// drive a Parley server through its public interfaces (HTTP, the Pusher
+// WebSocket, the log) and report rates, latencies and server CPU, and the
+// floors (ceiling) they are held against.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"parley/internal/profiling"
+)
+
+const benchUsage = `Usage: parley bench [flags] WORKLOAD...
+
+Runs named workloads against a Parley server's public interfaces (HTTP, and
+the log through the data dir's NATS port for replay) and prints a table, or
+one JSON object per workload with --json. Without --url it starts its own
+server (a child process, so its CPU time is its own) on a temp data dir.
+send, fanout (and ceiling's fanout floor), delta and inbox also report the
+host's steal: the share of the machine's CPU time the hypervisor gave to
+other guests while they measured (host_steal_pct), which shows in a run's
+tail on a shared VM.
+
+Workloads:
+  send      N keep-alive HTTP clients sending 200-byte messages into 100 conversations
+  delta     reconnect deltas of 100 events on a conversation with H messages of history
+  inbox     the conversation list of a user in 1,000 conversations with unread messages
+            (both measure once the server's CPU has settled after their fill: --quiet-wait)
+  replay    events/s rebuilding the read models from a log of E events
+  fanout    conversations with subscribed WebSocket clients (Pusher protocol) and HTTP
+            senders, closed-loop then open-loop (--senders 0 or --rate 0 skips one):
+            deliveries/s, send-to-receive latency, each send's answer latency, lost
+  connections  K idle sockets on presence-messaging and a private channel: RSS per socket
+  ceiling   raw JetStream publish (sync, async) and SQLite insert rates on this machine,
+            and the fanout transport floor: fanout's closed and open loops (each for
+            --duration, at most 3 s) against a server that only forwards each send to
+            its room's sockets
+  soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
+            then the server's goroutines and heap compared with before the load
+  standard  every workload but soak, with sizes that finish in a few minutes
+
+Flags:
+`
+
+// Result is one workload's figures; field names carry their unit.
+// HostStealPct is the share of the machine's CPU time the hypervisor gave to
+// other guests during a latency or throughput window (absent for workloads
+// without one, or without /proc/stat).
+type Result struct {
+	Workload               string         `json:"workload"`
+	SendsPerS              float64        `json:"sends_per_s,omitempty"`
+	DeliveriesPerS         float64        `json:"deliveries_per_s,omitempty"`
+	EventsPerS             float64        `json:"events_per_s,omitempty"`
+	P50Ms                  float64        `json:"p50_ms,omitempty"`
+	P90Ms                  float64        `json:"p90_ms,omitempty"`
+	P99Ms                  float64        `json:"p99_ms,omitempty"`
+	MaxMs                  float64        `json:"max_ms,omitempty"`
+	Errors                 int64          `json:"errors"`
+	Lost                   int64          `json:"lost"`
+	RSSPerConnKiB          float64        `json:"rss_per_conn_kib,omitempty"`
+	ServerCPUUsPerSend     float64        `json:"server_cpu_us_per_send,omitempty"`
+	ServerCPUUsPerDelivery float64        `json:"server_cpu_us_per_delivery,omitempty"`
+	ServerCPUUsPerRequest  float64        `json:"server_cpu_us_per_request,omitempty"`
+	HostStealPct           *float64       `json:"host_steal_pct,omitempty"`
+	Extra                  map[string]any `json:"extra,omitempty"`
+	Params                 map[string]any `json:"params"`
+}
+
+// benchConfig holds the harness's flags.
+type benchConfig struct {
+	URL         string
+	JWTSecret   string
+	DataDir     string
+	PID         int
+	Duration    time.Duration
+	JSON        bool
+	Clients     int
+	Convs       int
+	History     string
+	Deltas      int
+	InboxConvs  int
+	InboxReads  int
+	Events      int
+	CeilingMsgs int
+	Sync        string
+	FanConvs    int
+	Subscribers int
+	Senders     int
+	Rate        int
+	Connections int
+	Settle      time.Duration
+	QuietWait   time.Duration
+	Profiles    string
+	serveArgs   []string // extra flags for a server the harness starts
+}
+
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if _, ok := stderr.(*os.File); !ok {
+		// The server and replay child processes copy their stderr into it
+		// from goroutines of their own (a file is handed to them instead).
+		stderr = &lockedWriter{w: stderr}
+	}
+	var c benchConfig
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	fs.StringVar(&c.URL, "url", "", "server to drive (default: start one on a temp data dir)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "the server's JWT secret, to mint test users (with --url)")
+	fs.StringVar(&c.DataDir, "data", "", "the server's data dir (with --url; replay reads its log)")
+	fs.IntVar(&c.PID, "pid", 0, "the server's process id, for its CPU time (with --url)")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long the send workload runs")
+	fs.BoolVar(&c.JSON, "json", false, "print one JSON object per workload")
+	fs.IntVar(&c.Clients, "clients", 64, "send: concurrent HTTP clients")
+	fs.IntVar(&c.Convs, "conversations", 100, "send: conversations to send into")
+	fs.StringVar(&c.History, "history", "1000,100000", "delta: history sizes, comma-separated")
+	fs.IntVar(&c.Deltas, "deltas", 1000, "delta: reconnect deltas measured per history size")
+	fs.IntVar(&c.InboxConvs, "inbox-conversations", 1000, "inbox: conversations of the user")
+	fs.IntVar(&c.InboxReads, "inbox-reads", 1000, "inbox: list requests measured")
+	fs.IntVar(&c.Events, "events", 1000000, "replay: events in the log")
+	fs.IntVar(&c.CeilingMsgs, "ceiling-msgs", 50000, "ceiling: messages per measurement")
+	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the server the harness starts")
+	fs.IntVar(&c.FanConvs, "fanout-conversations", 100, "fanout: conversations")
+	fs.IntVar(&c.Subscribers, "subscribers", 10, "fanout: subscribed sockets per conversation")
+	fs.IntVar(&c.Senders, "senders", 8, "fanout: closed-loop HTTP senders (0: skip the closed-loop run)")
+	fs.IntVar(&c.Rate, "rate", 2000, "fanout: open-loop sends/s after the closed-loop run (0: skip)")
+	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
+	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")
+	fs.DurationVar(&c.QuietWait, "quiet-wait", 30*time.Second, "delta, inbox: at most how long to wait after the fill for the server's CPU to settle before measuring (0: measure at once)")
+	fs.StringVar(&c.Profiles, "profiles", "", "soak: write the server's heap profiles before and after the load into this dir")
+	floorAddr := fs.String("floor-server", "", "internal: serve the ceiling's fanout transport floor on this address (the harness starts it)")
+	pprofAddr := fs.String("pprof", "", "serve the harness's own profiler on this address (the server's is `serve --pprof`)")
+	// Workload names may come before, between or after the flags.
+	var names []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		names = append(names, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if *floorAddr != "" {
+		if len(names) > 0 {
+			return errors.New("--floor-server runs the floor server alone, without workloads")
+		}
+		return serveFloor(ctx, *floorAddr)
+	}
+	if len(names) == 0 {
+		fs.Usage()
+		return errors.New("name at least one workload")
+	}
+	if len(names) == 1 && names[0] == "standard" {
+		names = []string{"send", "fanout", "delta", "inbox", "connections", "replay", "ceiling"}
+		if !isFlagSet(fs, "events") {
+			c.Events = 200000
+		}
+		if !isFlagSet(fs, "duration") {
+			c.Duration = 10 * time.Second
+		}
+		if !isFlagSet(fs, "connections") {
+			c.Connections = 5000
+		}
+	}
+	for _, n := range names {
+		if benchWorkloads[n] == nil {
+			return fmt.Errorf("unknown workload %q", n)
+		}
+	}
+	if *pprofAddr != "" {
+		if err := profiling.Serve(*pprofAddr, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+			return fmt.Errorf("--pprof: %w", err)
+		}
+	}
+	var results []Result
+	for _, n := range names {
+		r, err := benchWorkloads[n](ctx, c, stderr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		for _, x := range r {
+			if c.JSON {
+				b, _ := json.Marshal(x)
+				fmt.Fprintln(stdout, string(b))
+			}
+			results = append(results, x)
+		}
+	}
+	if !c.JSON {
+		printBenchTable(stdout, results)
+	}
+	return nil
+}
+
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// benchWorkloads are the named workloads.
+var benchWorkloads = map[string]func(context.Context, benchConfig, io.Writer) ([]Result, error){
+	"send":        benchSend,
+	"delta":       benchDelta,
+	"inbox":       benchInbox,
+	"replay":      benchReplay,
+	"ceiling":     benchCeiling,
+	"fanout":      benchFanout,
+	"connections": benchConnections,
+	"soak":        benchSoak,
+}
+
+func printBenchTable(w io.Writer, rs []Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "workload\trate\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tlost\tserver CPU\tsteal\tparameters\t")
+	for _, r := range rs {
+		rate := ""
+		switch {
+		case r.DeliveriesPerS > 0:
+			rate = fmt.Sprintf("%.0f sends/s, %.0f deliveries/s", r.SendsPerS, r.DeliveriesPerS)
+		case r.SendsPerS > 0:
+			rate = fmt.Sprintf("%.0f sends/s", r.SendsPerS)
+		case r.RSSPerConnKiB > 0:
+			rate = fmt.Sprintf("%.1f KiB/conn", r.RSSPerConnKiB)
+		case r.EventsPerS > 0:
+			rate = fmt.Sprintf("%.0f events/s", r.EventsPerS)
+		}
+		cpu := ""
+		switch {
+		case r.ServerCPUUsPerDelivery > 0:
+			cpu = fmt.Sprintf("%.1f µs/delivery", r.ServerCPUUsPerDelivery)
+		case r.ServerCPUUsPerSend > 0:
+			cpu = fmt.Sprintf("%.1f µs/send", r.ServerCPUUsPerSend)
+		case r.ServerCPUUsPerRequest > 0:
+			cpu = fmt.Sprintf("%.1f µs/request", r.ServerCPUUsPerRequest)
+		}
+		steal := ""
+		if r.HostStealPct != nil {
+			steal = fmt.Sprintf("%.1f %%", *r.HostStealPct)
+		}
+		var ps []string
+		for k, v := range r.Params {
+			ps = append(ps, fmt.Sprintf("%s=%v", k, v))
+		}
+		sort.Strings(ps)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", r.Workload, rate, ms(r.P50Ms), ms(r.P90Ms), ms(r.P99Ms), ms(r.MaxMs), r.Errors, r.Lost, cpu, steal, strings.Join(ps, " "))
+	}
+	tw.Flush()
+}
+
+func ms(v float64) string {
+	if v == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

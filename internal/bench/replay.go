@@ -1,0 +1,237 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"parley/engine"
+	"parley/internal/node"
+	"parley/projections"
+	"parley/streams"
+)
+
+// typicalMix generates a log's worth of events for conversations owned by
+// one worker: 80 % sends, 15 % read markers, 5 % membership changes and
+// edits, in an order that is valid per conversation.
+type typicalMix struct {
+	rng   *rand.Rand
+	convs []*mixConv
+	at    time.Time
+}
+
+type mixConv struct {
+	id      string
+	members []string
+	last    string // the newest message id
+	created bool
+}
+
+const mixMembers = 5
+
+func newTypicalMix(worker, workers, convs int) *typicalMix {
+	g := &typicalMix{rng: rand.New(rand.NewPCG(uint64(worker), 7)), at: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for i := worker; i < convs; i += workers {
+		c := &mixConv{id: fmt.Sprintf("%026d", i)}
+		for m := range mixMembers {
+			c.members = append(c.members, fmt.Sprint("u", (i+m)%500))
+		}
+		g.convs = append(g.convs, c)
+	}
+	return g
+}
+
+// next returns the generator's next event.
+func (g *typicalMix) next(n int) engine.Event {
+	c := g.convs[g.rng.IntN(len(g.convs))]
+	var ev engine.Event
+	if !c.created {
+		c.created = true
+		ev, _ = engine.NewEvent(engine.ConversationCreated, c.id, c.members[0], g.at,
+			engine.ConversationCreatedData{Kind: engine.KindGroup, Title: "bench", ParticipantIDs: c.members})
+		return ev
+	}
+	actor := c.members[g.rng.IntN(mixMembers)]
+	switch p := g.rng.IntN(100); {
+	case p < 80 || c.last == "":
+		ev, _ = engine.NewEvent(engine.MessageSent, c.id, actor, g.at, engine.MessageSentData{Body: body200, ClientTempID: fmt.Sprint("t", n)})
+		c.last = ev.ID.String()
+	case p < 95:
+		ev, _ = engine.NewEvent(engine.ConversationRead, c.id, actor, g.at, engine.ConversationReadData{MessageID: c.last})
+	case p < 97:
+		ev, _ = engine.NewEvent(engine.ParticipantAdded, c.id, actor, g.at, engine.ParticipantData{UserID: fmt.Sprint("x", g.rng.IntN(1000))})
+	default:
+		ev, _ = engine.NewEvent(engine.MessageEdited, c.id, actor, g.at, engine.MessageEditedData{MessageID: c.last, Body: "edited"})
+	}
+	return ev
+}
+
+// fillLog appends n typical events with several workers (each owning its
+// conversations, so every conversation's order is valid).
+func fillLog(ctx context.Context, log *streams.Log, n int) error {
+	const workers, convs = 8, 1000
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := newTypicalMix(w, workers, convs)
+			batch := make([]engine.Event, 0, 500)
+			for i := w; i < n; i += workers {
+				batch = append(batch, g.next(i))
+				if len(batch) == cap(batch) || i+workers >= n {
+					if err := log.AppendAsync(ctx, batch, 500); err != nil {
+						errs <- err
+						return
+					}
+					batch = batch[:0]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// benchReplay fills a server's log with c.Events typical events (through
+// the data dir's NATS port) and times `parley replay` rebuilding from it.
+func benchReplay(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result, error) {
+	// Replay measures the read models' rebuild: the server that owns the
+	// log runs without the notifications queue, and the timing starts once
+	// its own projector has caught up, so the two do not share the cores.
+	c.serveArgs = append(c.serveArgs, "--notifications=false")
+	s, err := startBenchServer(ctx, c, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	if s.DataDir == "" {
+		return nil, fmt.Errorf("replay needs the server's data dir (--data)")
+	}
+	conn, err := streams.Open(ctx, streams.Config{URL: node.ToolURL(s.DataDir), Existing: true, NoReconnect: true})
+	if err != nil {
+		return nil, fmt.Errorf("reach the server's log: %w", err)
+	}
+	first, _, err := conn.Log().Bounds(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	err = fillLog(ctx, conn.Log(), c.Events)
+	_, last, berr := conn.Log().Bounds(ctx)
+	conn.Close()
+	if err != nil || berr != nil {
+		return nil, fmt.Errorf("fill the log: %w", errors.Join(err, berr))
+	}
+	if err := s.waitCaughtUp(ctx, last, 10*time.Minute); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "parley-replay-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.CommandContext(ctx, exe, "replay", "--data", s.DataDir, "--out", filepath.Join(tmp, "rebuilt.db"))
+	cmd.Stderr = stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("parley replay: %w", err)
+	}
+	elapsed := time.Since(start)
+	events := last - min(first, last) + 1
+	r := Result{Workload: "replay", EventsPerS: float64(events) / elapsed.Seconds(),
+		Params: map[string]any{"events": events, "mix": "80% sends, 15% reads, 5% membership/edits", "conversations": 1000}}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.Extra = map[string]any{"peak_rss_mib": float64(ru.Maxrss) / 1024, "seconds": elapsed.Seconds()}
+	}
+	return []Result{r}, nil
+}
+
+// benchCeiling measures this machine's raw limits in the same run: JetStream
+// publishes with no HTTP and no projection, sync (c.Clients publishers) and
+// async, SQLite inserts of message rows in batches, and the fanout transport
+// floor (bench_floor.go).
+func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result, error) {
+	tmp, err := os.MkdirTemp("", "parley-ceiling-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	conn, err := streams.Open(ctx, streams.Config{DataDir: tmp, SyncAlways: c.Sync == "always"})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	n := c.CeilingMsgs
+	mk := func(i int) engine.Event {
+		ev, _ := engine.NewEvent(engine.MessageSent, fmt.Sprintf("%026d", i%100), "u", time.Now(), engine.MessageSentData{Body: body200, ClientTempID: fmt.Sprint(i)})
+		return ev
+	}
+	var out []Result
+	// Sync: c.Clients publishers, each waiting for its ack, with a Msg-Id as sends use.
+	// Each figure also carries this process's CPU time per message: the
+	// embedded server and its client both run here, as in parley serve.
+	self := os.Getpid()
+	cpuPer := func(since time.Duration, msgs int) map[string]any {
+		return map[string]any{"process_cpu_us_per_msg": float64(procCPU(self)-since) / float64(time.Microsecond) / float64(msgs)}
+	}
+	// Events are made before the clock starts, for both figures.
+	syncEvs := make([]engine.Event, n)
+	for i := range syncEvs {
+		syncEvs[i] = mk(i)
+	}
+	var wg sync.WaitGroup
+	cpu0 := procCPU(self)
+	start := time.Now()
+	for w := range c.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += c.Clients {
+				if _, _, err := conn.Log().Append(ctx, syncEvs[i], fmt.Sprint("sync-", i)); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	out = append(out, Result{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(), Extra: cpuPer(cpu0, n),
+		Params: map[string]any{"what": "jetstream_publish_sync", "publishers": c.Clients, "messages": n, "sync": c.Sync}})
+	evs := make([]engine.Event, n)
+	for i := range evs {
+		evs[i] = mk(n + i)
+	}
+	cpu0, start = procCPU(self), time.Now()
+	if err := conn.Log().AppendAsync(ctx, evs, 4000); err != nil {
+		return nil, err
+	}
+	out = append(out, Result{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(), Extra: cpuPer(cpu0, n),
+		Params: map[string]any{"what": "jetstream_publish_async", "window": 4000, "messages": n, "sync": c.Sync}})
+	cpu0 = procCPU(self)
+	d, err := projections.InsertCeiling(ctx, filepath.Join(tmp, "ceiling.db"), n)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, Result{Workload: "ceiling", EventsPerS: float64(n) / d.Seconds(), Extra: cpuPer(cpu0, n),
+		Params: map[string]any{"what": "sqlite_insert_message_rows", "per_transaction": 10000, "rows": n}})
+	floor, err := benchFloor(ctx, c, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("fanout transport floor: %w", err)
+	}
+	out = append(out, floor...)
+	return out, nil
+}

@@ -1,0 +1,72 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"parley/engine"
+)
+
+// TailFunc delivers the log's events from sequence from onwards, in order,
+// until ctx ends. streams.Log.Tail is one.
+type TailFunc func(ctx context.Context, from uint64, out chan<- engine.Event) error
+
+// idleCheck is how often tailBatches asks whether to stop while no event
+// arrives.
+const idleCheck = 500 * time.Millisecond
+
+// tailBatches is the loop both projectors run: it tails the log from seq
+// from and hands apply each batch of the events that have arrived, at most
+// max at a time, in order. It returns nil when ctx ends or stop (optional,
+// asked every idleCheck while idle) says so; an error when the tail ends or
+// apply fails. apply runs without ctx's cancellation, so a batch in hand
+// when ctx ends is still committed.
+func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop func() bool, apply func(context.Context, []engine.Event) error) error {
+	tailCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan engine.Event, 2*max)
+	tailErr := make(chan error, 1)
+	go func() { tailErr <- tail(tailCtx, from, in) }()
+	var tick <-chan time.Time
+	if stop != nil {
+		t := time.NewTicker(idleCheck)
+		defer t.Stop()
+		tick = t.C
+	}
+	batch := make([]engine.Event, 0, max)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-tailErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err == nil {
+				err = errors.New("the log's tail ended")
+			}
+			return err
+		case <-tick:
+			if stop() {
+				return nil
+			}
+			continue
+		case ev := <-in:
+			batch = append(batch, ev)
+		}
+	drain:
+		for len(batch) < max {
+			select {
+			case ev := <-in:
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		if err := apply(context.WithoutCancel(ctx), batch); err != nil {
+			return err
+		}
+	}
+}
