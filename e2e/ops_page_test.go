@@ -42,7 +42,7 @@ type opsPageResult struct {
 // token; with it, the stream and consumer rows and charts with data points
 // from the stored history. The screenshot goes to artifacts/.
 func TestOpsPageInChromium(t *testing.T) {
-	testkit.Chromium(t)
+	chromium := testkit.Chromium(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestOpsPageInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nodeBin, "ops_page.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OPS_URL="+env.URL(), "OPS_TOKEN="+opsToken(t), "OPS_SCREENSHOT="+shot, "CHROMIUM="+testkit.ChromiumPath)
+	cmd.Env = append(os.Environ(), "OPS_URL="+env.URL(), "OPS_TOKEN="+opsToken(t), "OPS_SCREENSHOT="+shot, "CHROMIUM="+chromium)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	raw, runErr := cmd.Output()

@@ -77,7 +77,7 @@ func pageRun(t *testing.T, nodeBin string, env *testkit.Env, control, scenario s
 		t.Fatal(err)
 	}
 	params, _ := json.Marshal(map[string]string{
-		"base": env.URL(), "control": control, "artifacts": artifacts, "scenario": scenario, "chromium": testkit.ChromiumPath,
+		"base": env.URL(), "control": control, "artifacts": artifacts, "scenario": scenario, "chromium": testkit.Chromium(t),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

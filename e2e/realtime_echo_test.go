@@ -66,10 +66,12 @@ func TestRealtimeEchoClient(t *testing.T) {
 				ID string `json:"id"`
 			} `json:"conversation"`
 		} `json:"update"`
+		Whispers     int      `json:"whispers"`
 		LastSeen     uint64   `json:"lastSeen"`
 		SocketBodies []string `json:"socketBodies"`
+		SocketIDs    []string `json:"socketIds"`
 		DeltaBodies  []string `json:"deltaBodies"`
-		Merged       []string `json:"merged"`
+		DeltaIDs     []string `json:"deltaIds"`
 		History      []string `json:"history"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
@@ -89,10 +91,27 @@ func TestRealtimeEchoClient(t *testing.T) {
 	if got.Update == nil || got.Update.Summary.UnreadTotal != 1 || got.Update.Conversation.ID != conv {
 		t.Errorf("conversation.updated: %+v", got.Update)
 	}
-	if !slices.Equal(got.DeltaBodies, []string{"m2", "m3", "m4"}) || got.SocketBodies[0] != "m1" || got.SocketBodies[len(got.SocketBodies)-1] != "m5" {
-		t.Errorf("socket delivered %v, delta after seq %d gave %v", got.SocketBodies, got.LastSeen, got.DeltaBodies)
+	if got.Whispers != 1 {
+		t.Errorf("bob got %d whispers, want 1", got.Whispers)
 	}
-	if len(got.History) != 5 || !slices.Equal(got.Merged, got.History) {
-		t.Errorf("merged messages %v, history %v", got.Merged, got.History)
+	// Raw deliveries, each exactly once: the socket while bob was online
+	// (m6 a fence after m5), the delta for the time he was not.
+	if !slices.Equal(got.SocketBodies, []string{"m1", "m5", "m6"}) || !slices.Equal(got.DeltaBodies, []string{"m2", "m3", "m4"}) {
+		t.Errorf("socket delivered %v, delta after seq %d gave %v; want [m1 m5 m6] and [m2 m3 m4], each once", got.SocketBodies, got.LastSeen, got.DeltaBodies)
+	}
+	delivered := map[string]int{}
+	for _, id := range append(append([]string{}, got.SocketIDs...), got.DeltaIDs...) {
+		delivered[id]++
+	}
+	if len(got.History) != 6 {
+		t.Errorf("history holds %d messages, want 6: %v", len(got.History), got.History)
+	}
+	for _, id := range got.History {
+		if delivered[id] != 1 {
+			t.Errorf("message %s was delivered %d times (socket %v, delta %v)", id, delivered[id], got.SocketIDs, got.DeltaIDs)
+		}
+	}
+	if len(delivered) != len(got.History) {
+		t.Errorf("delivered %d distinct messages, history holds %d", len(delivered), len(got.History))
 	}
 }

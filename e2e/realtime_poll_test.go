@@ -16,7 +16,8 @@ import (
 )
 
 // wsGoroutines counts the goroutines running a socket's server side
-// (reading, handling, writing).
+// (reading, handling, writing): those in a method of the pusher package's
+// wsConn. TestRealtimeIdleSocketsHoldNoGoroutine checks it sees one.
 func wsGoroutines(t *testing.T) int {
 	t.Helper()
 	var b strings.Builder
@@ -25,7 +26,7 @@ func wsGoroutines(t *testing.T) int {
 	}
 	n := 0
 	for _, g := range strings.Split(b.String(), "\n\n") {
-		if strings.Contains(g, "parley/api.(*wsConn)") {
+		if strings.Contains(g, "parley/internal/pusher.(*wsConn)") {
 			n++
 		}
 	}
@@ -43,6 +44,26 @@ func TestRealtimeIdleSocketsHoldNoGoroutine(t *testing.T) {
 	testkit.WaitFor(t, rtWait, "the sockets of earlier tests to be gone", func() bool {
 		return wsGoroutines(t) == 0
 	})
+	// The count sees a socket's goroutine when there is one: a frame that
+	// arrives in part keeps its reader waiting for the rest.
+	probe := rtRawDial(t, env)
+	testkit.WaitFor(t, rtWait, "the idle probe socket to hold no goroutine", func() bool {
+		return wsGoroutines(t) == 0
+	})
+	frame := maskedText(`{"event":"pusher:ping","data":{}}`)
+	if _, err := probe.NetConn().Write(frame[:10]); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, rtWait, "a goroutine reading the rest of the frame", func() bool {
+		return wsGoroutines(t) > 0
+	})
+	if _, err := probe.NetConn().Write(frame[10:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := probe.ReadMessage(); err != nil || !strings.Contains(string(data), "pusher:pong") {
+		t.Fatalf("after the frame's rest: %s %v, want a pong", data, err)
+	}
+
 	alice := env.Token("alice")
 	conv := rtConv(t, env, alice, "bob")
 	const n = 20
@@ -126,11 +147,10 @@ func TestRealtimeUnansweredCloseIsDropped(t *testing.T) {
 	})
 }
 
-// TestRealtimeFramesInOneSegment checks that frames a client sends in one
-// TCP segment are all handled: the reader must see the ones already in its
-// read buffer before it parks the socket, or the second waits forever.
-func TestRealtimeFramesInOneSegment(t *testing.T) {
-	env := rtStart(t)
+// rtRawDial opens a socket with gorilla/websocket, whose connection the
+// test may write raw bytes to, and reads connection_established.
+func rtRawDial(t *testing.T, env *testkit.Env) *gws.Conn {
+	t.Helper()
 	nc, _, err := gws.DefaultDialer.Dial("ws://"+env.Node.Addr()+"/app/"+rtKey+"?protocol=7", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +160,15 @@ func TestRealtimeFramesInOneSegment(t *testing.T) {
 	if _, _, err := nc.ReadMessage(); err != nil { // connection_established
 		t.Fatal(err)
 	}
+	return nc
+}
+
+// TestRealtimeFramesInOneSegment checks that frames a client sends in one
+// TCP segment are all handled: the reader must see the ones already in its
+// read buffer before it parks the socket, or the second waits forever.
+func TestRealtimeFramesInOneSegment(t *testing.T) {
+	env := rtStart(t)
+	nc := rtRawDial(t, env)
 	var seg []byte
 	for range 3 {
 		seg = append(seg, maskedText(`{"event":"pusher:ping","data":{}}`)...)

@@ -202,3 +202,64 @@ func TestRealtimeSSEResume(t *testing.T) {
 		t.Fatalf("unknown cursor: %+v", evs)
 	}
 }
+
+// TestRealtimeSSEOutsiderSeesNothing checks that a user's stream carries
+// nothing of a conversation they are not in: neither its events nor its
+// conversation.updated, live or replayed after Last-Event-ID. Each check
+// ends on a fence, a message of the outsider's own conversation sent after
+// the others, which the stream must deliver; the stream keeps the log's
+// order, so anything of the other conversation would have come before it.
+func TestRealtimeSSEOutsiderSeesNothing(t *testing.T) {
+	env := rtStart(t)
+	alice, mallory := env.Token("alice"), env.Token("mallory")
+	secret := rtConv(t, env, alice, "bob")
+	own := rtConv(t, env, alice, "mallory")
+
+	leaked := func(evs []rtSSEEvent) {
+		t.Helper()
+		for _, ev := range evs {
+			if strings.Contains(ev.Data, secret) || strings.Contains(ev.Data, "classified") {
+				t.Fatalf("the outsider's stream carried %s: %s", ev.Event, ev.Data)
+			}
+		}
+	}
+	fence := func(s *rtStream, body string) []rtSSEEvent {
+		t.Helper()
+		m := rtSend(t, env, alice, own, body)
+		var evs []rtSSEEvent
+		for {
+			got := s.until("message.sent")
+			evs = append(evs, got...)
+			if last := got[len(got)-1]; last.ID == strconv.FormatUint(m.Seq, 10) {
+				if !strings.Contains(last.Data, body) {
+					t.Fatalf("fence %+v, want body %q", last, body)
+				}
+				return evs
+			}
+		}
+	}
+
+	s := rtOpenStream(t, env, mallory, "")
+	ready := s.until("ready")
+	lastID := rtLastID(ready, "")
+	m := rtSend(t, env, alice, secret, "classified-one")
+	env.MustDo(http.StatusOK, "PATCH", "/api/messages/"+secret+"/"+m.ID, alice, map[string]string{"body": "classified-two"}, nil)
+	rtSend(t, env, alice, secret, "classified-three")
+	leaked(fence(s, "fence-live"))
+	s.close()
+
+	// The replay after a cursor from before them leaves them out too.
+	s = rtOpenStream(t, env, mallory, lastID)
+	replay := s.until("ready")
+	leaked(replay)
+	leaked(fence(s, "fence-replay"))
+	n := 0
+	for _, ev := range replay {
+		if ev.Event == "message.sent" && strings.Contains(ev.Data, "fence-live") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the replay after %s holds the first fence %d times, want once: %+v", lastID, n, replay)
+	}
+}

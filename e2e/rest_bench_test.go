@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"parley/engine"
-	"parley/internal/benchonce"
 	"parley/internal/node"
 	"parley/internal/testkit"
 )
@@ -83,15 +82,6 @@ func benchDelta(history int) func(*testing.B) {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 	}
-}
-
-// The hot paths' benchmarks still run (once each; CI runs tests, not
-// benchmarks). The delta at its short history only: the long one's fill
-// takes a minute.
-func TestBenchmarksRun(t *testing.T) {
-	benchonce.Run(t, "BenchmarkSendHTTP", BenchmarkSendHTTP)
-	benchonce.Run(t, "BenchmarkDelta/history=1000", benchDelta(1000))
-	benchonce.Run(t, "BenchmarkFanout1000", BenchmarkFanout1000)
 }
 
 // appendBulk appends n message.sent events to one conversation straight to

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,6 +103,17 @@ func countType(evs []engine.Event, typ engine.EventType) int {
 		}
 	}
 	return n
+}
+
+// logLast is the sequence of the last event in env's log (not what the
+// node has applied: an event appended but not applied yet counts).
+func logLast(t *testing.T, env *testkit.Env) uint64 {
+	t.Helper()
+	seq, err := env.Node.Log().LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }
 
 func temp(i int) string { return fmt.Sprintf("tmp-%d", i) }

@@ -92,43 +92,72 @@ func TestProjectorResumesMidStream(t *testing.T) {
 	sendMsg(t, env, a, conv, "after", "after")
 }
 
-// A node replaying a long log answers a lookup of a conversation or a
-// message it has not reached yet once it gets there, not "not found": it
-// waits as long as its projector keeps committing. A wait without a commit
-// is short here (500 ms; the projector commits every 2,000 events, well
-// under that), so the replay takes several.
+// A node behind its log (replaying it after a restart, or behind the
+// writes of another node) answers a lookup of a conversation or a message it
+// has not reached yet once it gets there, not "not found": it waits as long
+// as its projector keeps committing (only a window without a commit ends
+// the wait), through as many windows as that takes. The
+// test holds the projector and lets it commit a batch every quarter window,
+// for one and a half windows, then lets it run: the lookups must wait
+// through several windows, and find what they ask for.
 func TestLookupWaitsForACatchingUpNode(t *testing.T) {
-	// A window well above the time the projector takes for one batch of
-	// the replay, even with the rest of the suite on the same cores.
-	const wait = 500 * time.Millisecond
+	// A window above the longest a step or a batch takes, even with the
+	// rest of the suite on the same cores.
+	const wait = 2 * time.Second
 	env := testkit.Start(t, func(c *node.Config) { c.CatchUpWait, c.ApplyTimeout = wait, time.Minute })
 	conv := createConv(t, env, env.Token("a"), "", "b")
-
-	// lookup fetches path at once and wants 200; a lookup that took less
-	// than one wait would not show the feature, so that machine skips.
-	lookup := func(path, tok string) {
-		t.Helper()
-		t0 := time.Now()
-		if r := env.Do("GET", path, tok, nil); r.Status != http.StatusOK {
-			t.Fatalf("GET %s: status %d, want 200: %s", path, r.Status, r.Body)
-		}
-		if d := time.Since(t0); d < wait {
-			t.Skipf("the node replayed %d events in %v, within one wait of %v: too fast a machine for this test", backlogEvents, d, wait)
-		}
-	}
-
-	// A message of a conversation the node knows, sent last.
+	// A message of a conversation the node knows, and a conversation
+	// created last.
 	msg, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(), engine.MessageSentData{Body: "last", ClientTempID: "last"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	restartOnBacklog(t, env, conv, msg)
-	lookup("/api/messages/"+conv+"/"+msg.ID.String()+"/reads", env.Token("b"))
-
-	// A conversation created last.
 	late, created := lateConversation(t)
-	restartOnBacklog(t, env, conv, created)
-	lookup("/api/conversations/"+late, env.Token("c"))
+	hold, end := holdBehind(t, env, conv, backlogEvents, msg, created)
+
+	lookups := []struct{ path, tok string }{
+		{"/api/messages/" + conv + "/" + msg.ID.String() + "/reads", env.Token("b")},
+		{"/api/conversations/" + late, env.Token("c")},
+	}
+	type timed struct {
+		answer
+		took time.Duration
+	}
+	answers := make([]chan timed, len(lookups))
+	t0 := time.Now()
+	for i, l := range lookups {
+		answers[i] = make(chan timed, 1)
+		go func() {
+			start := time.Now()
+			a := try(env, "GET", l.path, l.tok, nil)
+			answers[i] <- timed{a, time.Since(start)}
+		}()
+	}
+	stepUntil(t, env, hold, end, wait/4, func() bool { return time.Since(t0) >= wait*3/2 })
+	if env.Node.DB().Applied() >= end {
+		t.Fatalf("the steps applied all %d events of the backlog within %v: make it longer", backlogEvents, time.Since(t0))
+	}
+	hold.Release()
+
+	got := make([]timed, len(lookups))
+	for i := range got {
+		if got[i] = <-answers[i]; got[i].err != nil {
+			t.Fatal(got[i].err)
+		}
+	}
+	for i, l := range lookups { // what must hold before anything else
+		if got[i].status == http.StatusNotFound || got[i].status == http.StatusForbidden {
+			t.Fatalf("GET %s on a node behind its log: %s", l.path, got[i])
+		}
+	}
+	for i, l := range lookups {
+		if got[i].String() != "200" {
+			t.Errorf("GET %s: %s after %v, want 200 once the node got there", l.path, got[i], got[i].took)
+		}
+		if got[i].took < wait {
+			t.Errorf("GET %s answered after %v, within one window of %v, while the node was behind for %v", l.path, got[i].took, wait, wait*3/2)
+		}
+	}
 
 	// Someone who is not a member still gets 404, at once now that the node
 	// is level with the log.
@@ -137,25 +166,24 @@ func TestLookupWaitsForACatchingUpNode(t *testing.T) {
 	}
 }
 
-// backlogEvents is how many sends restartOnBacklog puts behind a node: about
-// two seconds of replay here, several windows of the catch-up tests.
-const backlogEvents = 100000
+// backlogEvents is how many sends holdBehind puts behind a node for the
+// tests that step its projector: 20 batches of the projector's 2,000, more
+// than the steps of a test let through.
+const backlogEvents = 40000
 
-// restartOnBacklog stops env's node, appends backlogEvents sends by "a"
-// into conv and then the last events, and restarts the node on them: it
-// comes back behind the log by a few seconds of replay, which the returned
-// watch follows.
-func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last ...engine.Event) *replayWatch {
+// holdBehind holds env's projector (the node is level with its log), then
+// appends n sends by "a" into conv and the last events to the log: the node
+// stays behind the log, at the returned end, until the hold lets it move.
+func holdBehind(t *testing.T, env *testkit.Env, conv string, n int, last ...engine.Event) (*testkit.ProjectorHold, uint64) {
 	t.Helper()
-	env.Stop()
 	ctx := context.Background()
-	conn, err := streams.Open(ctx, streams.Config{DataDir: env.Config.DataDir})
-	if err != nil {
-		t.Fatal(err)
+	applied := env.Node.DB().Applied()
+	if end, err := env.Node.Log().LastSeq(ctx); err != nil || end != applied {
+		t.Fatalf("the node is not level with its log before the hold: applied %d, log at %d (%v)", applied, end, err)
 	}
-	defer conn.Close()
-	evs := make([]engine.Event, 0, backlogEvents+1)
-	for i := range backlogEvents {
+	hold := env.HoldProjector()
+	evs := make([]engine.Event, 0, n+len(last))
+	for i := range n {
 		ev, err := engine.NewEvent(engine.MessageSent, conv, "a", time.Now(),
 			engine.MessageSentData{Body: fmt.Sprint("m", i), ClientTempID: fmt.Sprint("bulk-", last[0].ID, i)})
 		if err != nil {
@@ -163,68 +191,39 @@ func restartOnBacklog(t *testing.T, env *testkit.Env, conv string, last ...engin
 		}
 		evs = append(evs, ev)
 	}
-	if err := conn.Log().AppendAsync(ctx, append(evs, last...), 1000); err != nil {
+	if err := env.Node.Log().AppendAsync(ctx, append(evs, last...), 1000); err != nil {
 		t.Fatal(err)
 	}
-	end, err := conn.Log().LastSeq(ctx)
+	end, err := env.Node.Log().LastSeq(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.Restart()
-	return watchReplay(t, env, end)
-}
-
-// replayWatch follows a restarted node's projector until it reaches the
-// end of the log.
-type replayWatch struct {
-	stop chan struct{}
-	done chan struct{}
-	took time.Duration // how long the replay took; 0 if stopped before the end
-	end  uint64        // the log's last sequence the replay runs to
-}
-
-func watchReplay(t *testing.T, env *testkit.Env, end uint64) *replayWatch {
-	w := &replayWatch{stop: make(chan struct{}), done: make(chan struct{}), end: end}
-	db := env.Node.DB()
-	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		start := time.Now()
-		for db.Applied() < end {
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-		}
-		w.took = time.Since(start)
-	}()
-	t.Cleanup(w.finish)
-	return w
-}
-
-// wait waits for the end of the replay.
-func (w *replayWatch) wait(t *testing.T) {
-	t.Helper()
-	testkit.WaitFor(t, time.Minute, "the end of the replay", func() bool {
-		select {
-		case <-w.done:
-			return true
-		default:
-			return false
-		}
-	})
-}
-
-// finish stops the watch (idempotent).
-func (w *replayWatch) finish() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
+	if got := env.Node.DB().Applied(); got != applied {
+		t.Fatalf("the held node applied up to %d, from %d", got, applied)
 	}
-	<-w.done
+	return hold, end
+}
+
+// stepUntil lets the held node's projector commit a batch every interval
+// until done says so (asked after each interval), keeping it behind end.
+func stepUntil(t *testing.T, env *testkit.Env, hold *testkit.ProjectorHold, end uint64, interval time.Duration, done func() bool) {
+	t.Helper()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for range tick.C {
+		if done() || env.Node.DB().Applied() >= end {
+			return
+		}
+		hold.Step()
+	}
+}
+
+// caughtUp releases the hold and waits for the node to apply the log up to
+// end.
+func caughtUp(t *testing.T, env *testkit.Env, hold *testkit.ProjectorHold, end uint64) {
+	t.Helper()
+	hold.Release()
+	testkit.WaitFor(t, time.Minute, "the node to apply the log", func() bool { return env.Node.DB().Applied() >= end })
 }
 
 // Only a bounded number of lookups wait past the first window for a node
@@ -232,50 +231,65 @@ func (w *replayWatch) finish() {
 // not got there yet (503 catching_up, with Retry-After), not "not found".
 // With room for one, of three lookups at once of a conversation created
 // last, one waits and finds it and two answer catching_up; once the node
-// has caught up, the same lookup finds it.
+// has caught up, the same lookup finds it. The test holds the projector and
+// lets it commit a batch every quarter window until two have answered (the
+// node moves in the first window but cannot get there), then lets it run.
 func TestCatchUpWaitersAreBounded(t *testing.T) {
-	// The projector commits every 2,000 events while it replays (about
-	// every 40 ms here, a few times that with the rest of the suite
-	// running), well within a window, so the one that waits keeps waiting.
-	const wait = 500 * time.Millisecond
+	const wait = 2 * time.Second // above the longest a step or a batch takes
 	env := testkit.Start(t, func(c *node.Config) {
 		c.CatchUpWait, c.ApplyTimeout, c.CatchUpWaiters = wait, time.Minute, 1
 	})
 	conv := createConv(t, env, env.Token("a"), "", "b")
 	late, created := lateConversation(t)
 	tok := env.Token("c")
-	w := restartOnBacklog(t, env, conv, created)
+	hold, end := holdBehind(t, env, conv, backlogEvents, created)
 	answers := make(chan answer, 3)
 	t0 := time.Now()
 	for range 3 {
 		go func() { answers <- try(env, "GET", "/api/conversations/"+late, tok, nil) }()
 	}
-	got := map[string]int{}
-	for range 3 {
-		a := <-answers
+	var got []answer
+	stepUntil(t, env, hold, end, wait/4, func() bool {
+		for {
+			select {
+			case a := <-answers:
+				got = append(got, a)
+			default:
+				return len(got) >= 2
+			}
+		}
+	})
+	hold.Release()
+	for len(got) < 3 {
+		got = append(got, <-answers)
+	}
+	elapsed := time.Since(t0)
+	counts := map[string]int{}
+	for _, a := range got {
 		if a.err != nil {
 			t.Fatal(a.err)
 		}
-		got[a.String()]++
+		if a.status == http.StatusNotFound || a.status == http.StatusForbidden { // what must hold before anything else
+			t.Fatalf("a lookup on a node behind its log: %s", a)
+		}
+		counts[a.String()]++
 	}
-	elapsed := time.Since(t0)
-	w.wait(t)
-	if w.took < 2*wait {
-		t.Skipf("the node replayed %d events in %v, within two waits of %v: too fast a machine for this test", backlogEvents, w.took, wait)
+	if counts["200"] != 1 || counts["503 catching_up, Retry-After 1"] != 2 {
+		t.Fatalf("answers %v after %v, want one 200 (the lookup that waited) and two 503 catching_up with Retry-After", counts, elapsed)
 	}
-	if got["200"] != 1 || got["503 catching_up, Retry-After 1"] != 2 {
-		t.Fatalf("answers %v after %v, want one 200 (the lookup that waited) and two 503 catching_up with Retry-After", got, elapsed)
-	}
+	testkit.WaitFor(t, time.Minute, "the node to apply the log", func() bool { return env.Node.DB().Applied() >= end })
 	if r := env.Do("GET", "/api/conversations/"+late, tok, nil); r.Status != http.StatusOK {
 		t.Fatalf("after the replay: %d %s", r.Status, r.Body)
 	}
 }
 
-// A lookup that found nothing on a node still replaying gives up after
+// A lookup that found nothing on a node behind its log gives up after
 // --apply-timeout with 503 catching_up, not 404: the conversation may
 // exist (here it does, created last), and so may a delta's or a history
 // page's cursor (a message sent last, not 400 unknown_cursor); channel
-// auth for the conversation answers the same, not 403. After the replay both are
+// auth for the conversation answers the same, not 403. The projector keeps
+// committing a batch now and then meanwhile (the test holds it in between):
+// the lookups still give up at the timeout. After the replay both are
 // found, and a conversation that does not exist answers 404.
 func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 	const wait = 300 * time.Millisecond
@@ -295,26 +309,42 @@ func TestLookupGivesUpWithCatchingUp(t *testing.T) {
 		{"GET", "/api/messages/" + conv + "?before_id=" + msg.ID.String(), env.Token("b"), nil},
 		{"POST", "/broadcasting/auth", env.Token("c"), map[string]string{"socket_id": "1.2", "channel_name": "private-conversation." + late}},
 	}
-	w := restartOnBacklog(t, env, conv, created, msg)
+	hold, end := holdBehind(t, env, conv, backlogEvents, created, msg)
 	// A delta from a sequence that is in the log but not applied here yet.
 	lookups = append(lookups, struct {
 		method, path, tok string
 		body              any
-	}{"GET", fmt.Sprintf("/api/messages/%s/delta?after_seq=%d", conv, w.end), env.Token("b"), nil})
-	answers := make([]chan answer, len(lookups))
-	for i, l := range lookups {
-		answers[i] = make(chan answer, 1)
-		go func() { answers[i] <- try(env, l.method, l.path, l.tok, l.body) }()
-	}
+	}{"GET", fmt.Sprintf("/api/messages/%s/delta?after_seq=%d", conv, end), env.Token("b"), nil})
+	answers := make(chan int, len(lookups))
 	got := make([]answer, len(lookups))
-	for i := range got {
-		if got[i] = <-answers[i]; got[i].err != nil {
+	for i, l := range lookups {
+		go func() {
+			got[i] = try(env, l.method, l.path, l.tok, l.body)
+			answers <- i
+		}()
+	}
+	n := 0
+	stepUntil(t, env, hold, end, wait/3, func() bool {
+		for {
+			select {
+			case <-answers:
+				n++
+			default:
+				return n == len(lookups)
+			}
+		}
+	})
+	if n < len(lookups) {
+		t.Fatalf("the node applied the whole backlog before %d of %d lookups answered", len(lookups)-n, len(lookups))
+	}
+	caughtUp(t, env, hold, end)
+	for i, l := range lookups { // what must hold before anything else
+		if got[i].err != nil {
 			t.Fatal(got[i].err)
 		}
-	}
-	w.wait(t)
-	if w.took < 2*wait {
-		t.Skipf("the node replayed %d events in %v, within two waits of %v: too fast a machine for this test", backlogEvents, w.took, wait)
+		if got[i].status == http.StatusNotFound || got[i].status == http.StatusForbidden || got[i].code == "unknown_cursor" {
+			t.Fatalf("%s %s on a node behind its log: %s", l.method, l.path, got[i])
+		}
 	}
 	for i, l := range lookups {
 		if got[i].String() != "503 catching_up, Retry-After 1" {
@@ -389,23 +419,24 @@ func TestLookupWithoutTheLogAnswersLogUnavailable(t *testing.T) {
 // A socket subscribing to a conversation's channel on a node that gave up
 // waiting for its catch-up is told to retry (subscription_error 503), not
 // that the user is no participant (403); after the replay it subscribes.
+// The test holds the projector, so the node cannot get there meanwhile.
 func TestSubscribeDuringCatchUpAnswersRetry(t *testing.T) {
 	const wait = 300 * time.Millisecond
 	env := rtStart(t, func(c *node.Config) { c.CatchUpWait, c.ApplyTimeout = wait, wait })
 	conv := createConv(t, env, env.Token("a"), "", "b")
 	late, created := lateConversation(t)
-	w := restartOnBacklog(t, env, conv, created)
 	s := rtDial(t, env)
+	hold, end := holdBehind(t, env, conv, 0, created) // held: it cannot get there
 	channel, cd := "private-conversation."+late, `{"user_id":"c"}`
 	s.send("pusher:subscribe", "", map[string]string{"channel": channel, "auth": rtSign(s.socketID, channel, cd), "channel_data": cd})
 	f := s.nextWhere("", func(f rtFrame) bool {
 		return f.Channel == channel && (f.Event == "pusher_internal:subscription_succeeded" || f.Event == "pusher:subscription_error")
 	})
-	w.wait(t)
-	if w.took < 2*wait {
-		t.Skipf("the node replayed %d events in %v, within two waits of %v: too fast a machine for this test", backlogEvents, w.took, wait)
-	}
+	caughtUp(t, env, hold, end)
 	var e struct{ Status int }
+	if f.Event == "pusher:subscription_error" && json.Unmarshal([]byte(f.Data), &e) == nil && e.Status == http.StatusForbidden {
+		t.Fatalf("during the replay: %s %s: told it is no participant", f.Event, f.Data)
+	}
 	if f.Event != "pusher:subscription_error" || json.Unmarshal([]byte(f.Data), &e) != nil || e.Status != http.StatusServiceUnavailable {
 		t.Fatalf("during the replay: %s %s, want subscription_error with status 503", f.Event, f.Data)
 	}

@@ -6,8 +6,10 @@ package engine
 
 import (
 	"bytes"
-	json "github.com/goccy/go-json"
+	"fmt"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -131,6 +133,10 @@ func DecodeEvent(raw []byte, seq uint64) (Event, error) {
 	var e Event
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return Event{}, err
+	}
+	// The decoder takes data's raw bytes without checking them.
+	if len(e.Data) > 0 && !json.Valid(e.Data) {
+		return Event{}, fmt.Errorf("event seq %d: data is not valid JSON", seq)
 	}
 	e.Seq = seq
 	return e, nil

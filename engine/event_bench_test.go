@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"parley/internal/benchonce"
 )
 
 // BenchmarkEventEncode is the cost of building and encoding a message.sent
@@ -38,11 +36,4 @@ func BenchmarkEventDecodeWire(b *testing.B) {
 		}
 		_ = Wire(e)
 	}
-}
-
-// The event benchmarks still run (once each; CI runs tests, not
-// benchmarks).
-func TestEventBenchmarksRun(t *testing.T) {
-	benchonce.Run(t, "BenchmarkEventEncode", BenchmarkEventEncode)
-	benchonce.Run(t, "BenchmarkEventDecodeWire", BenchmarkEventDecodeWire)
 }

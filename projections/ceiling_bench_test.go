@@ -4,8 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-
-	"parley/internal/benchonce"
 )
 
 // BenchmarkSQLiteInsertCeiling is InsertCeiling as a Go benchmark.
@@ -15,12 +13,4 @@ func BenchmarkSQLiteInsertCeiling(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/d.Seconds(), "rows/s")
-}
-
-// The projector's benchmarks still run (once each; CI runs tests, not
-// benchmarks).
-func TestBenchmarksRun(t *testing.T) {
-	benchonce.Run(t, "BenchmarkSQLiteInsertCeiling", BenchmarkSQLiteInsertCeiling)
-	benchonce.Run(t, "BenchmarkApplyBatch", BenchmarkApplyBatch)
-	benchonce.Run(t, "BenchmarkApplySmallBatches", BenchmarkApplySmallBatches)
 }

@@ -73,6 +73,23 @@ func expect(t *testing.T, c *realtime.Client, event, user string) {
 	})
 }
 
+// expectBefore waits for a frame with event on c, failing if one with
+// forbidden comes first.
+func expectBefore(t *testing.T, c *realtime.Client, event, forbidden string) {
+	t.Helper()
+	testkit.WaitFor(t, 10*time.Second, "a "+event, func() bool {
+		for f := c.Next(); f != nil; f = c.Next() {
+			switch f.Event {
+			case forbidden:
+				t.Fatalf("got %s (%s) before %s", f.Event, f.Data, event)
+			case event:
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // TestPresenceAcrossNodes checks that presence and client events are
 // shared through JetStream and core NATS: a user joining on one node is
 // announced on the other; a node that stops refreshing (a crash) has its
@@ -109,6 +126,14 @@ func TestPresenceAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, bob, "client-typing", "")
+	// A fence published after it, from bob's socket, reaches alice; the
+	// relay keeps one publisher's order, so had her own whisper come back
+	// to her it would be before the fence.
+	if err := conn.Relay().Publish(ctx, realtime.ClientEvent{Channel: "private-conversation.x", Event: "client-fence",
+		Data: json.RawMessage(`{}`), UserID: "bob", SocketID: bob.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	expectBefore(t, alice, "client-fence", "client-typing")
 
 	// Node 2 dies without releasing bob: his lease expires, node 1 says so.
 	crash()

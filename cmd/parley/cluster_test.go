@@ -151,6 +151,7 @@ func TestClusterSurvivesNodeLoss(t *testing.T) {
 	// One reader per node, following the conversation by delta from its
 	// last seq; on failure it resumes on the next node.
 	type reader struct {
+		mu   sync.Mutex // seen is read by the test while the reader writes it
 		seen map[string]int
 		last uint64
 	}
@@ -179,11 +180,13 @@ func TestClusterSurvivesNodeLoss(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 					continue
 				}
+				rd.mu.Lock()
 				for _, e := range d.Events {
 					if e.Type == engine.MessageSent {
 						rd.seen[e.Data.ID]++
 					}
 				}
+				rd.mu.Unlock()
 				rd.last = d.LastSeq
 				if !d.HasMore {
 					time.Sleep(20 * time.Millisecond) // poll interval of a client without a socket
@@ -245,11 +248,13 @@ func TestClusterSurvivesNodeLoss(t *testing.T) {
 	testkit.WaitFor(t, 30*time.Second, "readers to see every message", func() bool {
 		for _, rd := range readers {
 			n := 0
+			rd.mu.Lock()
 			for _, id := range acked {
 				if rd.seen[id] > 0 {
 					n++
 				}
 			}
+			rd.mu.Unlock()
 			if n < len(acked) {
 				return false
 			}

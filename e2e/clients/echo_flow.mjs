@@ -1,5 +1,5 @@
 // Drives a Parley node with the real Laravel Echo 2 + pusher-js 8 clients.
-// Run by api/realtime_echo_test.go, which starts the node and passes
+// Run by e2e/realtime_echo_test.go, which starts the node and passes
 // PARLEY_TEST = {base, key, host, port, conversation, tokens: {alice, bob}}.
 // Prints one JSON line with what the clients saw; exits non-zero on failure.
 import Echo from 'laravel-echo';
@@ -121,10 +121,11 @@ const delta = await api(cfg.tokens.bob, 'GET', `/api/messages/${conv}/delta?afte
 const fromDelta = delta.events.filter((e) => e.type === 'message.sent').map((e) => e.data);
 await send(5);
 await until('live after reconnect', () => state.bobMessages.some((e) => e.data.body === 'm5'));
+// A fence: m6 comes after m5 on the same channel, so once it is here a
+// second delivery of anything before it would be too.
+await send(6);
+await until('the fence message', () => state.bobMessages.some((e) => e.data.body === 'm6'));
 
-// The client's merge: by message id, in seq order.
-const merged = new Map();
-for (const m of [...state.bobMessages.map((e) => e.data), ...fromDelta]) merged.set(m.id, m);
 const history = await api(cfg.tokens.bob, 'GET', `/api/messages/${conv}`);
 
 clearTimeout(deadline);
@@ -136,9 +137,12 @@ console.log(JSON.stringify({
   firstSeq: first.seq,
   update: state.updates.find((u) => u.seq === first.seq),
   lastSeen,
+  whispers: state.whispers.length,
+  // Every delivery as it came, nothing merged: a duplicate shows.
   socketBodies: state.bobMessages.map((e) => e.data.body),
+  socketIds: state.bobMessages.map((e) => e.data.id),
   deltaBodies: fromDelta.map((m) => m.body),
-  merged: [...merged.values()].sort((a, b) => a.seq - b.seq).map((m) => m.id),
+  deltaIds: fromDelta.map((m) => m.id),
   history: history.messages.map((m) => m.id),
 }));
 alice.disconnect();

@@ -1,6 +1,6 @@
 // Drives Parley's Pusher HTTP API with the official Pusher server SDK
 // (`pusher` on npm) while pusher-js 8 clients listen, as a Laravel app and
-// its front end would. Run by api/pusher_sdk_test.go, which starts the node
+// its front end would. Run by e2e/pusher_sdk_test.go, which starts the node
 // and passes PARLEY_TEST = {host, port, appId, key, secret}.
 // Prints one JSON object with what happened; exits non-zero on failure.
 import PusherServer from 'pusher';
@@ -160,7 +160,11 @@ Date.now = () => realNow() - 3600 * 1000;
 out.stale = await expectStatus(server.trigger('news', 'stale', {}));
 Date.now = realNow;
 out.wrongApp = await expectStatus(new PusherServer({ appId: 'nope', key: cfg.key, secret: cfg.secret, host: cfg.host, port: String(cfg.port), useTLS: false }).trigger('news', 'x', {}));
-out.leaked = got(a, 'evil').length + got(a, 'stale').length + got(a, 'x').length;
+// A fence on the same channel, triggered after the refused ones: once both
+// sockets have it, a refused event that got through would be here too.
+await server.trigger('news', 'fence3', {});
+await until('fence3', () => got(a, 'fence3', 'news').length === 1 && got(b, 'fence3', 'news').length === 1);
+out.leaked = [a, b].reduce((n, c) => n + got(c, 'evil').length + got(c, 'stale').length + got(c, 'x').length, 0);
 
 // 9. Terminate Bob's connections.
 await server.terminateUserConnections('2');

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"testing"
 
-	"parley/internal/benchonce"
 	"parley/projections"
 	"parley/streams"
 )
@@ -49,13 +48,6 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(last)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(peakRSSKiB())/1024, "peak_rss_MiB")
-}
-
-// The replay benchmark still runs (once, on a small log; CI runs tests, not
-// benchmarks).
-func TestReplayBenchmarkRuns(t *testing.T) {
-	t.Setenv("PARLEY_BENCH_EVENTS", "2000")
-	benchonce.Run(t, "BenchmarkReplay", BenchmarkReplay)
 }
 
 // peakRSSKiB reads VmHWM, the process's peak resident set, in KiB.

@@ -122,7 +122,7 @@ func NewAppWebhooks(targets []AppHookTarget, cfg AppWebhooksConfig) *AppWebhooks
 	w := &AppWebhooks{logger: cfg.Logger, sender: cfg.Sender, hooks: map[string][]*webhook.Queue[AppHookEvent]{}}
 	for _, t := range targets {
 		for _, u := range t.URLs {
-			deliver := func(ctx context.Context, batch []AppHookEvent, _ int) error { return w.post(ctx, t, u, batch) }
+			deliver := func(ctx context.Context, b webhook.Batch[AppHookEvent]) error { return w.post(ctx, t, u, b) }
 			dead := func(batch []AppHookEvent, attempts int, err error) {
 				w.dead.Add(uint64(len(batch)))
 				w.logger.Warn("app webhook dropped after the last attempt", "app", t.AppID, "url", u,
@@ -176,9 +176,10 @@ func (w *AppWebhooks) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// post makes one attempt at a batch for one URL, signed the Pusher way.
-func (w *AppWebhooks) post(ctx context.Context, t AppHookTarget, url string, batch []AppHookEvent) error {
-	body, err := engine.Marshal(AppHookBody{TimeMs: time.Now().UnixMilli(), Events: batch})
+// post makes one attempt at a batch for one URL, signed the Pusher way;
+// time_ms is when the batch was formed, the same on every attempt.
+func (w *AppWebhooks) post(ctx context.Context, t AppHookTarget, url string, b webhook.Batch[AppHookEvent]) error {
+	body, err := engine.Marshal(AppHookBody{TimeMs: b.Formed.UnixMilli(), Events: b.Items})
 	if err != nil {
 		return err
 	}
@@ -189,6 +190,6 @@ func (w *AppWebhooks) post(ctx context.Context, t AppHookTarget, url string, bat
 	if err := w.sender.Post(ctx, url, body, h); err != nil {
 		return err
 	}
-	w.sent.Add(uint64(len(batch)))
+	w.sent.Add(uint64(len(b.Items)))
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"parley/engine"
-	"parley/internal/benchonce"
 	"parley/internal/realtime"
 )
 
@@ -134,11 +133,6 @@ func TestChannelRules(t *testing.T) {
 	if _, ok := realtime.WithUserID(json.RawMessage(`[1]`), "alice"); ok {
 		t.Fatal("WithUserID accepted an array")
 	}
-}
-
-// The hub's benchmark still runs (once; CI runs tests, not benchmarks).
-func TestHubBenchmarkRuns(t *testing.T) {
-	benchonce.Run(t, "BenchmarkHubPublish1000", BenchmarkHubPublish1000)
 }
 
 // BenchmarkHubPublish1000 measures one publish to 1,000 subscribers of a

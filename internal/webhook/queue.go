@@ -47,8 +47,17 @@ func (c QueueConfig) withDefaults() QueueConfig {
 	return c
 }
 
-// Deliver makes one attempt at a batch; attempt counts from 1.
-type Deliver[T any] func(ctx context.Context, batch []T, attempt int) error
+// Batch is what one delivery attempt carries.
+type Batch[T any] struct {
+	Items []T
+	// Formed is when the batch was gathered; the same on every attempt.
+	Formed time.Time
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// Deliver makes one attempt at a batch.
+type Deliver[T any] func(ctx context.Context, b Batch[T]) error
 
 // Dead receives a batch whose every attempt failed, with the last error.
 type Dead[T any] func(batch []T, attempts int, err error)
@@ -103,7 +112,7 @@ func (q *Queue[T]) Run(ctx context.Context) {
 		if !ok {
 			return
 		}
-		q.send(ctx, batch)
+		q.send(ctx, Batch[T]{Items: batch, Formed: time.Now()})
 	}
 }
 
@@ -134,20 +143,20 @@ func (q *Queue[T]) next(ctx context.Context) ([]T, bool) {
 }
 
 // send attempts a batch until it is delivered, dead, or ctx ends.
-func (q *Queue[T]) send(ctx context.Context, batch []T) {
-	for attempt := 1; ; attempt++ {
-		err := q.deliver(ctx, batch, attempt)
+func (q *Queue[T]) send(ctx context.Context, b Batch[T]) {
+	for b.Attempt = 1; ; b.Attempt++ {
+		err := q.deliver(ctx, b)
 		if err == nil {
 			return
 		}
 		q.Failed.Add(1)
-		if attempt >= q.cfg.MaxAttempts {
+		if b.Attempt >= q.cfg.MaxAttempts {
 			if q.dead != nil {
-				q.dead(batch, attempt, err)
+				q.dead(b.Items, b.Attempt, err)
 			}
 			return
 		}
-		t := time.NewTimer(q.cfg.Retry.Delay(attempt))
+		t := time.NewTimer(q.cfg.Retry.Delay(b.Attempt))
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -88,7 +88,7 @@ func TestSenderTimesOut(t *testing.T) {
 
 func TestQueueDropsPastItsBounds(t *testing.T) {
 	q := NewQueue(QueueConfig{Len: 2, Bytes: 100}, func(s string) int64 { return int64(len(s)) },
-		func(context.Context, []string, int) error { return nil }, nil)
+		func(context.Context, Batch[string]) error { return nil }, nil)
 	if !q.Offer("a") || !q.Offer("b") {
 		t.Fatal("the first two items are refused")
 	}
@@ -96,7 +96,7 @@ func TestQueueDropsPastItsBounds(t *testing.T) {
 		t.Fatal("a third item fits a queue of two")
 	}
 	q2 := NewQueue(QueueConfig{Len: 10, Bytes: 10}, func(s string) int64 { return int64(len(s)) },
-		func(context.Context, []string, int) error { return nil }, nil)
+		func(context.Context, Batch[string]) error { return nil }, nil)
 	if !q2.Offer("12345678") || q2.Offer("123") {
 		t.Fatal("the byte bound does not hold")
 	}
@@ -114,9 +114,9 @@ func TestQueueBatchesRetriesAndBuriesTheDead(t *testing.T) {
 	deadc := make(chan []string, 1)
 	q := NewQueue(QueueConfig{Batch: 3, Linger: 20 * time.Millisecond, Retry: Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond}, MaxAttempts: 3},
 		func(s string) int64 { return int64(len(s)) },
-		func(_ context.Context, b []string, attempt int) error {
-			calls <- call{append([]string(nil), b...), attempt}
-			if b[0] == "fail" {
+		func(_ context.Context, b Batch[string]) error {
+			calls <- call{append([]string(nil), b.Items...), b.Attempt}
+			if b.Items[0] == "fail" {
 				return context.DeadlineExceeded
 			}
 			return nil
