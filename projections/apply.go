@@ -29,7 +29,7 @@ func Apply(tx *Tx, ev engine.Event) (string, error) {
 	switch ev.Type {
 	case engine.ConversationCreated:
 		var d engine.ConversationCreatedData
-		if json.Unmarshal(ev.Data, &d) != nil || len(d.ParticipantIDs) == 0 {
+		if json.Unmarshal(ev.Data, &d) != nil || !validMembers(d.ParticipantIDs) {
 			return skipMalformed, nil
 		}
 		return applyCreated(tx, ev, d)
@@ -68,6 +68,23 @@ func Apply(tx *Tx, ev engine.Event) (string, error) {
 		return applyRead(tx, ev, d)
 	}
 	return skipMalformed, nil
+}
+
+// validMembers reports whether a new conversation's member list is usable:
+// not empty, no empty id, no id twice. The command never writes another
+// list; a foreign or hand-written event with one is skipped, not fatal.
+func validMembers(ids []string) bool {
+	if len(ids) == 0 {
+		return false
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			return false
+		}
+		seen[id] = true
+	}
+	return true
 }
 
 func applyCreated(tx *Tx, ev engine.Event, d engine.ConversationCreatedData) (string, error) {

@@ -181,8 +181,10 @@ func applyCases() []applyCase {
 		{"conversation.created malformed", []applyStep{
 			created(convG, "alice", "nobody").skip("malformed"),                            // seq 1: no participants
 			raw(engine.ConversationCreated, convG, "alice", notAnObject).skip("malformed"), // seq 2
-			created(convG, "alice", "", "alice", "bob").then( // seq 3
-				rowsOf(`SELECT id, created_seq, participant_count FROM conversations`, convG+",3,2"),
+			created(convG, "alice", "", "alice", "bob", "alice").skip("malformed"),         // seq 3: a repeated member
+			created(convG, "alice", "", "alice", "").skip("malformed"),                     // seq 4: an empty id
+			created(convG, "alice", "", "alice", "bob").then( // seq 5
+				rowsOf(`SELECT id, created_seq, participant_count FROM conversations`, convG+",5,2"),
 			),
 		}},
 		{"participant.added", []applyStep{
