@@ -13,7 +13,8 @@ import (
 // one JSON object per result with the documented fields.
 func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	t.Setenv("PARLEY_TEST_AS_MAIN", "1") // children of this test binary act as parley
-	out, err := runCmd(t, "bench", "send", "fanout", "delta", "inbox", "connections", "replay", "ceiling", "--json",
+	out, err := runCmd(t, "bench", "send", "fanout", "delta", "inbox", "connections", "replay", "ceiling", "bigroom", "--json",
+		"--bigroom-members", "20", "--bigroom-connected", "3",
 		"--fanout-conversations", "3", "--subscribers", "3", "--senders", "2", "--rate", "50", "--connections", "20",
 		"--duration", "1s", "--clients", "4", "--conversations", "5", "--history", "200,400", "--deltas", "5",
 		"--inbox-conversations", "60", "--inbox-reads", "5", "--events", "3000", "--ceiling-msgs", "2000")
@@ -86,6 +87,20 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	for _, r := range append(got["delta"], got["inbox"]...) {
 		if w, ok := r.Extra["settle_s"].(float64); !ok || w < 0.5 || r.Extra["settled"] != true {
 			t.Fatalf("%s %v measured without settling: %v", r.Workload, r.Params, r.Extra)
+		}
+	}
+	// bigroom: the 2-member reference and the big room at 1 and 8 senders,
+	// every delivery made, each big room with its CPU ratio to the reference.
+	if b := got["bigroom"]; len(b) != 4 {
+		t.Fatalf("bigroom results = %+v", b)
+	}
+	for i, r := range got["bigroom"] {
+		room := []string{"reference", "big"}[i%2]
+		if r.Params["room"] != room || r.Lost != 0 || r.SendsPerS <= 0 || r.P99Ms <= 0 || r.ServerCPUUsPerSend <= 0 {
+			t.Fatalf("bigroom result %d = %+v", i, r)
+		}
+		if ratio, ok := r.Extra["cpu_ratio"].(float64); room == "big" && (!ok || ratio <= 0) {
+			t.Fatalf("bigroom %v without its CPU ratio: %+v", r.Params, r.Extra)
 		}
 	}
 	if r := got["replay"]; len(r) != 1 || r[0].EventsPerS <= 0 || r[0].Params["events"].(float64) < 3000 {

@@ -28,10 +28,10 @@ Runs named workloads against a Parley server's public interfaces (HTTP, and
 the log through the data dir's NATS port for replay) and prints a table, or
 one JSON object per workload with --json. Without --url it starts its own
 server (a child process, so its CPU time is its own) on a temp data dir.
-send, fanout (and ceiling's fanout floor), delta and inbox also report the
-host's steal: the share of the machine's CPU time the hypervisor gave to
-other guests while they measured (host_steal_pct), which shows in a run's
-tail on a shared VM.
+send, fanout (and ceiling's fanout floor), bigroom, delta and inbox also
+report the host's steal: the share of the machine's CPU time the hypervisor
+gave to other guests while they measured (host_steal_pct), which shows in a
+run's tail on a shared VM.
 
 Workloads:
   send      N keep-alive HTTP clients sending 200-byte messages into 100 conversations
@@ -47,9 +47,17 @@ Workloads:
             and the fanout transport floor: fanout's closed and open loops (each for
             --duration, at most 3 s) against a server that only forwards each send to
             its room's sockets
+  bigroom   closed-loop sends from 1, then 8 HTTP senders (each for --duration, at most 5 s)
+            into one conversation of --bigroom-members members, --bigroom-connected of them
+            with subscribed sockets and the rest offline (a notification each), and the same
+            sends into a 2-member conversation (the other member connected) on the same
+            server as the reference: latency to the sockets, lost, server CPU per send until
+            the server has drained what the sends left, and the big room's extra.cpu_ratio
+            to the reference. Not in standard: at default sizes it takes about 1.5 minutes,
+            most of it the server making the offline members' notifications
   soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
             then the server's goroutines and heap compared with before the load
-  standard  every workload but soak, with sizes that finish in a few minutes
+  standard  every workload but soak and bigroom, with sizes that finish in a few minutes
 
 Flags:
 `
@@ -80,30 +88,32 @@ type Result struct {
 
 // benchConfig holds the harness's flags.
 type benchConfig struct {
-	URL         string
-	JWTSecret   string
-	DataDir     string
-	PID         int
-	Duration    time.Duration
-	JSON        bool
-	Clients     int
-	Convs       int
-	History     string
-	Deltas      int
-	InboxConvs  int
-	InboxReads  int
-	Events      int
-	CeilingMsgs int
-	Sync        string
-	FanConvs    int
-	Subscribers int
-	Senders     int
-	Rate        int
-	Connections int
-	Settle      time.Duration
-	QuietWait   time.Duration
-	Profiles    string
-	serveArgs   []string // extra flags for a server the harness starts
+	URL          string
+	JWTSecret    string
+	DataDir      string
+	PID          int
+	Duration     time.Duration
+	JSON         bool
+	Clients      int
+	Convs        int
+	History      string
+	Deltas       int
+	InboxConvs   int
+	InboxReads   int
+	Events       int
+	CeilingMsgs  int
+	Sync         string
+	FanConvs     int
+	Subscribers  int
+	Senders      int
+	Rate         int
+	Connections  int
+	BigMembers   int
+	BigConnected int
+	Settle       time.Duration
+	QuietWait    time.Duration
+	Profiles     string
+	serveArgs    []string // extra flags for a server the harness starts
 }
 
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -136,6 +146,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Senders, "senders", 8, "fanout: closed-loop HTTP senders (0: skip the closed-loop run)")
 	fs.IntVar(&c.Rate, "rate", 2000, "fanout: open-loop sends/s after the closed-loop run (0: skip)")
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
+	fs.IntVar(&c.BigMembers, "bigroom-members", 1000, "bigroom: members of the big conversation (the server allows at most 1000)")
+	fs.IntVar(&c.BigConnected, "bigroom-connected", 100, "bigroom: members of the big conversation with a subscribed socket (the rest are offline)")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")
 	fs.DurationVar(&c.QuietWait, "quiet-wait", 30*time.Second, "delta, inbox: at most how long to wait after the fill for the server's CPU to settle before measuring (0: measure at once)")
 	fs.StringVar(&c.Profiles, "profiles", "", "soak: write the server's heap profiles before and after the load into this dir")
@@ -220,6 +232,7 @@ var benchWorkloads = map[string]func(context.Context, benchConfig, io.Writer) ([
 	"ceiling":     benchCeiling,
 	"fanout":      benchFanout,
 	"connections": benchConnections,
+	"bigroom":     benchBigroom,
 	"soak":        benchSoak,
 }
 

@@ -71,14 +71,11 @@ func benchFanout(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result
 
 func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanoutRig, error) {
 	rig := &fanoutRig{s: s}
-	rctx, cancel := context.WithCancel(context.Background())
-	rig.cancel = cancel
 	key, err := s.appKey(s.token("fanout-probe"))
 	if err != nil {
 		return nil, err
 	}
-	type job struct{ room, sub int }
-	var jobs []job
+	var subscribers []subscriber
 	for k := range convs {
 		var members []string
 		for j := range subs {
@@ -90,63 +87,83 @@ func newFanoutRig(ctx context.Context, s *benchServer, convs, subs int) (*fanout
 			return nil, err
 		}
 		rig.rooms = append(rig.rooms, fanoutRoom{id: d.ID, sender: s.token(sender)})
-		for j := range subs {
-			jobs = append(jobs, job{k, j})
+		for _, m := range members {
+			subscribers = append(subscribers, subscriber{user: m, room: k})
 		}
 	}
+	if err := rig.connect(ctx, key, subscribers); err != nil {
+		return nil, err
+	}
+	return rig, nil
+}
+
+// subscriber is one socket of a rig: its user, and the index of the room
+// whose private channel it subscribes to.
+type subscriber struct {
+	user string
+	room int
+}
+
+// connect opens a socket per subscriber, online on presence-messaging and
+// subscribed to its room's channel, reads each in the background until
+// close, and waits until every socket has seen every subscriber join
+// presence-messaging. On failure it closes the rig.
+func (r *fanoutRig) connect(ctx context.Context, key string, subs []subscriber) error {
+	rctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
 	// Every socket joins presence-messaging, so each join is a member_added
 	// to every earlier member: N²/2 frames. The measurement starts once
 	// every socket has seen all N members, or it would time that storm.
 	userIndex := map[string]int{}
-	for i, jb := range jobs {
-		userIndex[fmt.Sprintf("fr%d-%d", jb.room, jb.sub)] = i
+	for i, sb := range subs {
+		userIndex[sb.user] = i
 	}
-	rig.conns = make([]*pusherConn, len(jobs))
-	errs := make(chan error, len(jobs))
+	r.conns = make([]*pusherConn, len(subs))
+	errs := make(chan error, len(subs))
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
-	for i, jb := range jobs {
+	for i, sb := range subs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			pc, err := s.dialPusher(ctx, key)
+			pc, err := r.s.dialPusher(ctx, key)
 			if err != nil {
 				errs <- err
 				return
 			}
-			pc.onFrame = rig.presenceTracker(userIndex)
+			pc.onFrame = r.presenceTracker(userIndex)
 			// Like an Echo client: online on presence-messaging (so no
 			// offline notification is made for it) and in the room.
-			tok := s.token(fmt.Sprintf("fr%d-%d", jb.room, jb.sub))
-			for _, ch := range []string{"presence-messaging", "private-conversation." + rig.rooms[jb.room].id} {
-				if err := s.subscribe(ctx, pc, tok, ch); err != nil {
+			tok := r.s.token(sb.user)
+			for _, ch := range []string{"presence-messaging", "private-conversation." + r.rooms[sb.room].id} {
+				if err := r.s.subscribe(ctx, pc, tok, ch); err != nil {
 					pc.ws.CloseNow()
 					errs <- err
 					return
 				}
 			}
-			rig.conns[i] = pc
-			rig.wg.Add(1)
-			go rig.readLoop(rctx, pc)
+			r.conns[i] = pc
+			r.wg.Add(1)
+			go r.readLoop(rctx, pc)
 		}()
 	}
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		rig.close()
-		return nil, fmt.Errorf("connect subscribers: %w", err)
+		r.close()
+		return fmt.Errorf("connect subscribers: %w", err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for rig.settled.Load() < int64(len(jobs)) {
+	for r.settled.Load() < int64(len(subs)) {
 		if time.Now().After(deadline) {
-			rig.close()
-			return nil, fmt.Errorf("presence did not settle: %d of %d sockets saw every member", rig.settled.Load(), len(jobs))
+			r.close()
+			return fmt.Errorf("presence did not settle: %d of %d sockets saw every member", r.settled.Load(), len(subs))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return rig, nil
+	return nil
 }
 
 // presenceTracker counts the distinct fanout users a socket has seen on
