@@ -83,6 +83,13 @@ func Subject(conversationID string) string { return subjectPrefix + conversation
 // subjectPrefix starts every subject of the MESSAGES stream.
 const subjectPrefix = "conv."
 
+// Filters of the work queues: every conversation's events on MESSAGES, and
+// every notification.created on NOTIFICATIONS.
+const (
+	MessagesFilter      = subjectPrefix + ">"
+	NotificationsFilter = notifyCreatedPrefix + ">"
+)
+
 // Append publishes ev on its conversation's subject and waits for the ack.
 // A non-empty key (engine.SendKey, ...) is the Nats-Msg-Id: a duplicate
 // inside the window returns the original sequence; a replicated stream's

@@ -115,7 +115,7 @@ func (m *Node) startQueues(ctx context.Context, o *opsRuntime) error {
 		o.notifier = notify.NewNotifier(o.notifs, m.db, online, notify.NotifierConfig{
 			Window: window, AfterAppend: cfg.NotifyAfterAppend, Members: m.members, Recent: m.recent, Logger: logger})
 		q, err := m.conn.WorkQueue(ctx, streams.WorkConfig{
-			Stream: streams.StreamName, Durable: streams.NotifyConsumer, FilterSubject: "conv.>",
+			Stream: streams.StreamName, Durable: streams.NotifyConsumer, FilterSubject: streams.MessagesFilter,
 			MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetry, RetryMax: time.Minute,
 			Workers: cfg.NotifyWorkers, Logger: logger}, o.notifier)
 		if err != nil {
@@ -128,7 +128,7 @@ func (m *Node) startQueues(ctx context.Context, o *opsRuntime) error {
 		o.webhooks = notify.NewWebhooks(notify.WebhookConfig{URL: cfg.WebhookURL, Secret: []byte(cfg.WebhookSecret),
 			Sender: m.webhooks, Logger: hl}, o.view, o.notifs)
 		q, err := m.conn.WorkQueue(ctx, streams.WorkConfig{
-			Stream: streams.NotificationsStream, Durable: streams.WebhookConsumer, FilterSubject: "notify.conv.>",
+			Stream: streams.NotificationsStream, Durable: streams.WebhookConsumer, FilterSubject: streams.NotificationsFilter,
 			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetry, RetryMax: 10 * time.Minute,
 			AckWait: max(30*time.Second, 2*cfg.WebhookTimeout+10*time.Second), Workers: cfg.WebhookWorkers, Logger: hl}, o.webhooks)
 		if err != nil {
