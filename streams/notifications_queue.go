@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"parley/internal/notify"
+	"parley/internal/webhook"
 )
 
 // Durable consumer names. They are API: renaming one creates a new consumer
@@ -76,11 +77,7 @@ func (c WorkConfig) withDefaults() WorkConfig {
 
 // Backoff is the delay before the attempt after attempt n (1-based).
 func (c WorkConfig) Backoff(n int) time.Duration {
-	d := c.RetryBase
-	for i := 1; i < n && d < c.RetryMax; i++ {
-		d *= 2
-	}
-	return min(d, c.RetryMax)
+	return webhook.Backoff{Base: c.RetryBase, Max: c.RetryMax}.Delay(n)
 }
 
 // WorkQueue runs a handler over a shared durable consumer: ack after the

@@ -151,9 +151,6 @@ func New(cfg Config, svc *engine.Service, logger *slog.Logger) *Server {
 	return s
 }
 
-// Config is the server's configuration, defaults applied.
-func (s *Server) Config() *Config { return s.rt }
-
 // Relay delivers a client event (a whisper, typing) to the channel's other
 // subscribers on every node, or on this node alone without a Relay.
 func (s *Server) Relay(ctx context.Context, ev realtime.ClientEvent) {

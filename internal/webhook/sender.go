@@ -50,9 +50,6 @@ func NewSender(timeout time.Duration) *Sender {
 	}}
 }
 
-// Timeout is the bound of one attempt.
-func (s *Sender) Timeout() time.Duration { return s.timeout }
-
 // Post makes one attempt: a JSON POST of body with the given headers. Any
 // answer but a 2xx in time is an error, naming the status and the start of
 // the answer's body, or the timeout.
