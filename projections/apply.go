@@ -110,14 +110,14 @@ func applyCreated(tx *Tx, ev engine.Event, d engine.ConversationCreatedData) (st
 }
 
 func insertParticipant(tx *Tx, ev engine.Event, c *convState, userID, at string) error {
-	if _, err := tx.exec(`INSERT INTO participants (conversation_id, user_id, joined_seq, joined_at, last_read_seq, last_activity_seq)
-		VALUES (?, ?, ?, ?, ?, ?)`, ev.ConversationID, userID, ev.Seq, at, ev.Seq, c.lastActivitySeq); err != nil {
+	// A new member has read everything sent before they joined.
+	if _, err := tx.exec(`INSERT INTO participants (conversation_id, user_id, joined_seq, joined_at, last_read_seq, read_ord)
+		VALUES (?, ?, ?, ?, ?, ?)`, ev.ConversationID, userID, ev.Seq, at, ev.Seq, c.messageCount); err != nil {
 		return err
 	}
-	c.members[userID] = &memberState{lastReadSeq: ev.Seq}
+	c.members[userID] = &memberState{lastReadSeq: ev.Seq, readOrd: c.messageCount}
 	tx.st.members++
-	_, err := tx.exec(`INSERT INTO unread_summary (user_id, unread_total) VALUES (?, 0) ON CONFLICT (user_id) DO NOTHING`, userID)
-	return err
+	return nil
 }
 
 // member returns the conversation and the actor's membership, or a reason.
@@ -160,16 +160,9 @@ func applyRemoved(tx *Tx, ev engine.Event, d engine.ParticipantData) (string, er
 	if err != nil || reason != "" {
 		return reason, err
 	}
-	m := c.members[d.UserID]
-	if m == nil {
+	if c.members[d.UserID] == nil {
 		return skipNotParticipant, nil
 	}
-	tot, err := tx.total(d.UserID)
-	if err != nil {
-		return "", err
-	}
-	tot.total -= m.unread
-	tot.dirty = true
 	if _, err := tx.exec(`DELETE FROM participants WHERE conversation_id = ? AND user_id = ?`, ev.ConversationID, d.UserID); err != nil {
 		return "", err
 	}
@@ -180,28 +173,24 @@ func applyRemoved(tx *Tx, ev engine.Event, d engine.ParticipantData) (string, er
 }
 
 func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error) {
-	c, _, reason, err := member(tx, ev.ConversationID, ev.ActorID)
+	c, m, reason, err := member(tx, ev.ConversationID, ev.ActorID)
 	if err != nil || reason != "" {
 		return reason, err
 	}
 	at := engine.FormatTime(ev.At)
-	n, err := tx.exec(`INSERT INTO messages (seq, id, conversation_id, sender_id, body, client_temp_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		ev.Seq, ev.ID.String(), ev.ConversationID, ev.ActorID, d.Body, d.ClientTempID, at)
+	n, err := tx.exec(`INSERT INTO messages (seq, id, conversation_id, sender_id, body, client_temp_id, created_at, ord)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		ev.Seq, ev.ID.String(), ev.ConversationID, ev.ActorID, d.Body, d.ClientTempID, at, c.messageCount+1)
 	if err != nil || n == 0 {
 		return skipDuplicate, err
 	}
+	// Every other member's unread count grows by itself: it is the
+	// ordinals after their anchor. Only the sender's anchor changes.
+	c.messageCount++
 	c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt = ev.Seq, ev.Seq, at
-	c.msgDelta++
-	c.activityDirty = true
 	c.touch(ev.Seq)
-	for u, m := range c.members {
-		if u != ev.ActorID {
-			if err := tx.addUnread(u, m, 1); err != nil {
-				return "", err
-			}
-		}
-	}
+	m.ownAfter++
+	tx.st.changed(c, ev.ActorID, m)
 	return "", nil
 }
 
@@ -243,16 +232,11 @@ func applyDeleted(tx *Tx, ev engine.Event, d engine.MessageDeletedData) (string,
 	if err != nil || reason != "" {
 		return reason, err
 	}
-	if _, err := tx.exec(`UPDATE messages SET body = '', deleted_at = ? WHERE seq = ?`, engine.FormatTime(ev.At), seq); err != nil {
+	// Unread counts leave out deleted messages when they are read, so no
+	// member's row changes here.
+	if _, err := tx.exec(`UPDATE messages SET body = '', deleted_at = ?, deleted_seq = ? WHERE seq = ?`,
+		engine.FormatTime(ev.At), ev.Seq, seq); err != nil {
 		return "", err
-	}
-	// The message no longer counts as unread for those who had not read it.
-	for u, m := range c.members {
-		if u != ev.ActorID && m.lastReadSeq < seq {
-			if err := tx.addUnread(u, m, -1); err != nil {
-				return "", err
-			}
-		}
 	}
 	c.touch(ev.Seq)
 	return "", nil
@@ -263,28 +247,29 @@ func applyRead(tx *Tx, ev engine.Event, d engine.ConversationReadData) (string, 
 	if err != nil || reason != "" {
 		return reason, err
 	}
-	var seq uint64
-	if found, err := tx.scan(`SELECT seq FROM messages WHERE id = ? AND conversation_id = ?`,
-		[]any{d.MessageID, ev.ConversationID}, &seq); err != nil || !found {
+	var seq, ord uint64
+	if found, err := tx.scan(`SELECT seq, ord FROM messages WHERE id = ? AND conversation_id = ?`,
+		[]any{d.MessageID, ev.ConversationID}, &seq, &ord); err != nil || !found {
 		return skipUnknownMessage, err
 	}
 	if seq <= m.lastReadSeq {
 		return skipNotForward, nil
 	}
+	// The reader's own messages after the new marker: usually none, as a
+	// marker mostly moves to the newest message.
+	var own uint64
+	if _, err := tx.scan(`SELECT count(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id = ?`,
+		[]any{ev.ConversationID, seq, ev.ActorID}, &own); err != nil {
+		return "", err
+	}
 	at := engine.FormatTime(ev.At)
-	n, err := tx.exec(`INSERT INTO message_reads (message_id, user_id, conversation_id, read_seq, read_at)
-		SELECT id, ?, conversation_id, ?, ? FROM messages
-		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? AND deleted_at IS NULL`,
-		ev.ActorID, ev.Seq, at, ev.ConversationID, m.lastReadSeq, seq, ev.ActorID)
-	if err != nil {
+	if _, err := tx.exec(`INSERT INTO message_reads (read_seq, conversation_id, user_id, from_seq, to_seq, read_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, ev.Seq, ev.ConversationID, ev.ActorID, m.lastReadSeq, seq, at); err != nil {
 		return "", err
 	}
 	msgID := d.MessageID
-	m.lastReadSeq, m.lastReadID, m.lastReadAt = seq, &msgID, &at
-	m.dirty = true
-	if err := tx.addUnread(ev.ActorID, m, -n); err != nil {
-		return "", err
-	}
+	m.lastReadSeq, m.lastReadID, m.lastReadAt, m.readOrd, m.ownAfter = seq, &msgID, &at, ord, own
+	tx.st.changed(c, ev.ActorID, m)
 	c.touch(ev.Seq)
 	return "", nil
 }

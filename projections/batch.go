@@ -1,7 +1,7 @@
 package projections
 
-// batchState is what the projector knows of the counters and markers, kept
-// in memory across batches and written once per row when a batch ends
+// batchState is what the projector knows of the conversations and markers,
+// kept in memory across batches and written once per row when a batch ends
 // (flush). Rows that are created or deleted (messages, receipts,
 // participants) are written at once; only updates of existing rows wait.
 // The result is the same as writing every event's updates one by one. The
@@ -9,24 +9,25 @@ package projections
 // true; it forgets everything when a batch fails (the rollback undoes what
 // the memory says) and when the memory grows past its bounds.
 type batchState struct {
-	convs  map[string]*convState
-	totals map[string]*totalState
+	convs map[string]*convState
 	// gen numbers the batches; active lists what this batch touched, so a
 	// flush visits those rows only.
-	gen          uint64
-	activeConvs  []activeConv
-	activeTotals []activeTotal
-	members      int // members loaded or added since the state was new
+	gen         uint64
+	activeConvs []activeConv
+	members     int // members loaded or added since the state was new
 }
 
 type activeConv struct {
 	id string
 	c  *convState
+	// dirty lists the members this batch changed, so a flush writes those
+	// rows only, however large the conversation.
+	dirty []activeMember
 }
 
-type activeTotal struct {
+type activeMember struct {
 	user string
-	s    *totalState
+	m    *memberState
 }
 
 // Bounds of the remembered state; past them it is dropped between batches
@@ -34,61 +35,58 @@ type activeTotal struct {
 const (
 	stateMaxConvs   = 20000
 	stateMaxMembers = 200000
-	stateMaxTotals  = 200000
 )
 
 // convState is a conversation as the projector sees it.
 type convState struct {
 	gen             uint64 // the batch that last touched it
+	active          int    // its index in activeConvs during that batch
 	exists          bool
+	messageCount    uint64 // the latest message ordinal
 	lastMessageSeq  uint64
 	lastActivitySeq uint64
 	lastActivityAt  string
 	lastEventSeq    uint64
-	msgDelta        int64
 	partDelta       int64
 	dirty           bool // the conversations row needs an update
-	activityDirty   bool // every participant's last_activity_seq needs an update
 	members         map[string]*memberState
 }
 
-// memberState is one participant's marker and unread count.
+// memberState is one participant's marker and read anchor.
 type memberState struct {
+	gen         uint64 // the batch that last changed it
 	lastReadSeq uint64
 	lastReadID  *string
 	lastReadAt  *string
-	unread      int64
-	dirty       bool
-}
-
-type totalState struct {
-	gen   uint64
-	total int64
-	dirty bool
+	readOrd     uint64 // the ordinal the marker stands on
+	ownAfter    uint64 // own messages after the marker
 }
 
 func newBatchState() *batchState {
-	return &batchState{convs: map[string]*convState{}, totals: map[string]*totalState{}, gen: 1}
+	return &batchState{convs: map[string]*convState{}, gen: 1}
 }
 
 // oversized reports whether the state should be dropped before a batch.
 func (st *batchState) oversized() bool {
-	return len(st.convs) > stateMaxConvs || st.members > stateMaxMembers || len(st.totals) > stateMaxTotals
-}
-
-// useTotal records that this batch touches user's unread total.
-func (st *batchState) useTotal(user string, s *totalState) {
-	if s.gen != st.gen {
-		s.gen = st.gen
-		st.activeTotals = append(st.activeTotals, activeTotal{user, s})
-	}
+	return len(st.convs) > stateMaxConvs || st.members > stateMaxMembers
 }
 
 // useConv records that this batch touches conversation id.
 func (st *batchState) useConv(id string, c *convState) {
 	if c.gen != st.gen {
 		c.gen = st.gen
-		st.activeConvs = append(st.activeConvs, activeConv{id, c})
+		c.active = len(st.activeConvs)
+		st.activeConvs = append(st.activeConvs, activeConv{id: id, c: c})
+	}
+}
+
+// changed records that this batch changed member user of c (which the batch
+// touches already), so flush writes their row.
+func (st *batchState) changed(c *convState, user string, m *memberState) {
+	if m.gen != st.gen {
+		m.gen = st.gen
+		a := &st.activeConvs[c.active]
+		a.dirty = append(a.dirty, activeMember{user, m})
 	}
 }
 
@@ -103,16 +101,9 @@ func (st *batchState) putConv(id string, c *convState) {
 // next batch.
 func (st *batchState) settle() {
 	for _, a := range st.activeConvs {
-		c := a.c
-		c.msgDelta, c.partDelta, c.dirty, c.activityDirty = 0, 0, false, false
-		for _, m := range c.members {
-			m.dirty = false
-		}
+		a.c.partDelta, a.c.dirty = 0, false
 	}
-	for _, a := range st.activeTotals {
-		a.s.dirty = false
-	}
-	st.activeConvs, st.activeTotals = st.activeConvs[:0], st.activeTotals[:0]
+	st.activeConvs = st.activeConvs[:0]
 	st.gen++
 }
 
@@ -123,8 +114,8 @@ func (t *Tx) conv(id string) (*convState, error) {
 		return c, nil
 	}
 	c := &convState{}
-	found, err := t.scan(`SELECT last_message_seq, last_activity_seq, last_activity_at, last_event_seq FROM conversations WHERE id = ?`,
-		[]any{id}, &c.lastMessageSeq, &c.lastActivitySeq, &c.lastActivityAt, &c.lastEventSeq)
+	found, err := t.scan(`SELECT message_count, last_message_seq, last_activity_seq, last_activity_at, last_event_seq FROM conversations WHERE id = ?`,
+		[]any{id}, &c.messageCount, &c.lastMessageSeq, &c.lastActivitySeq, &c.lastActivityAt, &c.lastEventSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +131,7 @@ func (t *Tx) conv(id string) (*convState, error) {
 }
 
 func (t *Tx) loadMembers(id string, c *convState) error {
-	s, err := t.stmt(`SELECT user_id, last_read_seq, last_read_message_id, last_read_at, unread_count FROM participants WHERE conversation_id = ?`)
+	s, err := t.stmt(`SELECT user_id, last_read_seq, last_read_message_id, last_read_at, read_ord, own_after FROM participants WHERE conversation_id = ?`)
 	if err != nil {
 		return err
 	}
@@ -152,43 +143,12 @@ func (t *Tx) loadMembers(id string, c *convState) error {
 	for rows.Next() {
 		var u string
 		m := &memberState{}
-		if err := rows.Scan(&u, &m.lastReadSeq, &m.lastReadID, &m.lastReadAt, &m.unread); err != nil {
+		if err := rows.Scan(&u, &m.lastReadSeq, &m.lastReadID, &m.lastReadAt, &m.readOrd, &m.ownAfter); err != nil {
 			return err
 		}
 		c.members[u] = m
 	}
 	return rows.Err()
-}
-
-// total loads a user's unread total once per batch.
-func (t *Tx) total(user string) (*totalState, error) {
-	if s, ok := t.st.totals[user]; ok {
-		t.st.useTotal(user, s)
-		return s, nil
-	}
-	s := &totalState{}
-	if _, err := t.scan(`SELECT unread_total FROM unread_summary WHERE user_id = ?`, []any{user}, &s.total); err != nil {
-		return nil, err
-	}
-	t.st.totals[user] = s
-	t.st.useTotal(user, s)
-	return s, nil
-}
-
-// addUnread changes a member's unread count and their total by d.
-func (t *Tx) addUnread(user string, m *memberState, d int64) error {
-	if d == 0 {
-		return nil
-	}
-	tot, err := t.total(user)
-	if err != nil {
-		return err
-	}
-	m.unread += d
-	m.dirty = true
-	tot.total += d
-	tot.dirty = true
-	return nil
 }
 
 // touch records that an accepted event changed the conversation.
@@ -197,48 +157,26 @@ func (c *convState) touch(seq uint64) {
 	c.dirty = true
 }
 
-// flush writes the batch's updates.
+// flush writes the batch's updates: one row per conversation and one per
+// member whose marker or anchor changed.
 func (t *Tx) flush() error {
 	for _, a := range t.st.activeConvs {
 		id, c := a.id, a.c
 		if c.dirty {
-			if _, err := t.exec(`UPDATE conversations SET last_message_seq = ?, last_activity_seq = ?, last_activity_at = ?,
-				last_event_seq = ?, message_count = message_count + ?, participant_count = participant_count + ? WHERE id = ?`,
-				c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt, c.lastEventSeq, c.msgDelta, c.partDelta, id); err != nil {
+			if _, err := t.exec(`UPDATE conversations SET message_count = ?, last_message_seq = ?, last_activity_seq = ?, last_activity_at = ?,
+				last_event_seq = ?, participant_count = participant_count + ? WHERE id = ?`,
+				c.messageCount, c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt, c.lastEventSeq, c.partDelta, id); err != nil {
 				return err
 			}
 		}
-		// A member written here takes the activity in the same row write;
-		// the statement after it then rewrites only the other rows.
-		for u, m := range c.members {
-			if !m.dirty {
-				continue
+		for _, d := range a.dirty {
+			if c.members[d.user] != d.m {
+				continue // removed since (or removed and added again: its own insert wrote it)
 			}
-			var err error
-			if c.activityDirty {
-				_, err = t.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?, unread_count = ?,
-					last_activity_seq = ? WHERE conversation_id = ? AND user_id = ?`,
-					m.lastReadSeq, m.lastReadID, m.lastReadAt, m.unread, c.lastActivitySeq, id, u)
-			} else {
-				_, err = t.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?, unread_count = ?
-					WHERE conversation_id = ? AND user_id = ?`, m.lastReadSeq, m.lastReadID, m.lastReadAt, m.unread, id, u)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if c.activityDirty {
-			if _, err := t.exec(`UPDATE participants SET last_activity_seq = ?1 WHERE conversation_id = ?2 AND last_activity_seq <> ?1`,
-				c.lastActivitySeq, id); err != nil {
-				return err
-			}
-		}
-	}
-	for _, a := range t.st.activeTotals {
-		u, s := a.user, a.s
-		if s.dirty {
-			if _, err := t.exec(`INSERT INTO unread_summary (user_id, unread_total) VALUES (?, ?)
-				ON CONFLICT (user_id) DO UPDATE SET unread_total = excluded.unread_total`, u, s.total); err != nil {
+			m := d.m
+			if _, err := t.exec(`UPDATE participants SET last_read_seq = ?, last_read_message_id = ?, last_read_at = ?, read_ord = ?,
+				own_after = ? WHERE conversation_id = ? AND user_id = ?`,
+				m.lastReadSeq, m.lastReadID, m.lastReadAt, m.readOrd, m.ownAfter, id, d.user); err != nil {
 				return err
 			}
 		}

@@ -28,7 +28,6 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"parley/engine"
-	"parley/internal/realtime"
 )
 
 var oracleSeeds = flag.Int("oracle.seeds", 30, "number of random histories TestOracle checks")
@@ -391,10 +390,16 @@ func (o *oracle) userConvs(user string) []*oConv {
 
 func (o *oracle) summary(c *oConv, user string) engine.ConversationSummary {
 	mem := c.members[user]
+	s := o.shared(c)
+	s.UnreadCount, s.LastReadMessageID, s.LastReadSeq = o.unread(c, user), mem.lastReadID, mem.lastReadSeq
+	return s
+}
+
+// shared is the part of a conversation's summary every member sees alike.
+func (o *oracle) shared(c *oConv) engine.ConversationSummary {
 	s := engine.ConversationSummary{
 		ID: c.id, Kind: c.kind, Title: c.title, CreatedBy: c.createdBy, CreatedAt: c.createdAt,
 		LastActivityAt: c.lastActivityAt, LastActivitySeq: c.lastActivitySeq, LastSeq: c.lastEventSeq,
-		UnreadCount: o.unread(c, user), LastReadMessageID: mem.lastReadID, LastReadSeq: mem.lastReadSeq,
 		ParticipantCount: int64(len(c.members)),
 	}
 	if c.lastMessage != nil {
@@ -797,25 +802,26 @@ func compareAll(ctx context.Context, db *DB, o *oracle, h history, full, skips b
 		if d := diffList("Participants("+id+")", ps, want, fmtParticipant); d != "" {
 			return d, nil
 		}
-		pss, err := db.ParticipantSummaries(ctx, id)
+		ids, err := db.ParticipantIDs(ctx, id)
 		if err != nil {
 			return "", err
 		}
-		var wantPS []realtime.ParticipantSummary
+		var wantIDs []string
 		if c != nil {
-			for _, u := range slices.Sorted(maps.Keys(c.members)) {
-				wantPS = append(wantPS, realtime.ParticipantSummary{UserID: u, Conversation: o.summary(c, u), UnreadTotal: o.unreadTotal(u)})
-			}
+			wantIDs = slices.Sorted(maps.Keys(c.members))
 		}
-		if d := diffList("ParticipantSummaries("+id+") users", psUsers(pss), psUsers(wantPS), nil); d != "" {
+		if d := diffList("ParticipantIDs("+id+")", ids, wantIDs, nil); d != "" {
 			return d, nil
 		}
-		for i := range pss {
-			if pss[i].UnreadTotal != wantPS[i].UnreadTotal {
-				return fmt.Sprintf("ParticipantSummaries(%s)[%s].UnreadTotal = %d, want %d", id, pss[i].UserID,
-					pss[i].UnreadTotal, wantPS[i].UnreadTotal), nil
-			}
-			if d := diffSummary("ParticipantSummaries("+id+")["+pss[i].UserID+"]", pss[i].Conversation, wantPS[i].Conversation); d != "" {
+		view, err := db.ConversationView(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if (view == nil) != (c == nil) {
+			return fmt.Sprintf("ConversationView(%s) = %v, want it to exist: %v", id, view, c != nil), nil
+		}
+		if c != nil {
+			if d := diffSummary("ConversationView("+id+")", *view, o.shared(c)); d != "" {
 				return d, nil
 			}
 		}
@@ -866,14 +872,6 @@ func convIDs(cs []*oConv) []string {
 	out := []string{}
 	for _, c := range cs {
 		out = append(out, c.id)
-	}
-	return out
-}
-
-func psUsers(ps []realtime.ParticipantSummary) []string {
-	out := []string{}
-	for _, p := range ps {
-		out = append(out, p.UserID)
 	}
 	return out
 }

@@ -10,12 +10,13 @@ import (
 )
 
 // summaryCols selects a ConversationSummary; the query joins conversations c,
-// the caller's participants row p and the last message m.
+// the caller's unread_summary row p (their membership with its unread count)
+// and the last message m.
 const summaryCols = `c.id, c.kind, c.title, c.created_by, c.created_at, c.last_activity_at, c.last_activity_seq,
 	c.last_event_seq, c.participant_count, p.unread_count, p.last_read_message_id, p.last_read_seq,
 	m.id, m.sender_id, m.body, m.client_temp_id, m.seq, m.created_at, m.edited_at, m.deleted_at`
 
-const summaryFrom = ` FROM participants p JOIN conversations c ON c.id = p.conversation_id
+const summaryFrom = ` FROM unread_summary p JOIN conversations c ON c.id = p.conversation_id
 	LEFT JOIN messages m ON m.seq = c.last_message_seq AND c.last_message_seq > 0 `
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -136,7 +137,7 @@ func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySe
 		beforeActivitySeq = 1<<63 - 1
 	}
 	rows, err := db.query(ctx, `SELECT `+summaryCols+summaryFrom+
-		`WHERE p.user_id = ? AND p.last_activity_seq < ? ORDER BY p.last_activity_seq DESC LIMIT ?`,
+		`WHERE p.user_id = ? AND c.last_activity_seq < ? ORDER BY c.last_activity_seq DESC LIMIT ?`,
 		userID, beforeActivitySeq, limit)
 	if err != nil {
 		return nil, err
@@ -159,7 +160,7 @@ func (db *DB) UnreadTotal(ctx context.Context, userID string) (r0 int64, qerr er
 	return scanTotal(db.lookupRow(ctx, totalQuery, userID))
 }
 
-const totalQuery = `SELECT unread_total FROM unread_summary WHERE user_id = ?`
+const totalQuery = `SELECT coalesce(sum(unread_count), 0) FROM unread_summary WHERE user_id = ?`
 
 func scanTotal(r *sql.Row) (int64, error) {
 	var n int64
@@ -253,8 +254,13 @@ func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uin
 // Receipts lists who read a message, in the order they read it.
 func (db *DB) Receipts(ctx context.Context, messageID string) (r0 []engine.Receipt, qerr error) {
 	defer wrapQuery(&qerr, "receipts of %s", messageID)
-	rows, err := db.query(ctx, `SELECT user_id, read_at, read_seq FROM message_reads
-		WHERE message_id = ? ORDER BY read_seq, user_id`, messageID)
+	// A read covers the messages after the reader's marker up to and
+	// including the one read, but not the reader's own nor those deleted
+	// before the read.
+	rows, err := db.query(ctx, `SELECT r.user_id, r.read_at, r.read_seq FROM messages m JOIN message_reads r
+		ON r.conversation_id = m.conversation_id AND r.to_seq >= m.seq AND r.from_seq < m.seq
+		WHERE m.id = ? AND r.user_id <> m.sender_id AND (m.deleted_seq IS NULL OR r.read_seq < m.deleted_seq)
+		ORDER BY r.read_seq, r.user_id`, messageID)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +275,14 @@ func (db *DB) Receipts(ctx context.Context, messageID string) (r0 []engine.Recei
 	}
 	return out, rows.Err()
 }
+
+// extraScanner scans a summary row followed by extra columns.
+type extraScanner struct {
+	r     rowScanner
+	extra []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.extra...)...) }
 
 // Snapshot reads the checkpoint, the user's summary of the conversation and
 // their unread total in one statement, so they agree.
@@ -290,7 +304,7 @@ func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (r0 *
 // checkpoint and the participant's unread total.
 const snapshotQuery = `SELECT ` + summaryCols + `,
 	coalesce((SELECT seq FROM checkpoints WHERE name = ?1), 0),
-	coalesce((SELECT unread_total FROM unread_summary WHERE user_id = ?3), 0)` + summaryFrom +
+	(SELECT coalesce(sum(unread_count), 0) FROM unread_summary WHERE user_id = ?3)` + summaryFrom +
 	`WHERE p.conversation_id = ?2 AND p.user_id = ?3`
 
 // SkippedBetween lists, in order, the sequences with from < seq <= to that

@@ -13,41 +13,22 @@ var (
 	_ engine.ChangeFinder    = (*DB)(nil)
 )
 
-// maxParticipantRows bounds ParticipantSummaries far above the participant
+// maxParticipantRows bounds ParticipantIDs far above the participant
 // limit, so a bad row count can never make it unbounded.
 const maxParticipantRows = 10000
 
-// extraScanner scans a summary row followed by extra columns.
-type extraScanner struct {
-	r     rowScanner
-	extra []any
+// ConversationView returns a conversation's own fields and last message,
+// the part of a summary every participant shares (its member fields are
+// zero), or nil when it does not exist.
+func (db *DB) ConversationView(ctx context.Context, conversationID string) (r0 *engine.ConversationSummary, qerr error) {
+	defer wrapQuery(&qerr, "conversation view of %s", conversationID)
+	return one(scanSummary(db.lookupRow(ctx, conversationViewQuery, conversationID)))
 }
 
-func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.extra...)...) }
-
-// ParticipantSummaries returns every participant's summary of a conversation
-// with their unread total, in one query: what conversation.updated carries.
-func (db *DB) ParticipantSummaries(ctx context.Context, conversationID string) (r0 []realtime.ParticipantSummary, qerr error) {
-	defer wrapQuery(&qerr, "participant summaries of %s", conversationID)
-	rows, err := db.query(ctx, `SELECT `+summaryCols+`, p.user_id, coalesce(u.unread_total, 0)`+summaryFrom+
-		`LEFT JOIN unread_summary u ON u.user_id = p.user_id
-		WHERE p.conversation_id = ? ORDER BY p.user_id LIMIT ?`, conversationID, maxParticipantRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []realtime.ParticipantSummary
-	for rows.Next() {
-		var ps realtime.ParticipantSummary
-		s, err := scanSummary(extraScanner{r: rows, extra: []any{&ps.UserID, &ps.UnreadTotal}})
-		if err != nil {
-			return nil, err
-		}
-		ps.Conversation = *s
-		out = append(out, ps)
-	}
-	return out, rows.Err()
-}
+const conversationViewQuery = `SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_activity_at, c.last_activity_seq,
+	c.last_event_seq, c.participant_count, 0, NULL, 0,
+	m.id, m.sender_id, m.body, m.client_temp_id, m.seq, m.created_at, m.edited_at, m.deleted_at
+	FROM conversations c LEFT JOIN messages m ON m.seq = c.last_message_seq AND c.last_message_seq > 0 WHERE c.id = ?`
 
 // ParticipantIDs lists a conversation's participants.
 func (db *DB) ParticipantIDs(ctx context.Context, conversationID string) (r0 []string, qerr error) {

@@ -228,12 +228,14 @@ func TestReplayAndVerifyAfterRandomWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE unread_summary SET unread_total = unread_total + 7 WHERE user_id = 'u1'`); err != nil {
+	// A wrong read anchor makes a wrong unread count in the unread_summary view.
+	if _, err := db.Exec(`UPDATE participants SET own_after = own_after + 7 WHERE user_id = 'u1'`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 	out, err = runCmd(t, "verify", "--data", dir)
-	if !errors.Is(err, errDiffer) || !strings.Contains(out, "DIFFERENT") || !strings.Contains(out, "unread_summary") {
+	if !errors.Is(err, errDiffer) || !strings.Contains(out, "DIFFERENT") || !strings.Contains(out, "unread_summary") ||
+		!strings.Contains(out, "participants") {
 		t.Fatalf("verify of a tampered database: %v\n%s", err, out)
 	}
 }

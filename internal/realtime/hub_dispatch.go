@@ -7,21 +7,16 @@ import (
 	"parley/engine"
 )
 
-// ParticipantSummary is one participant's view of a conversation and their
-// unread total: what their conversation.updated carries.
-type ParticipantSummary struct {
-	UserID       string
-	Conversation engine.ConversationSummary
-	UnreadTotal  int64
-}
-
 // SummaryReader reads what conversation.updated needs. projections.DB is one.
 type SummaryReader interface {
 	// ParticipantIDs lists the conversation's participants.
 	ParticipantIDs(ctx context.Context, conversationID string) ([]string, error)
-	// ParticipantSummaries returns every participant's summary of the
-	// conversation (bounded by the participant limit).
-	ParticipantSummaries(ctx context.Context, conversationID string) ([]ParticipantSummary, error)
+	// ConversationView returns the part of a conversation's summary every
+	// participant shares (nil when it does not exist).
+	ConversationView(ctx context.Context, conversationID string) (*engine.ConversationSummary, error)
+	// Snapshot reads one participant's summary and unread total with the
+	// checkpoint they reflect (nil when not a participant).
+	Snapshot(ctx context.Context, conversationID, userID string) (*engine.Snapshot, error)
 	// UnreadTotal is the user's unread messages over all conversations.
 	UnreadTotal(ctx context.Context, userID string) (int64, error)
 }
@@ -43,15 +38,18 @@ type DispatcherConfig struct {
 
 // Dispatcher turns committed events into hub messages. OnCommit, on the
 // projector's goroutine, publishes each event on its conversation channel at
-// once (non-blocking) and queues the batch; Run then reads every
-// participant's summary and publishes conversation.updated on their user
-// channel and the events on their inbox channel, in stream order.
+// once (non-blocking) and queues the batch; Run then publishes
+// conversation.updated on the user channel of every participant someone on
+// this node listens for, with their own counts (kept in memory: see
+// unreadMemory), and the events on their inbox channel, in stream order.
+// Participants nobody listens for cost nothing but a membership check.
 type Dispatcher struct {
 	hub       *Hub
 	reader    SummaryReader
 	members   *engine.Members
 	queue     chan []rendered
 	onRemoved func(ctx context.Context, conversationID, userID string)
+	unread    *unreadMemory
 	logger    *slog.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -62,6 +60,7 @@ type rendered struct {
 	ev      engine.Event
 	data    json.RawMessage
 	removed string // the user a participant.removed event removes
+	target  string // the user a participant event adds or removes
 }
 
 // NewDispatcher returns a dispatcher; call Run to start its worker.
@@ -74,7 +73,7 @@ func NewDispatcher(hub *Hub, reader SummaryReader, cfg DispatcherConfig) *Dispat
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{hub: hub, reader: reader, members: cfg.Members, queue: make(chan []rendered, cfg.Queue),
-		onRemoved: cfg.OnRemoved, logger: cfg.Logger, ctx: ctx, cancel: cancel}
+		onRemoved: cfg.OnRemoved, unread: newUnreadMemory(), logger: cfg.Logger, ctx: ctx, cancel: cancel}
 }
 
 // OnCommit is the projector's hand-off: events are accepted and committed,
@@ -96,12 +95,15 @@ func (d *Dispatcher) OnCommit(events []engine.Event) {
 		}
 		r := rendered{ev: ev, data: data}
 		d.hub.Publish(&Frame{Channel: engine.ConversationChannel(ev.ConversationID), Event: engine.RealtimeName(ev.Type), Data: data, Seq: ev.Seq})
-		if ev.Type == engine.ParticipantRemoved {
+		if ev.Type == engine.ParticipantRemoved || ev.Type == engine.ParticipantAdded {
 			var pd engine.ParticipantData
 			if json.Unmarshal(ev.Data, &pd) == nil && pd.UserID != "" {
-				r.removed = pd.UserID
-				// Nothing published after this event reaches the removed user.
-				d.hub.UnsubscribeUser(pd.UserID, engine.ConversationChannel(ev.ConversationID))
+				r.target = pd.UserID
+				if ev.Type == engine.ParticipantRemoved {
+					r.removed = pd.UserID
+					// Nothing published after this event reaches the removed user.
+					d.hub.UnsubscribeUser(pd.UserID, engine.ConversationChannel(ev.ConversationID))
+				}
 			}
 		}
 		batch = append(batch, r)
@@ -131,39 +133,52 @@ func (d *Dispatcher) Close() { d.cancel() }
 // deliver publishes a batch's per-user messages.
 func (d *Dispatcher) deliver(ctx context.Context, batch []rendered) {
 	if d.hub.Connections() == 0 {
-		return // nobody on this node to tell; spare the summary queries
+		clear(d.unread.users)
+		return // nobody on this node to tell
 	}
-	sums := map[string][]ParticipantSummary{}
+	// Who listens, per conversation; the memory follows every event before
+	// the counts are read, so a count read now already holds the batch.
+	heard := map[string][]string{}
 	last := map[string]uint64{}
 	for _, r := range batch {
 		conv := r.ev.ConversationID
 		last[conv] = r.ev.Seq
-		if _, ok := sums[conv]; !ok {
-			sums[conv] = d.summaries(ctx, conv)
+		hs, ok := heard[conv]
+		if !ok {
+			hs = d.heardMembers(ctx, conv)
+			heard[conv] = hs
 		}
+		d.unread.apply(r.ev, hs, r.target)
 	}
-	started := map[string]bool{}
+	started := map[string][]string{}
 	for _, r := range batch {
 		conv := r.ev.ConversationID
-		ps := sums[conv]
-		if !started[conv] {
-			started[conv] = true
-			d.publishUpdates(ps, last[conv])
+		hs, ok := started[conv]
+		if !ok {
+			hs = d.publishUpdates(ctx, conv, heard[conv], last[conv])
+			started[conv] = hs
 		}
 		name := engine.RealtimeName(r.ev.Type)
-		for _, p := range ps {
-			d.publishIfHeard(&Frame{Channel: engine.InboxChannel(p.UserID), Event: name, Data: r.data, Seq: r.ev.Seq})
+		for _, u := range hs {
+			d.publishIfHeard(&Frame{Channel: engine.InboxChannel(u), Event: name, Data: r.data, Seq: r.ev.Seq})
 		}
 		if r.removed != "" {
 			d.publishRemoval(ctx, r, name)
 		}
 	}
+	if len(d.unread.users) > 2*d.hub.Connections()+64 {
+		d.unread.prune(d.heard)
+	}
 }
 
-// summaries returns the summaries of the participants someone on this node
-// listens for (their user or inbox channel); the full query runs only when
-// there is one.
-func (d *Dispatcher) summaries(ctx context.Context, conv string) []ParticipantSummary {
+// heard reports whether someone on this node listens for user's channels.
+func (d *Dispatcher) heard(user string) bool {
+	return d.hub.Has(engine.UserChannel(user)) || d.hub.Has(engine.InboxChannel(user))
+}
+
+// heardMembers lists the conversation's participants someone on this node
+// listens for (their user or inbox channel).
+func (d *Dispatcher) heardMembers(ctx context.Context, conv string) []string {
 	ids, err := d.participantIDs(ctx, conv)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -171,26 +186,12 @@ func (d *Dispatcher) summaries(ctx context.Context, conv string) []ParticipantSu
 		}
 		return nil
 	}
-	heard := map[string]bool{}
+	var out []string
 	for _, id := range ids {
-		if d.hub.Has(engine.UserChannel(id)) || d.hub.Has(engine.InboxChannel(id)) {
-			heard[id] = true
-		}
-	}
-	if len(heard) == 0 {
-		return nil
-	}
-	ps, err := d.reader.ParticipantSummaries(ctx, conv)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.logger.Error("participant summaries", "conversation", conv, "err", err)
-		}
-		return nil
-	}
-	out := ps[:0]
-	for _, p := range ps {
-		if heard[p.UserID] {
-			out = append(out, p)
+		if d.heard(id) {
+			out = append(out, id)
+		} else if d.unread.users[id] != nil {
+			d.unread.forget(id) // its counts would not follow this event
 		}
 	}
 	return out
@@ -213,21 +214,38 @@ func (d *Dispatcher) participantIDs(ctx context.Context, conv string) ([]string,
 	return ids, nil
 }
 
-// publishUpdates sends conversation.updated to every participant, on their
-// user channel and, ahead of the batch's events, on their inbox.
-func (d *Dispatcher) publishUpdates(ps []ParticipantSummary, seq uint64) {
-	for _, p := range ps {
-		user, inbox := engine.UserChannel(p.UserID), engine.InboxChannel(p.UserID)
-		if !d.hub.Has(user) && !d.hub.Has(inbox) {
+// publishUpdates sends conversation.updated to the listened-for
+// participants, on their user channel and, ahead of the batch's events, on
+// their inbox, and returns those it reached (still participants).
+func (d *Dispatcher) publishUpdates(ctx context.Context, conv string, users []string, seq uint64) []string {
+	if len(users) == 0 {
+		return nil
+	}
+	base, err := d.reader.ConversationView(ctx, conv)
+	if err != nil || base == nil {
+		if err != nil && ctx.Err() == nil {
+			d.logger.Error("conversation view", "conversation", conv, "err", err)
+		}
+		return nil
+	}
+	out := users[:0]
+	for _, u := range users {
+		s, total, ok, err := d.unread.counts(ctx, d.reader, base, u)
+		if err != nil && ctx.Err() == nil {
+			d.logger.Error("unread counts", "conversation", conv, "user", u, "err", err)
+		}
+		if !ok {
 			continue
 		}
-		data, err := engine.Marshal(engine.ConversationUpdate{Conversation: p.Conversation, Summary: engine.UserSummary{UnreadTotal: p.UnreadTotal}, Seq: seq})
+		out = append(out, u)
+		data, err := engine.Marshal(engine.ConversationUpdate{Conversation: s, Summary: engine.UserSummary{UnreadTotal: total}, Seq: seq})
 		if err != nil {
 			continue
 		}
-		d.hub.Publish(&Frame{Channel: user, Event: engine.EventConversationUpdated, Data: data})
-		d.hub.Publish(&Frame{Channel: inbox, Event: engine.EventConversationUpdated, Data: data})
+		d.hub.Publish(&Frame{Channel: engine.UserChannel(u), Event: engine.EventConversationUpdated, Data: data})
+		d.hub.Publish(&Frame{Channel: engine.InboxChannel(u), Event: engine.EventConversationUpdated, Data: data})
 	}
+	return out
 }
 
 // publishRemoval tells a removed user, who is no longer among the
