@@ -20,6 +20,11 @@ UPDATE messages SET deleted_seq = coalesce(
     (SELECT max(r.read_seq) + 1 FROM message_reads r WHERE r.message_id = messages.id), seq + 1)
     WHERE deleted_at IS NOT NULL;
 CREATE INDEX messages_deleted ON messages (conversation_id, ord) WHERE deleted_at IS NOT NULL;
+-- How far a conversation's deletions reach: a member whose anchor is past
+-- it has no deleted message to leave out.
+ALTER TABLE conversations ADD COLUMN max_deleted_ord INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET max_deleted_ord = coalesce((SELECT max(ord) FROM messages m
+    WHERE m.conversation_id = conversations.id AND m.deleted_at IS NOT NULL), 0);
 
 -- A member's read anchor: read_ord is the ordinal their marker stands on (the
 -- conversation's message_count when they joined, until they read), own_after
@@ -36,7 +41,8 @@ UPDATE participants SET
 DROP INDEX participants_by_user;
 ALTER TABLE participants DROP COLUMN unread_count;
 ALTER TABLE participants DROP COLUMN last_activity_seq;
-CREATE INDEX participants_by_user ON participants (user_id);
+CREATE INDEX participants_by_user ON participants (user_id, read_ord, own_after);
+
 
 -- One row per accepted conversation.read: the member's marker moved from
 -- from_seq (exclusive) to to_seq (inclusive). A message's receipts are the
@@ -68,7 +74,7 @@ DROP TABLE message_reads_v1;
 DROP TABLE unread_summary;
 CREATE VIEW unread_summary AS
     SELECT p.conversation_id, p.user_id, p.last_read_message_id, p.last_read_seq,
-        c.message_count - p.read_ord - p.own_after - (SELECT count(*) FROM messages d
-            WHERE d.conversation_id = p.conversation_id AND d.deleted_at IS NOT NULL
-            AND d.ord > p.read_ord AND d.sender_id <> p.user_id) AS unread_count
+        c.message_count - p.read_ord - p.own_after - CASE WHEN c.max_deleted_ord <= p.read_ord THEN 0
+            ELSE (SELECT count(*) FROM messages d WHERE d.conversation_id = p.conversation_id
+                AND d.deleted_at IS NOT NULL AND d.ord > p.read_ord AND d.sender_id <> p.user_id) END AS unread_count
     FROM participants p JOIN conversations c ON c.id = p.conversation_id;

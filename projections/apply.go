@@ -194,29 +194,30 @@ func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error
 	return "", nil
 }
 
-// ownMessage loads a live message of the actor's for edit and delete.
-func ownMessage(tx *Tx, ev engine.Event, messageID string) (*convState, uint64, string, error) {
-	var seq uint64
+// ownMessage loads a live message of the actor's for edit and delete: its
+// sequence and ordinal.
+func ownMessage(tx *Tx, ev engine.Event, messageID string) (*convState, uint64, uint64, string, error) {
+	var seq, ord uint64
 	var sender string
 	var deleted *string
-	found, err := tx.scan(`SELECT seq, sender_id, deleted_at FROM messages WHERE id = ? AND conversation_id = ?`,
-		[]any{messageID, ev.ConversationID}, &seq, &sender, &deleted)
+	found, err := tx.scan(`SELECT seq, ord, sender_id, deleted_at FROM messages WHERE id = ? AND conversation_id = ?`,
+		[]any{messageID, ev.ConversationID}, &seq, &ord, &sender, &deleted)
 	switch {
 	case err != nil:
-		return nil, 0, "", err
+		return nil, 0, 0, "", err
 	case !found:
-		return nil, 0, skipUnknownMessage, nil
+		return nil, 0, 0, skipUnknownMessage, nil
 	case sender != ev.ActorID:
-		return nil, 0, skipNotSender, nil
+		return nil, 0, 0, skipNotSender, nil
 	case deleted != nil:
-		return nil, 0, skipDeleted, nil
+		return nil, 0, 0, skipDeleted, nil
 	}
 	c, _, reason, err := member(tx, ev.ConversationID, ev.ActorID)
-	return c, seq, reason, err
+	return c, seq, ord, reason, err
 }
 
 func applyEdited(tx *Tx, ev engine.Event, d engine.MessageEditedData) (string, error) {
-	c, seq, reason, err := ownMessage(tx, ev, d.MessageID)
+	c, seq, _, reason, err := ownMessage(tx, ev, d.MessageID)
 	if err != nil || reason != "" {
 		return reason, err
 	}
@@ -228,12 +229,14 @@ func applyEdited(tx *Tx, ev engine.Event, d engine.MessageEditedData) (string, e
 }
 
 func applyDeleted(tx *Tx, ev engine.Event, d engine.MessageDeletedData) (string, error) {
-	c, seq, reason, err := ownMessage(tx, ev, d.MessageID)
+	c, seq, ord, reason, err := ownMessage(tx, ev, d.MessageID)
 	if err != nil || reason != "" {
 		return reason, err
 	}
 	// Unread counts leave out deleted messages when they are read, so no
-	// member's row changes here.
+	// member's row changes here; the conversation remembers how far its
+	// deletions reach, so counts of members past them need not look.
+	c.maxDeletedOrd = max(c.maxDeletedOrd, ord)
 	if _, err := tx.exec(`UPDATE messages SET body = '', deleted_at = ?, deleted_seq = ? WHERE seq = ?`,
 		engine.FormatTime(ev.At), ev.Seq, seq); err != nil {
 		return "", err

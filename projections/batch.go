@@ -43,6 +43,7 @@ type convState struct {
 	active          int    // its index in activeConvs during that batch
 	exists          bool
 	messageCount    uint64 // the latest message ordinal
+	maxDeletedOrd   uint64 // the highest ordinal of a deleted message
 	lastMessageSeq  uint64
 	lastActivitySeq uint64
 	lastActivityAt  string
@@ -114,8 +115,8 @@ func (t *Tx) conv(id string) (*convState, error) {
 		return c, nil
 	}
 	c := &convState{}
-	found, err := t.scan(`SELECT message_count, last_message_seq, last_activity_seq, last_activity_at, last_event_seq FROM conversations WHERE id = ?`,
-		[]any{id}, &c.messageCount, &c.lastMessageSeq, &c.lastActivitySeq, &c.lastActivityAt, &c.lastEventSeq)
+	found, err := t.scan(`SELECT message_count, max_deleted_ord, last_message_seq, last_activity_seq, last_activity_at, last_event_seq FROM conversations WHERE id = ?`,
+		[]any{id}, &c.messageCount, &c.maxDeletedOrd, &c.lastMessageSeq, &c.lastActivitySeq, &c.lastActivityAt, &c.lastEventSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +164,9 @@ func (t *Tx) flush() error {
 	for _, a := range t.st.activeConvs {
 		id, c := a.id, a.c
 		if c.dirty {
-			if _, err := t.exec(`UPDATE conversations SET message_count = ?, last_message_seq = ?, last_activity_seq = ?, last_activity_at = ?,
-				last_event_seq = ?, participant_count = participant_count + ? WHERE id = ?`,
-				c.messageCount, c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt, c.lastEventSeq, c.partDelta, id); err != nil {
+			if _, err := t.exec(`UPDATE conversations SET message_count = ?, max_deleted_ord = ?, last_message_seq = ?, last_activity_seq = ?,
+				last_activity_at = ?, last_event_seq = ?, participant_count = participant_count + ? WHERE id = ?`,
+				c.messageCount, c.maxDeletedOrd, c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt, c.lastEventSeq, c.partDelta, id); err != nil {
 				return err
 			}
 		}

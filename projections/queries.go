@@ -136,8 +136,15 @@ func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySe
 	if beforeActivitySeq == 0 {
 		beforeActivitySeq = 1<<63 - 1
 	}
-	rows, err := db.query(ctx, `SELECT `+summaryCols+summaryFrom+
-		`WHERE p.user_id = ? AND c.last_activity_seq < ? ORDER BY c.last_activity_seq DESC LIMIT ?`,
+	// The page's conversations are chosen on their activity alone; only
+	// theirs are then summed up.
+	rows, err := db.query(ctx, `WITH page AS (SELECT p.conversation_id AS id, c.last_activity_seq AS activity
+			FROM participants p JOIN conversations c ON c.id = p.conversation_id
+			WHERE p.user_id = ?1 AND c.last_activity_seq < ?2 ORDER BY c.last_activity_seq DESC LIMIT ?3)
+		SELECT `+summaryCols+` FROM page JOIN unread_summary p ON p.conversation_id = page.id AND p.user_id = ?1
+		JOIN conversations c ON c.id = page.id
+		LEFT JOIN messages m ON m.seq = c.last_message_seq AND c.last_message_seq > 0
+		ORDER BY page.activity DESC`,
 		userID, beforeActivitySeq, limit)
 	if err != nil {
 		return nil, err
