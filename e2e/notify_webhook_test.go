@@ -143,7 +143,8 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 
 // A receiver that never answers in time: every attempt times out, and the
 // notification is parked as a dead letter after the bound with its last
-// error; the messages sent meanwhile batch into that notification.
+// error; the messages sent meanwhile join that notification's window and
+// make no notification event, so no further delivery.
 func TestWebhookDeadLetteredAfterBound(t *testing.T) {
 	release := make(chan struct{})
 	hook := opsHook(t, func(_ int, w http.ResponseWriter, r *http.Request) {
@@ -176,14 +177,23 @@ func TestWebhookDeadLetteredAfterBound(t *testing.T) {
 	if n := len(hook.snapshot()); n != 3 {
 		t.Fatalf("the receiver got %d attempts, want 3 (the later messages batched into the first notification)", n)
 	}
+	// The later messages made no notification events at all: the stream
+	// holds the one notification and its dead letter.
+	opsQueueIdle(t, env, streams.StreamName, streams.NotifyConsumer)
 	var st api.OpsStats
 	testkit.WaitFor(t, opsWait, "every notification event handled", func() bool {
 		st = opsGetStats(t, env)
 		c, _ := opsConsumer(st, streams.NotificationsStream, streams.WebhookConsumer)
-		return st.Webhooks.Batched+st.Webhooks.Dead == 6 && c.Pending == 0 && c.AckPending == 0
+		return st.Webhooks.Dead == 1 && c.Pending == 0 && c.AckPending == 0
 	})
-	if w := st.Webhooks; w.Dead != 1 || w.Attempts != 3 || w.Failed != 3 || w.Sent != 0 || w.Batched != 5 || st.Notifications.DeadLetters != 1 {
+	if w := st.Webhooks; w.Dead != 1 || w.Attempts != 3 || w.Failed != 3 || w.Sent != 0 || w.Batched != 0 || st.Notifications.DeadLetters != 1 {
 		t.Fatalf("counters: %+v, dead letters %d", w, st.Notifications.DeadLetters)
+	}
+	if s := opsStream(st, streams.NotificationsStream); s.Messages != 2 {
+		t.Fatalf("NOTIFICATIONS holds %d events, want 2 (the notification and its dead letter)", s.Messages)
+	}
+	if note = opsNotifications(t, env, bob, "").Notifications[0]; note.Count != 6 {
+		t.Fatalf("the notification counts %d messages, want 6: %+v", note.Count, note)
 	}
 	if r := env.Do("GET", "/api/ops/dead-letters", env.Token("bob"), nil); r.Status != http.StatusForbidden {
 		t.Fatalf("a user token read the dead letters: %d", r.Status)

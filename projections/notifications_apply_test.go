@@ -42,7 +42,7 @@ func TestApplyNotificationCreatedRules(t *testing.T) {
 	}
 	apply := func(evs ...engine.Event) {
 		t.Helper()
-		if _, err := applyNotificationBatch(ctx, db, evs, nil); err != nil {
+		if _, err := applyNotificationBatch(ctx, db, evs, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -25,9 +25,19 @@ type Notifications struct {
 
 	applied *watermark
 	pause   sync.Mutex // held while a batch commits, and by a swap (Pause)
+
+	observe func([]notify.WindowUpdate) // set before Run
 }
 
-var _ notify.NotificationStore = (*Notifications)(nil)
+// OnWindows makes the projector report to fn, after each committed batch,
+// the notification windows the batch opened, moved or closed (the
+// notifier's memory). Call it before Run.
+func (n *Notifications) OnWindows(fn func([]notify.WindowUpdate)) { n.observe = fn }
+
+var (
+	_ notify.NotificationStore = (*Notifications)(nil)
+	_ notify.WindowStore       = (*Notifications)(nil)
+)
 
 // NewNotifications returns the notifications read model of db.
 func NewNotifications(ctx context.Context, db *DB) (*Notifications, error) {
@@ -99,8 +109,15 @@ func (n *Notifications) follow(ctx context.Context, tail TailFunc) error {
 		n.pause.Lock() // a swap in progress holds it: this batch then finds the new file
 		defer n.pause.Unlock()
 		expect := n.applied.Load()
-		after, err := applyNotificationBatch(ctx, n.db, batch, &expect)
+		var ups *[]notify.WindowUpdate
+		if n.observe != nil {
+			ups = new([]notify.WindowUpdate)
+		}
+		after, err := applyNotificationBatch(ctx, n.db, batch, &expect, ups)
 		if err == nil && after != expect {
+			if ups != nil && len(*ups) > 0 {
+				n.observe(*ups)
+			}
 			n.setApplied(after)
 		}
 		return err
@@ -127,7 +144,7 @@ func RebuildNotifications(ctx context.Context, db *DB, read RangeReader, to uint
 		return nil
 	}
 	return read(ctx, n.Applied()+1, to, notificationsBatch, func(evs []engine.Event) error {
-		_, err := applyNotificationBatch(ctx, db, evs, nil)
+		_, err := applyNotificationBatch(ctx, db, evs, nil, nil)
 		return err
 	})
 }

@@ -84,7 +84,8 @@ func Subject(conversationID string) string { return subjectPrefix + conversation
 const subjectPrefix = "conv."
 
 // Filters of the work queues: every conversation's events on MESSAGES, and
-// every notification.created on NOTIFICATIONS.
+// every notification.opened (and older logs' notification.created) on
+// NOTIFICATIONS.
 const (
 	MessagesFilter      = subjectPrefix + ">"
 	NotificationsFilter = notifyCreatedPrefix + ">"

@@ -12,12 +12,14 @@ import (
 	"parley/internal/notify"
 )
 
-// NotificationsStream holds the notification events (notification.created,
-// notifications.read, dead_letter.recorded). Every node projects it into its
+// NotificationsStream holds the notification events (notification.opened,
+// notification.created in older logs, notifications.read,
+// dead_letter.recorded). Every node projects it into its
 // notifications table. Renaming it loses every notification.
 const NotificationsStream = "NOTIFICATIONS"
 
-// Subjects of the NOTIFICATIONS stream: notifications by conversation, reads
+// Subjects of the NOTIFICATIONS stream: notifications by conversation
+// (notification.opened and notification.created), reads
 // and dead letters on fixed subjects (user ids may contain dots, so they do
 // not name subjects).
 const (
@@ -96,7 +98,7 @@ func (n *Notifications) Log() *Log { return n.log }
 // subject is where an event of the stream is stored.
 func notifySubject(ev engine.Event) (string, error) {
 	switch ev.Type {
-	case notify.NotificationCreated:
+	case notify.NotificationOpened, notify.NotificationCreated:
 		if !validToken(ev.ConversationID) {
 			return "", fmt.Errorf("notification: invalid conversation id %q", ev.ConversationID)
 		}

@@ -148,8 +148,8 @@ func printStats(w io.Writer, st *api.OpsStats) {
 		x.RequestsPerSecond, x.ErrorRate*100, x.LatencyMillis.P50, x.LatencyMillis.P90, x.LatencyMillis.P99, x.WindowSeconds,
 		x.Requests, x.ServerErrors, x.ClientErrors)
 	n := st.Notifications
-	fmt.Fprintf(w, "notifications: %d messages, %d created, %d skipped online, %d failed, %d dead; %d dead letters stored; %.2f events/s\n",
-		n.Messages, n.Created, n.SkippedOnline, n.Failed, n.Dead, n.DeadLetters, n.EventsPerSecond)
+	fmt.Fprintf(w, "notifications: %d messages, %d created, %d skipped online, %d in an open window, %d failed, %d dead; %d dead letters stored; %.2f events/s\n",
+		n.Messages, n.Created, n.SkippedOnline, n.InWindow, n.Failed, n.Dead, n.DeadLetters, n.EventsPerSecond)
 	if wh := st.Webhooks; wh.Enabled {
 		fmt.Fprintf(w, "webhooks:      %d attempts, %d sent, %d failed, %d dead, %d batched\n", wh.Attempts, wh.Sent, wh.Failed, wh.Dead, wh.Batched)
 	} else {

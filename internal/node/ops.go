@@ -48,7 +48,7 @@ func DefaultOpsConfig() OpsConfig {
 
 func (c *OpsConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Notifications, "notifications", c.Notifications, "run the shared notifications work queue on this node (offline recipients get notifications)")
-	fs.DurationVar(&c.NotifyWindow, "notify-window", c.NotifyWindow, "messages of one conversation to one offline user within this window of the first collapse into one notification; 0 turns batching off")
+	fs.DurationVar(&c.NotifyWindow, "notify-window", c.NotifyWindow, "how long a user's notification of a conversation stays open after the message that opened it: the conversation's messages within it join it (no further event or webhook); 0 turns batching off")
 	fs.IntVar(&c.NotifyMaxAttempts, "notify-max-attempts", c.NotifyMaxAttempts, "deliveries of a message to the notifications queue before it is dead-lettered")
 	fs.DurationVar(&c.NotifyRetry, "notify-retry", c.NotifyRetry, "delay before the second attempt of a failed notification job; it doubles per attempt, up to 1m")
 	fs.IntVar(&c.NotifyWorkers, "notify-workers", c.NotifyWorkers, "notification jobs this node runs at once")

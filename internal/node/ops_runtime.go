@@ -113,7 +113,9 @@ func (m *Node) startQueues(ctx context.Context, o *opsRuntime) error {
 			window = -1 // engine: negative turns batching off
 		}
 		o.notifier = notify.NewNotifier(o.notifs, m.db, online, notify.NotifierConfig{
-			Window: window, AfterAppend: cfg.NotifyAfterAppend, Members: m.members, Recent: m.recent, Logger: logger})
+			Window: window, AfterAppend: cfg.NotifyAfterAppend, Members: m.members, Recent: m.recent,
+			Windows: o.view, Logger: logger})
+		o.view.OnWindows(o.notifier.Observe) // before the projector runs: every node's windows reach the notifier
 		q, err := m.conn.WorkQueue(ctx, streams.WorkConfig{
 			Stream: streams.StreamName, Durable: streams.NotifyConsumer, FilterSubject: streams.MessagesFilter,
 			MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetry, RetryMax: time.Minute,

@@ -11,9 +11,17 @@ import (
 // messaging ones, appended to their own stream, so every node's projection
 // builds the same notifications table and a rebuild reproduces it.
 const (
+	// NotificationOpened records that a message found a recipient offline
+	// with no notification of theirs open in the conversation: it opens one,
+	// whose window lasts WindowMillis from the message. The messages of the
+	// conversation that follow within the window are not recorded per
+	// recipient: the notification's count and last message are derived from
+	// the conversation's messages when it is read.
+	NotificationOpened engine.EventType = "notification.opened"
 	// NotificationCreated records that one offline recipient was told about
 	// one message. The projection collapses several of them into one
-	// notification (see SameBatch).
+	// notification (see SameBatch). Notifiers no longer append it (they
+	// append NotificationOpened); logs that hold it still replay as before.
 	NotificationCreated engine.EventType = "notification.created"
 	// NotificationsRead marks notifications of the event's actor as read.
 	NotificationsRead engine.EventType = "notifications.read"
@@ -32,6 +40,17 @@ type NotificationCreatedData struct {
 	MessageID    string `json:"message_id"`
 	MessageSeq   uint64 `json:"message_seq"`
 	Preview      string `json:"preview"`
+	WindowMillis int64  `json:"window_ms"`
+}
+
+// NotificationOpenedData is the payload of notification.opened. The event's
+// ConversationID and At are the message's; ActorID is the sender.
+// WindowMillis is the window in force when the event was made, so applying
+// the event never depends on the configuration of the node that applies it.
+type NotificationOpenedData struct {
+	UserID       string `json:"user_id"`
+	MessageID    string `json:"message_id"`
+	MessageSeq   uint64 `json:"message_seq"`
 	WindowMillis int64  `json:"window_ms"`
 }
 
@@ -59,15 +78,16 @@ type DeadLetteredData struct {
 	LastError string `json:"last_error"`
 }
 
-// NotifyKey is the idempotency key of the notification of one message for one
-// user: a redelivered message appends nothing new.
+// NotifyKey is the idempotency key of the notification event of one message
+// for one user: a redelivered message appends nothing new.
 func NotifyKey(messageID, userID string) string { return "notify:" + messageID + ":" + userID }
 
 // DeadKey is the idempotency key of a dead letter.
 func DeadKey(kind, ref string) string { return "dead:" + kind + ":" + ref }
 
-// DefaultNotifyWindow is how long after a notification further messages of
-// the same conversation to the same user join it instead of making another.
+// DefaultNotifyWindow is how long after the message that opened a
+// notification further messages of the same conversation join it instead of
+// opening another.
 const DefaultNotifyWindow = 60 * time.Second
 
 // PreviewChars bounds the message excerpt a notification carries.
@@ -106,15 +126,20 @@ func notifies(userID string, joinedSeq uint64, senderID string, seq uint64) bool
 
 // SameBatch reports whether a message at `at` joins a notification opened
 // at `opened` whose window ends at windowEnds: while the notification is
-// unread, messages of its conversation up to the end of its window collapse
-// into it (count grows, last message moves); the first one after starts a
-// new notification. A notification opened without a window takes nothing.
+// unread, messages of its conversation up to the end of its window belong
+// to it (its count grows, its last message moves); the first one after
+// opens a new notification. A notification opened without a window takes
+// nothing.
 func SameBatch(opened, windowEnds, at time.Time) bool {
 	return windowEnds.After(opened) && at.Before(windowEnds)
 }
 
-// Notification is one entry of a user's notification list: one or more
-// messages of a conversation that arrived while the user was offline.
+// Notification is one entry of a user's notification list: the messages of
+// a conversation from others within one window that opened while the user
+// was offline. MessageID is the message that opened it; Count, LastMessageID,
+// SenderID, Preview and UpdatedAt describe the messages of the window that
+// are not deleted (the newest of them), as the read model holds them when
+// it is read.
 type Notification struct {
 	ID             string  `json:"id"`
 	Seq            uint64  `json:"seq"`
@@ -128,6 +153,9 @@ type Notification struct {
 	CreatedAt      string  `json:"created_at"`
 	UpdatedAt      string  `json:"updated_at"`
 	ReadAt         *string `json:"read_at"`
+	// WindowEndsAt is when the notification stops taking messages (unless
+	// it is read first). Webhooks carry it; the list does not.
+	WindowEndsAt string `json:"-"`
 }
 
 // NotificationPage is one page of a user's notifications, newest first.

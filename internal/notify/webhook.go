@@ -31,14 +31,18 @@ func SignWebhook(secret []byte, ts int64, body []byte) string {
 	return "sha256=" + webhook.Sign(secret, strconv.AppendInt(nil, ts, 10), []byte{'.'}, body)
 }
 
-// WebhookPayload is the JSON body of a webhook request. DeliveryID is the
-// notification id: a receiver that sees it twice (a retry after a lost
-// answer) has the same notification again.
+// WebhookPayload is the JSON body of a webhook request: one per
+// notification, sent when it opens. DeliveryID is the notification id: a
+// receiver that sees it twice (a retry after a lost answer) has the same
+// notification again. Type is always notification.created. WindowEndsAt
+// says until when the conversation's further messages join this
+// notification (unless the user reads it first) and send no webhook.
 type WebhookPayload struct {
 	Type         engine.EventType `json:"type"`
 	DeliveryID   string           `json:"delivery_id"`
 	Attempt      int              `json:"attempt"`
 	Notification Notification     `json:"notification"`
+	WindowEndsAt string           `json:"window_ends_at,omitempty"`
 }
 
 // NotificationReader is the notifications read model as the webhook sender
@@ -49,6 +53,9 @@ type NotificationReader interface {
 	WaitNotificationsApplied(ctx context.Context, seq uint64) error
 	// Notification returns one notification by id, nil when none.
 	Notification(ctx context.Context, id string) (*Notification, error)
+	// WaitMessagesApplied blocks until the messages the notification is
+	// derived from are projected through seq or ctx ends.
+	WaitMessagesApplied(ctx context.Context, seq uint64) error
 }
 
 // WebhookConfig configures webhook delivery.
@@ -67,8 +74,9 @@ type WebhookConfig struct {
 
 // Webhooks POSTs every new notification to the configured URL: the handler
 // of the `webhooks` work queue, which retries failures with growing delays
-// and parks the last failure as a dead letter. A notification that only
-// collapsed into an earlier one (batching) sends nothing.
+// and parks the last failure as a dead letter. One notification is one
+// delivery, whatever number of messages its window takes; a notification
+// event that joined an open notification (batching) sends nothing.
 type Webhooks struct {
 	cfg   WebhookConfig
 	store NotificationReader
@@ -117,16 +125,24 @@ func (w *Webhooks) Stats() WebhookStats {
 		Failed: w.stats.failed.Load(), Dead: w.stats.dead.Load(), Batched: w.stats.batched.Load()}
 }
 
-// Handle delivers the notification a notification.created event made.
+// Handle delivers the notification a notification.opened (or, from older
+// logs, notification.created) event made.
 func (w *Webhooks) Handle(ctx context.Context, ev engine.Event, attempt int) error {
-	if ev.Type != NotificationCreated {
+	if ev.Type != NotificationOpened && ev.Type != NotificationCreated {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, w.cfg.ApplyTimeout)
-	err := w.store.WaitNotificationsApplied(wctx, ev.Seq)
-	cancel()
-	if err != nil {
+	defer cancel()
+	if err := w.store.WaitNotificationsApplied(wctx, ev.Seq); err != nil {
 		return fmt.Errorf("notification seq %d not projected yet: %w", ev.Seq, err)
+	}
+	if ev.Type == NotificationOpened {
+		var d NotificationOpenedData
+		if err := json.Unmarshal(ev.Data, &d); err == nil {
+			if err := w.store.WaitMessagesApplied(wctx, d.MessageSeq); err != nil {
+				return fmt.Errorf("message seq %d not projected yet: %w", d.MessageSeq, err)
+			}
+		}
 	}
 	n, err := w.store.Notification(ctx, ev.ID.String())
 	if err != nil {
@@ -147,7 +163,8 @@ func (w *Webhooks) Handle(ctx context.Context, ev engine.Event, attempt int) err
 
 // post sends one attempt; anything but a 2xx answer in time is an error.
 func (w *Webhooks) post(ctx context.Context, n *Notification, attempt int) error {
-	body, err := engine.Marshal(WebhookPayload{Type: NotificationCreated, DeliveryID: n.ID, Attempt: attempt, Notification: *n})
+	body, err := engine.Marshal(WebhookPayload{Type: NotificationCreated, DeliveryID: n.ID, Attempt: attempt,
+		Notification: *n, WindowEndsAt: n.WindowEndsAt})
 	if err != nil {
 		return err
 	}
@@ -165,7 +182,9 @@ func (w *Webhooks) post(ctx context.Context, n *Notification, attempt int) error
 // Dead parks a notification whose every attempt failed.
 func (w *Webhooks) Dead(ctx context.Context, ev engine.Event, attempts int, cause error) {
 	w.stats.dead.Add(1)
-	var d NotificationCreatedData
+	var d struct {
+		UserID string `json:"user_id"` // both notification events carry it
+	}
 	_ = json.Unmarshal(ev.Data, &d)
 	w.cfg.Logger.Warn("webhook dead-lettered after the last attempt", "notification_id", ev.ID.String(), "attempts", attempts, "err", cause)
 	recordDead(ctx, w.log, w.cfg.Logger, ev.ConversationID, DeadLetteredData{

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/oklog/ulid/v2"
 )
 
 // WorkHandler processes the jobs of a shared work queue (a durable JetStream
@@ -52,24 +53,31 @@ type NotifierConfig struct {
 	// without reading the message and its participants.
 	Recent  *engine.RecentEvents
 	Members *engine.Members
+	// Windows is where the memory of open windows loads a conversation's
+	// from on its first job here; nil starts every conversation empty.
+	Windows WindowStore
 	Logger  *slog.Logger
 }
 
-// Notifier turns message.sent events into notification.created events for
-// the recipients who are offline when the job runs: the handler of the
-// `notifications` work queue.
+// Notifier turns message.sent events into notification.opened events: one
+// per recipient who is offline when the job runs and has no notification
+// of the conversation open (a window), none for those who have. It is the
+// handler of the `notifications` work queue. What it needs per recipient
+// per message (membership, presence, open windows) it answers from memory;
+// Observe keeps that memory in step with every node's notifications.
 type Notifier struct {
-	log    NotificationLog
-	store  engine.Store
-	online OnlineChecker
-	cfg    NotifierConfig
-	stats  notifierCounters
+	log     NotificationLog
+	store   engine.Store
+	online  OnlineChecker
+	cfg     NotifierConfig
+	windows *windowMemory
+	stats   notifierCounters
 }
 
 var _ WorkHandler = (*Notifier)(nil)
 
 type notifierCounters struct {
-	messages, created, online, skipped, failed, dead atomic.Uint64
+	messages, created, online, inWindow, skipped, failed, dead atomic.Uint64
 }
 
 // NotifierStats are a Notifier's counters since it started.
@@ -81,6 +89,9 @@ type NotifierStats struct {
 	Created uint64 `json:"created"`
 	// SkippedOnline is the recipients not notified because they were online.
 	SkippedOnline uint64 `json:"skipped_online"`
+	// InWindow is the offline recipients not notified again because a
+	// notification of theirs was open in the conversation.
+	InWindow uint64 `json:"in_window"`
 	// SkippedMessages is the jobs whose message the projector rejected.
 	SkippedMessages uint64 `json:"skipped_messages"`
 	// Failed is the attempts that failed and were retried or dropped.
@@ -102,14 +113,18 @@ func NewNotifier(log NotificationLog, store engine.Store, online OnlineChecker, 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("component", "notifier")
 	}
-	return &Notifier{log: log, store: store, online: online, cfg: cfg}
+	return &Notifier{log: log, store: store, online: online, cfg: cfg, windows: newWindowMemory()}
 }
+
+// Observe takes the notifications projection's reports of the windows its
+// committed events opened, moved or closed (any node's), in stream order.
+func (n *Notifier) Observe(ups []WindowUpdate) { n.windows.observe(ups) }
 
 // Stats returns the counters.
 func (n *Notifier) Stats() NotifierStats {
 	return NotifierStats{
 		Messages: n.stats.messages.Load(), Created: n.stats.created.Load(), SkippedOnline: n.stats.online.Load(),
-		SkippedMessages: n.stats.skipped.Load(), Failed: n.stats.failed.Load(), Dead: n.stats.dead.Load(),
+		InWindow: n.stats.inWindow.Load(), SkippedMessages: n.stats.skipped.Load(), Failed: n.stats.failed.Load(), Dead: n.stats.dead.Load(),
 	}
 }
 
@@ -128,6 +143,11 @@ func (n *Notifier) Handle(ctx context.Context, ev engine.Event, attempt int) err
 	return nil
 }
 
+// handle asks presence about every recipient (memory), then the memory of
+// windows about the offline ones, and appends notification.opened for
+// those who have no window open at the message's time. Jobs of one
+// conversation run one at a time on a node, so a burst of messages opens
+// each window once.
 func (n *Notifier) handle(ctx context.Context, ev engine.Event) error {
 	wctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	err := n.store.WaitApplied(wctx, ev.Seq)
@@ -143,17 +163,69 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) error {
 		n.stats.skipped.Add(1) // rejected by the projector, or deleted already
 		return nil
 	}
+	offline := make([]string, 0, len(recipients))
 	for _, user := range recipients {
 		if n.online != nil && n.online.Online(engine.PresenceMessaging, user) {
 			n.stats.online.Add(1)
 			continue
 		}
-		if err := n.notify(ctx, ev, msg, user); err != nil {
+		offline = append(offline, user)
+	}
+	if len(offline) > 0 {
+		if err := n.open(ctx, ev, msg, offline); err != nil {
 			return err
 		}
 	}
 	if n.cfg.AfterAppend != nil {
 		return n.cfg.AfterAppend(msg.ID)
+	}
+	return nil
+}
+
+// open appends notification.opened for the offline recipients the memory
+// of windows says need one.
+func (n *Notifier) open(ctx context.Context, ev engine.Event, msg *engine.Message, offline []string) error {
+	cw, err := n.windows.acquire(ctx, n.cfg.Windows, msg.ConversationID, ev.At)
+	if err != nil {
+		return fmt.Errorf("open notifications of %s: %w", msg.ConversationID, err)
+	}
+	defer n.windows.release(cw)
+	window := max(n.cfg.Window, 0)
+	at := ev.At.UTC().Truncate(time.Microsecond) // as NewEvent stores it
+	ids := make([]ulid.ULID, len(offline))
+	todo, inWindow := n.windows.decide(cw, offline, msg.Seq, at, at.Add(window), func(i int) string {
+		ids[i] = ulid.Make()
+		return ids[i].String()
+	})
+	n.stats.inWindow.Add(uint64(inWindow))
+	for k, i := range todo {
+		if err := n.appendOpened(ctx, ids[i], at, msg, offline[i], window); err != nil {
+			left := make([]string, 0, len(todo)-k)
+			for _, j := range todo[k:] {
+				left = append(left, offline[j])
+			}
+			n.windows.forget(cw, left)
+			return err
+		}
+	}
+	return nil
+}
+
+// appendOpened appends one recipient's notification.opened for the message.
+func (n *Notifier) appendOpened(ctx context.Context, id ulid.ULID, at time.Time, msg *engine.Message, user string, window time.Duration) error {
+	nev, err := engine.NewEvent(NotificationOpened, msg.ConversationID, msg.SenderID, at, NotificationOpenedData{
+		UserID: user, MessageID: msg.ID, MessageSeq: msg.Seq, WindowMillis: window.Milliseconds(),
+	})
+	if err != nil {
+		return err
+	}
+	nev.ID = id
+	_, dup, err := n.log.Append(ctx, nev, NotifyKey(msg.ID, user))
+	if err != nil {
+		return fmt.Errorf("notify %s of %s: %w", user, msg.ID, err)
+	}
+	if !dup {
+		n.stats.created.Add(1)
 	}
 	return nil
 }
@@ -193,25 +265,6 @@ func (n *Notifier) message(ctx context.Context, ev engine.Event) (*engine.Messag
 		return nil, nil, err
 	}
 	return msg, NotificationRecipients(ps, msg.SenderID, msg.Seq), nil
-}
-
-func (n *Notifier) notify(ctx context.Context, ev engine.Event, msg *engine.Message, user string) error {
-	window := max(n.cfg.Window, 0)
-	nev, err := engine.NewEvent(NotificationCreated, msg.ConversationID, msg.SenderID, ev.At, NotificationCreatedData{
-		UserID: user, MessageID: msg.ID, MessageSeq: msg.Seq, Preview: Preview(msg.Body),
-		WindowMillis: window.Milliseconds(),
-	})
-	if err != nil {
-		return err
-	}
-	_, dup, err := n.log.Append(ctx, nev, NotifyKey(msg.ID, user))
-	if err != nil {
-		return fmt.Errorf("notify %s of %s: %w", user, msg.ID, err)
-	}
-	if !dup {
-		n.stats.created.Add(1)
-	}
-	return nil
 }
 
 // Dead records a message whose notifications could not be made.
