@@ -37,7 +37,9 @@ func TestNotifyAcrossNodes(t *testing.T) {
 		return st.Presence != nil && st.Presence.OnlineUsers == 2
 	})
 
-	// presence-messaging on node b lists who joined on node a.
+	// presence-messaging on node b lists who joined on node a (erin's
+	// contacts: she shares a conversation with them, one without messages).
+	opsGroup(t, b, erin, "bob", "dave")
 	serin := rtDial(t, b)
 	f := serin.subscribe(b, erin, "presence-messaging")
 	var p struct {

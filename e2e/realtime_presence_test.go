@@ -36,11 +36,15 @@ func rtMemberEvent(t *testing.T, s *rtSocket, event, channel, user string) rtMem
 // TestRealtimePresence checks presence-messaging and presence-conversation:
 // members on subscribe, member_added/member_removed, several tabs as one
 // member, and a REST heartbeat that expires into member_removed with no
-// further request.
+// further request. presence-messaging shows a user their contacts (who
+// shares a conversation with them): alice and bob share one, bob and carol
+// another.
 func TestRealtimePresence(t *testing.T) {
 	env := rtStart(t, func(c *node.Config) { c.PresenceTTL = 2 * time.Second })
 	alice, bob := env.Token("alice"), env.Token("bob")
 	const ch = "presence-messaging"
+	conv := rtConv(t, env, alice, "bob")
+	rtConv(t, env, bob, "carol")
 
 	a1 := rtDial(t, env)
 	var p rtPresence
@@ -87,7 +91,6 @@ func TestRealtimePresence(t *testing.T) {
 
 	// Viewing a room: socket or heartbeat with conversation_id; only
 	// participants.
-	conv := rtConv(t, env, alice, "bob")
 	room := "presence-conversation." + conv
 	b1.subscribe(env, bob, room)
 	env.MustDo(http.StatusOK, "POST", "/api/messages/presence/heartbeat", alice, map[string]string{"conversation_id": conv}, nil)

@@ -15,7 +15,7 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	t.Setenv("PARLEY_TEST_AS_MAIN", "1") // children of this test binary act as parley
 	out, err := runCmd(t, "bench", "send", "fanout", "delta", "inbox", "connections", "replay", "ceiling", "bigroom", "--json",
 		"--bigroom-members", "20", "--bigroom-connected", "3",
-		"--fanout-conversations", "3", "--subscribers", "3", "--senders", "2", "--rate", "50", "--connections", "20",
+		"--fanout-conversations", "3", "--subscribers", "3", "--senders", "2", "--rate", "50", "--connections", "20", "--contacts", "3",
 		"--duration", "1s", "--clients", "4", "--conversations", "5", "--history", "200,400", "--deltas", "5",
 		"--inbox-conversations", "60", "--inbox-reads", "5", "--events", "3000", "--ceiling-msgs", "2000")
 	if err != nil {
@@ -74,7 +74,8 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 		}
 	}
 	if c := got["connections"]; len(c) != 1 || c[0].Extra["server_rss_after_kib"] == nil || c[0].Extra["server_rss_after_kib"].(float64) <= 0 ||
-		c[0].Extra["open_s"] == nil || c[0].Extra["open_s"].(float64) <= 0 || c[0].Extra["server_cpu_s_open"] == nil || c[0].Extra["server_cpu_s_open"].(float64) < 0 {
+		c[0].Extra["open_s"] == nil || c[0].Extra["open_s"].(float64) <= 0 || c[0].Extra["server_cpu_s_open"] == nil || c[0].Extra["server_cpu_s_open"].(float64) < 0 ||
+		c[0].Extra["contacts_per_user"] == nil || c[0].Extra["contacts_per_user"].(float64) < 2 {
 		t.Fatalf("connections result = %+v", c)
 	}
 	if d := got["delta"]; len(d) != 2 || d[0].P50Ms <= 0 || d[1].Extra["p99_ratio_to_smallest_history"] == nil {

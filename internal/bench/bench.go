@@ -42,7 +42,9 @@ Workloads:
   fanout    conversations with subscribed WebSocket clients (Pusher protocol) and HTTP
             senders, closed-loop then open-loop (--senders 0 or --rate 0 skips one):
             deliveries/s, send-to-receive latency, each send's answer latency, lost
-  connections  K idle sockets on presence-messaging and a private channel: RSS per socket
+  connections  K idle sockets on presence-messaging and a private channel: the join storm's
+            server CPU, RSS per socket; --contacts C first puts the users in group
+            conversations so each shares one with about C others (whose joins they hear)
   ceiling   raw JetStream publish (sync, async) and SQLite insert rates on this machine,
             and the fanout transport floor: fanout's closed and open loops (each for
             --duration, at most 3 s) against a server that only forwards each send to
@@ -108,6 +110,7 @@ type benchConfig struct {
 	Senders      int
 	Rate         int
 	Connections  int
+	Contacts     int
 	BigMembers   int
 	BigConnected int
 	Settle       time.Duration
@@ -146,6 +149,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Senders, "senders", 8, "fanout: closed-loop HTTP senders (0: skip the closed-loop run)")
 	fs.IntVar(&c.Rate, "rate", 2000, "fanout: open-loop sends/s after the closed-loop run (0: skip)")
 	fs.IntVar(&c.Connections, "connections", 10000, "connections: idle sockets")
+	fs.IntVar(&c.Contacts, "contacts", 0, "connections: before the sockets connect, put each user in group conversations with about this many others (0: none)")
 	fs.IntVar(&c.BigMembers, "bigroom-members", 1000, "bigroom: members of the big conversation (the server allows at most 1000)")
 	fs.IntVar(&c.BigConnected, "bigroom-connected", 100, "bigroom: members of the big conversation with a subscribed socket (the rest are offline)")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "connections: how long the sockets stay idle before the server's RSS is read")

@@ -149,7 +149,8 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 		return nil, err
 	}
 	ah := newAppHooks(reg, rt.hooks, realtime.NewSocketID(), logger.With("part", "app-webhooks"))
-	rt.presence = realtime.NewPresence(store, hub, realtime.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence})
+	rt.presence = realtime.NewPresence(store, hub, realtime.PresenceConfig{TTL: cfg.PresenceTTL, Logger: logger, OnTransition: ah.presence,
+		Contacts: m.db, Members: m.members})
 	rt.occupancy = realtime.NewOccupancy(occStore, realtime.OccupancyConfig{TTL: cfg.PresenceTTL, Logger: logger}, ah.occupancy)
 	ah.members, ah.counts = rt.presence, rt.occupancy
 	rt.appHooks = ah
@@ -215,6 +216,7 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 func (m *Node) onCommit(events []engine.Event) {
 	if m.rt != nil {
 		m.rt.dispatcher.OnCommit(events)
+		m.rt.presence.OnCommit(events) // contact sets follow membership
 	}
 }
 

@@ -122,8 +122,7 @@ func (w *wsConn) joinPresence(ctx context.Context, ch engine.Channel, who Channe
 	err := w.rt.Presence.Join(jctx, w.client, ch.Name, realtime.Member{UserID: who.UserID, Info: who.UserInfo}, ack)
 	if err != nil {
 		if errors.Is(err, realtime.ErrAlreadySubscribed) {
-			members, _ := w.rt.Presence.Members(ch.Name)
-			w.client.Send(presenceAck(ch.Name, members))
+			w.client.Send(presenceAck(ch.Name, w.rt.Presence.MembersFor(ch.Name, who.UserID)))
 			return
 		}
 		w.subscribeFailed(ch.Name, err, nil)

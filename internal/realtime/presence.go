@@ -41,7 +41,18 @@ type PresenceConfig struct {
 	// it, and every node sees it). Called with the tracker's lock held: it
 	// must not block or call back into Presence.
 	OnTransition func(t Transition, local bool)
-	Logger       *slog.Logger
+	// Contacts, when set, scopes presence-messaging to contacts: a member
+	// sees (in their member list and as member_added / member_removed) only
+	// the users who share a conversation with them, and themselves. See
+	// presence_contacts.go.
+	Contacts ContactReader
+	// Members, when set, answers a conversation's participants when its
+	// membership changes, without a read.
+	Members *engine.Members
+	// MaxContacts bounds each user's contact set (default
+	// DefaultMaxContacts).
+	MaxContacts int
+	Logger      *slog.Logger
 }
 
 // Presence tracks who is on each presence channel. Membership comes from
@@ -56,6 +67,7 @@ type Presence struct {
 	cfg    PresenceConfig
 	locks  keyLocks // serialise store writes per (channel, user)
 	logger *slog.Logger
+	scope  *contactScope // nil: presence-messaging is not scoped
 
 	mu     sync.Mutex
 	state  *presenceState
@@ -80,7 +92,7 @@ func NewPresence(store PresenceStore, hub *Hub, cfg PresenceConfig) *Presence {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("component", "presence")
 	}
-	return &Presence{store: store, hub: hub, cfg: cfg, logger: cfg.Logger,
+	return &Presence{store: store, hub: hub, cfg: cfg, logger: cfg.Logger, scope: newContactScope(cfg),
 		state: newPresenceState(), local: map[leaseKey]int{}, info: map[leaseKey]json.RawMessage{},
 		synced: make(chan struct{})}
 }
@@ -95,6 +107,9 @@ func (p *Presence) Synced() <-chan struct{} { return p.synced }
 // whose removal was missed, until ctx ends.
 func (p *Presence) Run(ctx context.Context) error {
 	go p.maintain(ctx)
+	if p.scope != nil {
+		go p.followContacts(ctx)
+	}
 	var once sync.Once
 	for {
 		err := p.store.Watch(ctx, p.apply, func() { once.Do(func() { close(p.synced) }) })
@@ -131,18 +146,31 @@ func (p *Presence) apply(ch PresenceChange) {
 }
 
 // announce publishes a transition to the local subscribers of its channel,
-// except the user's own sockets. Called with p.mu held, so a subscriber's
-// member list and the transitions it receives agree.
+// except the user's own sockets; on a channel scoped to contacts, only to
+// those who hold the user as a contact. Called with p.mu held, so a
+// subscriber's member list and the transitions it receives agree.
 func (p *Presence) announce(t Transition) {
+	f := transitionFrame(t)
+	switch {
+	case f == nil:
+	case p.scoped(t.Channel):
+		p.deliver(t.Member.UserID, f)
+	default:
+		p.hub.Publish(f)
+	}
+}
+
+// transitionFrame is the member_added or member_removed frame of t.
+func transitionFrame(t Transition) *Frame {
 	ev, m := engine.EventMemberRemoved, Member{UserID: t.Member.UserID}
 	if t.Joined {
 		ev, m = engine.EventMemberAdded, t.Member
 	}
 	data, err := engine.Marshal(m)
 	if err != nil {
-		return
+		return nil
 	}
-	p.hub.Publish(&Frame{Channel: t.Channel, Event: ev, Data: data, ExceptUser: t.Member.UserID, Lazy: true})
+	return &Frame{Channel: t.Channel, Event: ev, Data: data, ExceptUser: t.Member.UserID, Lazy: true}
 }
 
 // ownLive reports whether the lease is this node's and a local socket still
@@ -245,6 +273,15 @@ func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member
 	if p.hub.Subscribed(c, channel) {
 		return ErrAlreadySubscribed
 	}
+	scoped := p.scoped(channel)
+	var contacts []string
+	var load *contactLoad
+	if scoped {
+		if contacts, load, err = p.joinContacts(ctx, m.UserID); err != nil {
+			return fmt.Errorf("presence join: contacts: %w", err)
+		}
+		defer p.endLoad(m.UserID, load)
+	}
 	p.mu.Lock()
 	first := p.local[k] == 0
 	p.mu.Unlock()
@@ -254,11 +291,18 @@ func (p *Presence) Join(ctx context.Context, c *Client, channel string, m Member
 		}
 	}
 	p.mu.Lock()
-	members := withJoiner(p.state.members(channel, p.cfg.MaxMembers), m, p.cfg.MaxMembers)
+	var members []Member
+	if scoped {
+		members = p.scopedJoin(c, m, contacts, load, p.cfg.MaxMembers)
+	} else {
+		members = withJoiner(p.state.members(channel, p.cfg.MaxMembers), m, p.cfg.MaxMembers)
+	}
 	err = p.hub.Subscribe(c, channel, ack(members))
 	if err == nil {
 		p.local[k]++
 		p.info[k] = m.Info
+	} else if scoped {
+		p.scopedLeave(c)
 	}
 	p.mu.Unlock()
 	if err != nil && first {
@@ -299,6 +343,9 @@ func (p *Presence) Leave(ctx context.Context, c *Client, channel string) {
 		return
 	}
 	p.mu.Lock()
+	if p.scoped(channel) {
+		p.scopedLeave(c)
+	}
 	p.local[k]--
 	last := p.local[k] <= 0
 	if last {
@@ -345,6 +392,18 @@ func (p *Presence) Members(channel string) ([]Member, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state.members(channel, p.cfg.MaxMembers), p.state.count(channel)
+}
+
+// MembersFor is the member list userID sees on the channel: on a channel
+// scoped to contacts, their online contacts and themselves; elsewhere
+// Members'.
+func (p *Presence) MembersFor(channel, userID string) []Member {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.scoped(channel) {
+		return p.scopedMembers(userID, p.cfg.MaxMembers)
+	}
+	return p.state.members(channel, p.cfg.MaxMembers)
 }
 
 // Online reports whether the user is a member of the channel.
