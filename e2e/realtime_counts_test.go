@@ -146,3 +146,37 @@ func TestConversationUpdatedCountsMatchTheReadModel(t *testing.T) {
 		check(step, conv)
 	}
 }
+
+// While a node has no connection at all it delivers nothing, and the counts
+// it keeps in memory miss those events: the next listener must still get the
+// counts the API gives, not the old ones plus the new messages.
+func TestConversationUpdatedCountsAfterANodeWithoutListeners(t *testing.T) {
+	env := rtStart(t)
+	alice, bob := env.Token("alice"), env.Token("bob")
+	conv := rtConv(t, env, alice, "bob")
+	updateAt := func(s *rtSocket, seq uint64) engine.ConversationUpdate {
+		t.Helper()
+		var got engine.ConversationUpdate
+		s.nextWhere("conversation.updated", func(f rtFrame) bool {
+			var u engine.ConversationUpdate
+			f.decode(t, &u)
+			got = u
+			return u.Seq == seq
+		})
+		return got
+	}
+	s := rtDial(t, env)
+	s.subscribe(env, alice, "private-user.alice")
+	m1 := rtSend(t, env, bob, conv, "m1")
+	if u := updateAt(s, m1.Seq); u.Conversation.UnreadCount != 1 || u.Summary.UnreadTotal != 1 {
+		t.Fatalf("after m1: unread %d, total %d; want 1, 1", u.Conversation.UnreadCount, u.Summary.UnreadTotal)
+	}
+	rtCloseAndWait(t, env, s, 0)
+	rtSend(t, env, bob, conv, "m2") // nobody connected: not delivered
+	s2 := rtDial(t, env)
+	s2.subscribe(env, alice, "private-user.alice")
+	m3 := rtSend(t, env, bob, conv, "m3")
+	if u := updateAt(s2, m3.Seq); u.Conversation.UnreadCount != 3 || u.Summary.UnreadTotal != 3 {
+		t.Fatalf("after m3: unread %d, total %d; want 3, 3 (the API's)", u.Conversation.UnreadCount, u.Summary.UnreadTotal)
+	}
+}

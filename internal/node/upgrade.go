@@ -149,5 +149,8 @@ func (m *Node) rebuildAndSwap(ctx context.Context) (err error) {
 	// memory of recent events says of them came from the old ones.
 	m.recent.Reset()
 	m.members.Reset()
+	if m.rt != nil {
+		m.rt.dispatcher.Reset() // its counts missed the events the rebuild applied
+	}
 	return nil
 }

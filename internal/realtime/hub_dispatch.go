@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync/atomic"
+
 	"parley/engine"
 )
 
@@ -50,9 +52,12 @@ type Dispatcher struct {
 	queue     chan []rendered
 	onRemoved func(ctx context.Context, conversationID, userID string)
 	unread    *unreadMemory
-	logger    *slog.Logger
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// stale says the memory of counts missed events (a batch not
+	// delivered, a swapped read model): the next delivery forgets it all.
+	stale  atomic.Bool
+	logger *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // rendered is an accepted event with its wire JSON, made once.
@@ -83,7 +88,9 @@ func (d *Dispatcher) OnCommit(events []engine.Event) {
 	if d.hub.Connections() == 0 {
 		// Nobody to deliver to. A client that connects later subscribes
 		// after these events were committed: SSE replays them from the
-		// checkpoint, sockets catch up with delta.
+		// checkpoint, sockets catch up with delta. The counts in memory
+		// did not follow these events.
+		d.stale.Store(true)
 		return
 	}
 	batch := make([]rendered, 0, len(events))
@@ -91,6 +98,7 @@ func (d *Dispatcher) OnCommit(events []engine.Event) {
 		data, err := engine.Marshal(engine.Wire(ev))
 		if err != nil {
 			d.logger.Error("render event", "seq", ev.Seq, "err", err)
+			d.stale.Store(true)
 			continue
 		}
 		r := rendered{ev: ev, data: data}
@@ -126,14 +134,20 @@ func (d *Dispatcher) Run() {
 	}
 }
 
+// Reset makes the dispatcher forget the counts it keeps, as when the read
+// model was replaced by a rebuild whose events it never saw.
+func (d *Dispatcher) Reset() { d.stale.Store(true) }
+
 // Close stops Run; batches still queued are not delivered per user (their
 // conversation-channel messages went out already).
 func (d *Dispatcher) Close() { d.cancel() }
 
 // deliver publishes a batch's per-user messages.
 func (d *Dispatcher) deliver(ctx context.Context, batch []rendered) {
-	if d.hub.Connections() == 0 {
+	if d.stale.Swap(false) || d.hub.Connections() == 0 {
 		clear(d.unread.users)
+	}
+	if d.hub.Connections() == 0 {
 		return // nobody on this node to tell
 	}
 	// Who listens, per conversation; the memory follows every event before
@@ -184,6 +198,7 @@ func (d *Dispatcher) heardMembers(ctx context.Context, conv string) []string {
 		if ctx.Err() == nil {
 			d.logger.Error("participants", "conversation", conv, "err", err)
 		}
+		d.stale.Store(true) // this conversation's events reach nobody's counts
 		return nil
 	}
 	var out []string
