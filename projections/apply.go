@@ -187,7 +187,7 @@ func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error
 	// Every other member's unread count grows by itself: it is the
 	// ordinals after their anchor. Only the sender's anchor changes.
 	c.messageCount++
-	c.lastMessageSeq, c.lastActivitySeq, c.lastActivityAt = ev.Seq, ev.Seq, at
+	c.lastMessageSeq, c.lastMessageID, c.lastActivitySeq, c.lastActivityAt = ev.Seq, ev.ID.String(), ev.Seq, at
 	c.touch(ev.Seq)
 	m.ownAfter++
 	tx.st.changed(c, ev.ActorID, m)
@@ -250,20 +250,26 @@ func applyRead(tx *Tx, ev engine.Event, d engine.ConversationReadData) (string, 
 	if err != nil || reason != "" {
 		return reason, err
 	}
-	var seq, ord uint64
-	if found, err := tx.scan(`SELECT seq, ord FROM messages WHERE id = ? AND conversation_id = ?`,
-		[]any{d.MessageID, ev.ConversationID}, &seq, &ord); err != nil || !found {
-		return skipUnknownMessage, err
+	// A marker mostly moves to the newest message, which the projector
+	// knows without a read.
+	seq, ord := c.lastMessageSeq, c.messageCount
+	if d.MessageID == "" || d.MessageID != c.lastMessageID {
+		if found, err := tx.scan(`SELECT seq, ord FROM messages WHERE id = ? AND conversation_id = ?`,
+			[]any{d.MessageID, ev.ConversationID}, &seq, &ord); err != nil || !found {
+			return skipUnknownMessage, err
+		}
 	}
 	if seq <= m.lastReadSeq {
 		return skipNotForward, nil
 	}
-	// The reader's own messages after the new marker: usually none, as a
-	// marker mostly moves to the newest message.
+	// The reader's own messages after the new marker: none when it moves to
+	// the newest message, as it mostly does.
 	var own uint64
-	if _, err := tx.scan(`SELECT count(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id = ?`,
-		[]any{ev.ConversationID, seq, ev.ActorID}, &own); err != nil {
-		return "", err
+	if ord < c.messageCount {
+		if _, err := tx.scan(`SELECT count(*) FROM messages WHERE conversation_id = ? AND seq > ? AND sender_id = ?`,
+			[]any{ev.ConversationID, seq, ev.ActorID}, &own); err != nil {
+			return "", err
+		}
 	}
 	at := engine.FormatTime(ev.At)
 	if _, err := tx.exec(`INSERT INTO message_reads (read_seq, conversation_id, user_id, from_seq, to_seq, read_at)

@@ -45,6 +45,7 @@ type convState struct {
 	messageCount    uint64 // the latest message ordinal
 	maxDeletedOrd   uint64 // the highest ordinal of a deleted message
 	lastMessageSeq  uint64
+	lastMessageID   string // the id of the message at lastMessageSeq
 	lastActivitySeq uint64
 	lastActivityAt  string
 	lastEventSeq    uint64
@@ -115,8 +116,10 @@ func (t *Tx) conv(id string) (*convState, error) {
 		return c, nil
 	}
 	c := &convState{}
-	found, err := t.scan(`SELECT message_count, max_deleted_ord, last_message_seq, last_activity_seq, last_activity_at, last_event_seq FROM conversations WHERE id = ?`,
-		[]any{id}, &c.messageCount, &c.maxDeletedOrd, &c.lastMessageSeq, &c.lastActivitySeq, &c.lastActivityAt, &c.lastEventSeq)
+	found, err := t.scan(`SELECT message_count, max_deleted_ord, last_message_seq,
+		coalesce((SELECT m.id FROM messages m WHERE m.seq = c.last_message_seq), ''), last_activity_seq, last_activity_at, last_event_seq
+		FROM conversations c WHERE id = ?`,
+		[]any{id}, &c.messageCount, &c.maxDeletedOrd, &c.lastMessageSeq, &c.lastMessageID, &c.lastActivitySeq, &c.lastActivityAt, &c.lastEventSeq)
 	if err != nil {
 		return nil, err
 	}
