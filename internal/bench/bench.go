@@ -51,12 +51,12 @@ Workloads:
             its room's sockets
   bigroom   closed-loop sends from 1, then 8 HTTP senders (each for --duration, at most 5 s)
             into one conversation of --bigroom-members members, --bigroom-connected of them
-            with subscribed sockets and the rest offline (a notification each), and the same
+            with subscribed sockets and the rest offline (notifications on), and the same
             sends into a 2-member conversation (the other member connected) on the same
             server as the reference: latency to the sockets, lost, server CPU per send until
             the server has drained what the sends left, and the big room's extra.cpu_ratio
-            to the reference. Not in standard: at default sizes it takes about 1.5 minutes,
-            most of it the server making the offline members' notifications
+            to the reference. Not in standard: it sets up a room of 1,000 users and
+            their sockets before its four windows
   soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
             then the server's goroutines and heap compared with before the load
   standard  every workload but soak and bigroom, with sizes that finish in a few minutes
