@@ -190,3 +190,17 @@ func FuzzListCursor(f *testing.F) {
 		}
 	})
 }
+
+// An event whose data is not JSON is refused, not handed to the projector.
+func TestDecodeEventRefusesDataThatIsNotJSON(t *testing.T) {
+	for _, data := range []string{`{"body":"x",}`, `{"body":}`, `{"body":"x"`, `[1,]`} {
+		raw := []byte(`{"type":"message.sent","id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","data":` + data + `}`)
+		if ev, err := DecodeEvent(raw, 3); err == nil {
+			t.Errorf("data %s decoded as %+v, want an error", data, ev)
+		}
+	}
+	raw := []byte(`{"type":"message.sent","id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","data":{"body":"x","client_temp_id":"t"}}`)
+	if _, err := DecodeEvent(raw, 3); err != nil {
+		t.Errorf("valid event: %v", err)
+	}
+}

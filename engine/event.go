@@ -6,6 +6,7 @@ package engine
 
 import (
 	"bytes"
+	stdjson "encoding/json"
 	"fmt"
 	"time"
 
@@ -134,8 +135,10 @@ func DecodeEvent(raw []byte, seq uint64) (Event, error) {
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return Event{}, err
 	}
-	// The decoder takes data's raw bytes without checking them.
-	if len(e.Data) > 0 && !json.Valid(e.Data) {
+	// The decoder takes data's raw bytes without checking them. The standard
+	// library checks them with a scanner; go-json's Valid decodes them into
+	// maps, which costs a rebuild a tenth of its time.
+	if len(e.Data) > 0 && !stdjson.Valid(e.Data) {
 		return Event{}, fmt.Errorf("event seq %d: data is not valid JSON", seq)
 	}
 	e.Seq = seq

@@ -25,12 +25,19 @@ const RebuildBatch = 10000
 func Rebuild(ctx context.Context, db *DB, read RangeReader, from, to uint64, progress Progress) error {
 	start := max(from, db.Applied()+1)
 	if start > to {
-		return nil
+		return createDeferredIndexes(ctx, db)
+	}
+	total := to - start + 1
+	// A large rebuild (larger than what the database holds already) builds
+	// the secondary indexes no apply reads once, at its end.
+	if total >= deferIndexMin && total >= start {
+		if err := dropDeferredIndexes(ctx, db); err != nil {
+			return err
+		}
 	}
 	p := NewProjector(db, nil, ProjectorConfig{BatchMax: RebuildBatch})
 	defer p.cache.close()
 	began := time.Now()
-	total := to - start + 1
 	// The log is read and decoded on this goroutine while the previous batch
 	// is applied on another: the two halves share the cores.
 	rctx, cancel := context.WithCancel(ctx)
@@ -71,5 +78,5 @@ func Rebuild(ctx context.Context, db *DB, read RangeReader, from, to uint64, pro
 	if got := db.Applied(); got < to {
 		return fmt.Errorf("rebuild stopped at seq %d, want %d", got, to)
 	}
-	return nil
+	return createDeferredIndexes(ctx, db)
 }
