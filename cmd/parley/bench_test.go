@@ -91,7 +91,8 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 		}
 	}
 	// bigroom: the 2-member reference and the big room at 1 and 8 senders,
-	// every delivery made, each big room with its CPU ratio to the reference.
+	// every delivery made, each big room with its CPU ratio to the reference
+	// and the floor server's CPU per send in the same two rooms.
 	if b := got["bigroom"]; len(b) != 4 {
 		t.Fatalf("bigroom results = %+v", b)
 	}
@@ -103,9 +104,20 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 		if ratio, ok := r.Extra["cpu_ratio"].(float64); room == "big" && (!ok || ratio <= 0) {
 			t.Fatalf("bigroom %v without its CPU ratio: %+v", r.Params, r.Extra)
 		}
+		// The same rooms on the forwarding-only floor server.
+		f, ok1 := r.Extra["floor_cpu_us_per_send"].(float64)
+		f0, ok2 := r.Extra["floor_cpu_us_per_send_reference"].(float64)
+		if room == "big" && (!ok1 || !ok2 || f <= 0 || f0 <= 0) {
+			t.Fatalf("bigroom %v without the floor's figures: %+v", r.Params, r.Extra)
+		}
 	}
 	if r := got["replay"]; len(r) != 1 || r[0].EventsPerS <= 0 || r[0].Params["events"].(float64) < 3000 {
 		t.Fatalf("replay result = %+v", r)
+	}
+	// The replay's own peak memory (what it reports), not the harness's that
+	// a child's rusage would include: the harness holds the whole log's fill.
+	if mib, ok := got["replay"][0].Extra["peak_rss_mib"].(float64); !ok || mib <= 0 {
+		t.Fatalf("replay without its peak memory: %+v", got["replay"][0].Extra)
 	}
 	if c := got["ceiling"]; len(c) != 5 {
 		t.Fatalf("ceiling results = %+v", c)

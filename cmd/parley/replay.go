@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"parley/internal/profiling"
 	"parley/projections"
 )
 
@@ -72,7 +73,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	n := *to - min(start, *to+1) + 1
 	secs := time.Since(began).Seconds()
-	fmt.Fprintf(stdout, "replayed %d events (seq %d..%d) into %s in %.2fs: %.0f events/s\n", n, start, *to, *out, secs, float64(n)/max(secs, 1e-9))
+	fmt.Fprintf(stdout, "replayed %d events (seq %d..%d) into %s in %.2fs: %.0f events/s, peak RSS %d MiB\n",
+		n, start, *to, *out, secs, float64(n)/max(secs, 1e-9), profiling.PeakRSSKiB()/1024)
 	return nil
 }
 

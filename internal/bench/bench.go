@@ -55,8 +55,10 @@ Workloads:
             sends into a 2-member conversation (the other member connected) on the same
             server as the reference: latency to the sockets, lost, server CPU per send until
             the server has drained what the sends left, and the big room's extra.cpu_ratio
-            to the reference. Not in standard: it sets up a room of 1,000 users and
-            their sockets before its four windows
+            to the reference; then the same two rooms' sends on the forwarding-only floor
+            server (see ceiling), with extra.extra_cpu_over_floor: the big room's CPU
+            beyond the reference's over the floor's. Not in standard: it sets up a room
+            of 1,000 users and their sockets before its windows
   soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
             then the server's goroutines and heap compared with before the load
   standard  every workload but soak and bigroom, with sizes that finish in a few minutes

@@ -22,7 +22,13 @@ var bigroomSenders = []int{1, 8}
 // (a notification each), and the same sends into a 2-member conversation
 // (the other member connected) on the same server as the reference. Each
 // big-room result carries extra.cpu_ratio: its server CPU per send over the
-// reference's at the same senders.
+// reference's at the same senders. The same two rooms (1 and c.BigConnected
+// sockets) then get the same sends on the fanout transport floor's
+// forwarding-only server, and the big-room result carries what the floor
+// spent per send in each (extra.floor_cpu_us_per_send, _reference) and
+// extra.extra_cpu_over_floor: what a big-room send costs Parley beyond the
+// reference's over what it costs the floor beyond its reference, the
+// deliveries' own cost against the bare transport's.
 func benchBigroom(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result, error) {
 	if c.BigMembers < 2 || c.BigConnected < 1 || c.BigConnected > c.BigMembers-1 {
 		return nil, fmt.Errorf("--bigroom-members %d and --bigroom-connected %d: want at least 2 members and 1 to members-1 connected (the sender has no socket)",
@@ -47,6 +53,21 @@ func benchBigroom(ctx context.Context, c benchConfig, stderr io.Writer) ([]Resul
 		return nil, err
 	}
 	defer big.close()
+	fs, err := startFloorServer(ctx, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("fanout transport floor: %w", err)
+	}
+	defer fs.Stop()
+	fref, err := newFloorRig(ctx, fs, "fref", []int{1})
+	if err != nil {
+		return nil, err
+	}
+	defer fref.close()
+	fbig, err := newFloorRig(ctx, fs, "fbig", []int{c.BigConnected})
+	if err != nil {
+		return nil, err
+	}
+	defer fbig.close()
 	c.Duration = min(c.Duration, bigroomWindow)
 	var out []Result
 	for _, n := range bigroomSenders {
@@ -59,8 +80,20 @@ func benchBigroom(ctx context.Context, c benchConfig, stderr io.Writer) ([]Resul
 		if err != nil {
 			return nil, err
 		}
+		f0, err := fref.run(ctx, c, 0)
+		if err != nil {
+			return nil, err
+		}
+		f1, err := fbig.run(ctx, c, 0)
+		if err != nil {
+			return nil, err
+		}
 		if r0.ServerCPUUsPerSend > 0 {
 			r1.Extra["cpu_ratio"] = r1.ServerCPUUsPerSend / r0.ServerCPUUsPerSend
+		}
+		r1.Extra["floor_cpu_us_per_send"], r1.Extra["floor_cpu_us_per_send_reference"] = f1.ServerCPUUsPerSend, f0.ServerCPUUsPerSend
+		if d := f1.ServerCPUUsPerSend - f0.ServerCPUUsPerSend; d > 0 {
+			r1.Extra["extra_cpu_over_floor"] = (r1.ServerCPUUsPerSend - r0.ServerCPUUsPerSend) / d
 		}
 		out = append(out, r0, r1)
 	}

@@ -202,6 +202,37 @@ func benchFloor(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result,
 	if len(rates) == 0 || c.FanConvs <= 0 || c.Subscribers <= 0 {
 		return nil, nil
 	}
+	s, err := startFloorServer(ctx, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	sockets := make([]int, c.FanConvs)
+	for k := range sockets {
+		sockets[k] = c.Subscribers
+	}
+	rig, err := newFloorRig(ctx, s, "floor", sockets)
+	if err != nil {
+		return nil, err
+	}
+	defer rig.close()
+	c.Duration = min(c.Duration, floorDuration)
+	var out []Result
+	for _, rate := range rates {
+		res, err := rig.run(ctx, c, rate)
+		if err != nil {
+			return nil, err
+		}
+		res.Workload = "ceiling"
+		res.Params["what"] = "fanout_transport_floor"
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// startFloorServer starts the floor server in a child process (its CPU time
+// is its own) and waits until it answers.
+func startFloorServer(ctx context.Context, stderr io.Writer) (*benchServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -217,49 +248,47 @@ func benchFloor(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result,
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	defer s.Stop()
 	s.pid = s.cmd.Process.Pid
 	if err := s.waitHealthy(ctx, 30*time.Second); err != nil {
+		s.Stop()
 		return nil, err
 	}
+	return s, nil
+}
+
+// newFloorRig makes rooms on the floor server, prefix0, prefix1, ..., room k
+// with sockets[k] subscribed sockets, each read by the rig.
+func newFloorRig(ctx context.Context, s *benchServer, prefix string, sockets []int) (*fanoutRig, error) {
 	rctx, cancel := context.WithCancel(context.Background())
 	rig := &fanoutRig{s: s, cancel: cancel}
-	defer rig.close()
 	sctx, scancel := context.WithTimeout(ctx, time.Minute) // the sockets' setup
 	defer scancel()
-	for k := range c.FanConvs {
-		rig.rooms = append(rig.rooms, fanoutRoom{id: fmt.Sprint("floor", k), sender: "floor"})
-		for range c.Subscribers {
+	for k, n := range sockets {
+		rig.rooms = append(rig.rooms, fanoutRoom{id: fmt.Sprint(prefix, k), sender: "floor"})
+		for range n {
 			pc, err := s.dialPusher(sctx, "floor")
 			if err != nil {
+				rig.close()
 				return nil, err
 			}
 			rig.conns = append(rig.conns, pc)
 			channel := "private-conversation." + rig.rooms[k].id
 			if err := pc.write(sctx, map[string]any{"event": "pusher:subscribe", "data": map[string]any{"channel": channel}}); err != nil {
+				rig.close()
 				return nil, err
 			}
 			f, err := pc.read(sctx)
 			if err != nil {
+				rig.close()
 				return nil, fmt.Errorf("floor subscribe: %w", err)
 			}
 			if f.Event != "pusher_internal:subscription_succeeded" {
+				rig.close()
 				return nil, fmt.Errorf("floor subscribe: got %q", f.Event)
 			}
 			rig.wg.Add(1)
 			go rig.readLoop(rctx, pc)
 		}
 	}
-	c.Duration = min(c.Duration, floorDuration)
-	var out []Result
-	for _, rate := range rates {
-		res, err := rig.run(ctx, c, rate)
-		if err != nil {
-			return nil, err
-		}
-		res.Workload = "ceiling"
-		res.Params["what"] = "fanout_transport_floor"
-		out = append(out, res)
-	}
-	return out, nil
+	return rig, nil
 }

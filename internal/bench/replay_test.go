@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"parley/internal/profiling"
 	"parley/projections"
 	"parley/streams"
 )
@@ -47,36 +48,5 @@ func BenchmarkReplay(b *testing.B) {
 		db.Close()
 	}
 	b.ReportMetric(float64(last)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(peakRSSKiB())/1024, "peak_rss_MiB")
-}
-
-// peakRSSKiB reads VmHWM, the process's peak resident set, in KiB.
-func peakRSSKiB() int64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	var kib int64
-	for _, line := range splitLines(string(raw)) {
-		if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kib); err == nil {
-			return kib
-		}
-	}
-	return 0
-}
-
-func splitLines(s string) []string {
-	var out []string
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i] != '\n' {
-			i++
-		}
-		out = append(out, s[:i])
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
-	}
-	return out
+	b.ReportMetric(float64(profiling.PeakRSSKiB())/1024, "peak_rss_MiB")
 }
