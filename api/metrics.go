@@ -63,6 +63,8 @@ var (
 	descDeltaHits       = desc("delta_cache_hits_total", "Deltas answered from the recent-events memory.")
 	descDeltaMisses     = desc("delta_cache_misses_total", "Deltas read from the log.")
 	descUptime          = desc("uptime_seconds", "Seconds since this node started.")
+	descDegraded        = desc("degraded", "1 while a component keeps the node from being ready (reason: projector_paused, ...); absent otherwise.", "component", "reason")
+	descDegradedFails   = desc("degraded_failures", "Failures reported since the component's degraded state began (a paused projector's retries).", "component", "reason")
 )
 
 // Collect takes a stats snapshot and sends it as metrics.
@@ -133,4 +135,8 @@ func (sc statsCollector) Collect(ch chan<- prometheus.Metric) {
 	c(descDeltaHits, st.DeltaCache.Hits)
 	c(descDeltaMisses, st.DeltaCache.Misses)
 	g(descUptime, float64(st.UptimeSeconds))
+	for _, d := range st.Degraded {
+		g(descDegraded, 1, d.Component, d.Reason)
+		g(descDegradedFails, float64(d.Failures), d.Component, d.Reason)
+	}
 }

@@ -30,7 +30,29 @@ type OpsStats struct {
 	// DeltaCache counts the deltas answered from the recent-events memory
 	// (hits) and from the log (misses).
 	DeltaCache engine.RecentStats `json:"delta_cache"`
+	// Degraded lists what keeps the node from being ready, oldest first;
+	// empty when nothing does.
+	Degraded []Condition `json:"degraded"`
 }
+
+// Condition is one way the node is degraded, while it lasts.
+type Condition struct {
+	Component string `json:"component"`
+	Reason    string `json:"reason"`
+	Detail    string `json:"detail"`
+	Since     string `json:"since"`
+	// Failures counts the reports since it began (a paused projector's
+	// retries).
+	Failures int `json:"failures"`
+}
+
+// NotReady is the error a readiness check returns: Reason is a stable code
+// (/readyz's reason), Detail the particulars.
+type NotReady struct {
+	Reason, Detail string
+}
+
+func (e *NotReady) Error() string { return e.Reason + ": " + e.Detail }
 
 // StreamStats is one JetStream stream.
 type StreamStats struct {

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -130,7 +131,12 @@ func (s *Server) routes() {
 func (s *Server) readyz(c echo.Context) error {
 	if s.ready != nil {
 		if err := s.ready(); err != nil {
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			body := map[string]string{"status": "unavailable", "reason": "not_ready", "detail": err.Error()}
+			var nr *NotReady
+			if errors.As(err, &nr) {
+				body["reason"], body["detail"] = nr.Reason, nr.Detail
+			}
+			return c.JSON(http.StatusServiceUnavailable, body)
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

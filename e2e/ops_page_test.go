@@ -32,6 +32,7 @@ type opsPageResult struct {
 	ChartPoints       int      `json:"chartPoints"`
 	LagChartPoints    int      `json:"lagChartPoints"`
 	Connections       string   `json:"connections"`
+	Health            string   `json:"health"`
 	Screenshot        string   `json:"screenshot"`
 	Foreign           []string `json:"foreign"`
 	ConsoleErrors     []string `json:"consoleErrors"`
@@ -102,6 +103,9 @@ func TestOpsPageInChromium(t *testing.T) {
 	}
 	if res.ProjectionRows != 2 || res.ChartPoints < 3 || res.LagChartPoints < 3 || res.Connections != "1" {
 		t.Fatalf("projections %d, chart points %d/%d, connections %q", res.ProjectionRows, res.ChartPoints, res.LagChartPoints, res.Connections)
+	}
+	if res.Health != "ready" {
+		t.Fatalf("health %q, want ready", res.Health)
 	}
 	if len(res.Foreign) > 0 {
 		t.Fatalf("the page reached outside the server: %v", res.Foreign)

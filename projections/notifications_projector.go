@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/engine"
@@ -27,6 +28,17 @@ type Notifications struct {
 	pause   sync.Mutex // held while a batch commits, and by a swap (Pause)
 
 	observe func([]notify.WindowUpdate) // set before Run
+
+	paused  func(error) // set before Run: a batch failed to apply
+	resumed func()      // set before Run: a batch committed
+	failing atomic.Bool // the tail failed since the last commit
+}
+
+// OnPause makes the projector report each batch that fails to apply
+// (rolled back, retried from the checkpoint a second later) to paused, and
+// each committed batch to resumed. Call it before Run.
+func (n *Notifications) OnPause(paused func(error), resumed func()) {
+	n.paused, n.resumed = paused, resumed
 }
 
 // OnWindows makes the projector report to fn, after each committed batch,
@@ -85,7 +97,13 @@ func (n *Notifications) Run(ctx context.Context, tail TailFunc, logger *slog.Log
 		if err == nil || errors.Is(err, errCheckpointMoved) {
 			continue // the database was swapped: start again at once
 		}
-		logger.Warn("notifications projector restarting", "err", err)
+		var ae *ApplyError
+		switch {
+		case errors.As(err, &ae) && n.paused != nil:
+			n.paused(err)
+		case n.failing.CompareAndSwap(false, true): // once until the next commit
+			logger.Warn("notifications projector restarting", "err", err)
+		}
 		t := time.NewTimer(time.Second)
 		select {
 		case <-ctx.Done():
@@ -119,6 +137,12 @@ func (n *Notifications) follow(ctx context.Context, tail TailFunc) error {
 				n.observe(*ups)
 			}
 			n.setApplied(after)
+		}
+		if err == nil {
+			n.failing.Store(false)
+			if n.resumed != nil {
+				n.resumed()
+			}
 		}
 		return err
 	})

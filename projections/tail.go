@@ -22,6 +22,15 @@ const idleCheck = 500 * time.Millisecond
 // asked every idleCheck while idle) says so; an error when the tail ends or
 // apply fails. apply runs without ctx's cancellation, so a batch in hand
 // when ctx ends is still committed.
+// ApplyError is a batch that failed to apply and was rolled back (SQLite
+// could not write it), as opposed to a failure of the log's tail.
+type ApplyError struct{ Err error }
+
+func (e *ApplyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the apply function's error.
+func (e *ApplyError) Unwrap() error { return e.Err }
+
 func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop func() bool, apply func(context.Context, []engine.Event) error) error {
 	tailCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -66,7 +75,7 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop 
 			}
 		}
 		if err := apply(context.WithoutCancel(ctx), batch); err != nil {
-			return err
+			return &ApplyError{Err: err}
 		}
 	}
 }

@@ -89,6 +89,13 @@ function pointOf(st) {
 function render(st) {
   setText('node', 'node ' + st.node);
   setText('uptime', 'up ' + duration(st.uptime_seconds));
+  // What keeps the node from being ready (a paused projector), or "ready".
+  const degraded = st.degraded || [];
+  const health = document.getElementById('health');
+  health.textContent = degraded.length === 0 ? 'ready' : 'degraded: ' + degraded.map((c) =>
+    c.component + ' ' + c.reason + ' since ' + new Date(c.since).toLocaleTimeString() +
+    ' (' + fmt(c.failures) + ' failures): ' + c.detail).join('; ');
+  health.className = degraded.length === 0 ? 'health ok' : 'health bad';
   const p = pointOf(st);
   setText('t-eps', fmt(p.events_per_second));
   setText('t-lag', fmt(sum(p.projection_lag)));

@@ -53,6 +53,7 @@ try {
   out.chartPoints = await page.locator('#chart-throughput circle.pt').count();
   out.lagChartPoints = await page.locator('#chart-lag circle.pt').count();
   out.connections = await page.locator('#t-conns').innerText();
+  out.health = await page.locator('#health').innerText();
   await page.screenshot({ path: shot, fullPage: true });
   out.screenshot = shot;
   console.log(JSON.stringify(out));

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/api"
@@ -129,22 +130,25 @@ type Node struct {
 	Config Config
 	Logger *slog.Logger
 
-	conn     *streams.Conn
-	db       *projections.DB
-	ln       net.Listener
-	http     *http.Server
-	api      *api.Server
-	projMu   sync.Mutex // guards proj and closing against the upgrade
-	proj     *projRunner
-	closing  bool
-	fail     chan error // a component that stopped by itself
-	httpDone chan error
-	upgrade  *upgrader
-	rt       *liveParts
-	ops      *opsRuntime          // notifications, webhooks, stats (ops_runtime.go)
-	recent   *engine.RecentEvents // recent events for deltas, fed by the projector
-	members  *engine.Members      // conversations' participants for dispatch and notifications, fed by the projector
-	webhooks *webhook.Sender      // every webhook the node sends: notifications' and the Pusher apps'
+	conn    *streams.Conn
+	db      *projections.DB
+	ln      net.Listener
+	http    *http.Server
+	api     *api.Server
+	projMu  sync.Mutex // guards proj and closing against the upgrade
+	proj    *projRunner
+	closing bool
+	health  *health
+	// tailFailing is set by the projector's first failure to follow the
+	// log and cleared by its next commit: one log line per series.
+	tailFailing atomic.Bool
+	httpDone    chan error
+	upgrade     *upgrader
+	rt          *liveParts
+	ops         *opsRuntime          // notifications, webhooks, stats (ops_runtime.go)
+	recent      *engine.RecentEvents // recent events for deltas, fed by the projector
+	members     *engine.Members      // conversations' participants for dispatch and notifications, fed by the projector
+	webhooks    *webhook.Sender      // every webhook the node sends: notifications' and the Pusher apps'
 }
 
 // Run starts everything and returns once the engine serves.
@@ -156,6 +160,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		m.Logger = slog.Default()
 	}
 	m.recent = engine.NewRecentEvents()
+	m.health = newHealth(m.Logger)
 	m.members = engine.NewMembers(func(ctx context.Context, id string) ([]engine.Participant, error) {
 		return m.db.Participants(ctx, id)
 	})
@@ -215,7 +220,6 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		return err
 	}
 	log := m.conn.Log()
-	m.fail = make(chan error, 1)
 	m.warmRecent(ctx)
 	m.startProjector()
 	opsAPI, notes, err := m.startOps(ctx)
@@ -261,17 +265,11 @@ func (m *Node) Recent() *engine.RecentEvents { return m.recent }
 // DB is the read-model database.
 func (m *Node) DB() *projections.DB { return m.db }
 
-// Done reports a component that stopped on its own (an error, or nil).
+// Done reports the HTTP server stopping on its own. Nothing else stops the
+// node: a component that fails degrades it (see health) and recovers.
 func (m *Node) Done() <-chan error {
 	out := make(chan error, 1)
-	go func() {
-		select {
-		case err := <-m.fail:
-			out <- err
-		case err := <-m.httpDone:
-			out <- fmt.Errorf("http stopped: %w", err)
-		}
-	}()
+	go func() { out <- fmt.Errorf("http stopped: %w", <-m.httpDone) }()
 	return out
 }
 

@@ -70,6 +70,8 @@ func (m *Node) startOps(ctx context.Context) (*api.Ops, *notify.NotificationServ
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	o.cancel = cancel
 	m.ops = o
+	o.view.OnPause(func(err error) { m.health.set(notificationsComponent, ReasonProjectorPaused, err) },
+		func() { m.health.clear(notificationsComponent) })
 	o.goRun(func() { o.view.Run(runCtx, o.notifs.Log().Tail, m.Logger.With("component", "notifications-projector")) })
 	for _, q := range []*streams.WorkQueue{o.notifyQ, o.hookQ} {
 		if q != nil {
@@ -153,32 +155,37 @@ func (m *Node) stopOps() {
 	m.ops = nil
 }
 
-// ready is /readyz: NATS connected, JetStream answering, projections within
-// --ready-max-lag of their streams.
+// ready is /readyz: nothing degraded (see health), NATS connected,
+// JetStream answering, projections within --ready-max-lag of their streams.
+// Its error is an *api.NotReady carrying the reason.
 func (m *Node) ready() error {
+	if conds := m.health.list(); len(conds) > 0 {
+		c := conds[0]
+		return &api.NotReady{Reason: c.Reason, Detail: c.Component + ": " + c.Detail}
+	}
 	if !m.conn.Connected() {
-		return fmt.Errorf("nats: not connected")
+		return &api.NotReady{Reason: ReasonLogUnavailable, Detail: "nats: not connected"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := m.conn.JetStreamReady(ctx); err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return &api.NotReady{Reason: ReasonLogUnavailable, Detail: "jetstream: " + err.Error()}
 	}
 	last, err := m.conn.Log().LastSeq(ctx)
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return &api.NotReady{Reason: ReasonLogUnavailable, Detail: "jetstream: " + err.Error()}
 	}
 	limit := uint64(m.Config.ReadyMaxLag)
 	if lag := last - min(last, m.db.Applied()); lag > limit {
-		return fmt.Errorf("projection messages is %d events behind", lag)
+		return &api.NotReady{Reason: ReasonProjectionBehind, Detail: fmt.Sprintf("projection messages is %d events behind", lag)}
 	}
 	if o := m.ops; o != nil {
 		nlast, err := o.notifs.Log().LastSeq(ctx)
 		if err != nil {
-			return fmt.Errorf("jetstream: %w", err)
+			return &api.NotReady{Reason: ReasonLogUnavailable, Detail: "jetstream: " + err.Error()}
 		}
 		if lag := nlast - min(nlast, o.view.Applied()); lag > limit {
-			return fmt.Errorf("projection notifications is %d events behind", lag)
+			return &api.NotReady{Reason: ReasonProjectionBehind, Detail: fmt.Sprintf("projection notifications is %d events behind", lag)}
 		}
 	}
 	return nil

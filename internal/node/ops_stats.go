@@ -59,6 +59,10 @@ func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
 		st.AppWebhooks.ExpiredDropped = m.rt.appHooks.dropped.Load()
 	}
 	st.DeltaCache = m.recent.Stats()
+	st.Degraded = m.health.list()
+	if st.Degraded == nil {
+		st.Degraded = []api.Condition{}
+	}
 	if o.hookQ != nil {
 		st.Webhooks.Queue = api.QueueStats(o.hookQ.Stats())
 	}

@@ -15,7 +15,7 @@ import (
 	"parley/engine"
 )
 
-// /readyz answers 503 with the reason while a projection is further behind
+// /readyz answers 503 with the reason (projection_behind) while a projection is further behind
 // its stream than --ready-max-lag, and 200 once it has caught up.
 func TestReadyzFollowsProjectionLag(t *testing.T) {
 	cfg := DefaultConfig()
@@ -25,7 +25,7 @@ func TestReadyzFollowsProjectionLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	readyz := func() (int, string) {
+	readyz := func() (int, string, string) {
 		resp, err := http.Get(m.URL() + "/readyz")
 		if err != nil {
 			t.Fatal(err)
@@ -33,9 +33,9 @@ func TestReadyzFollowsProjectionLag(t *testing.T) {
 		defer resp.Body.Close()
 		var body map[string]string
 		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body["reason"]
+		return resp.StatusCode, body["reason"], body["detail"]
 	}
-	if code, reason := readyz(); code != http.StatusOK {
+	if code, reason, _ := readyz(); code != http.StatusOK {
 		t.Fatalf("a fresh node is not ready: %d %s", code, reason)
 	}
 
@@ -52,8 +52,9 @@ func TestReadyzFollowsProjectionLag(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, reason := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(reason, "messages is 2 events behind") {
-		t.Fatalf("behind by 2 with --ready-max-lag 1: %d %q", code, reason)
+	if code, reason, detail := readyz(); code != http.StatusServiceUnavailable || reason != ReasonProjectionBehind ||
+		!strings.Contains(detail, "messages is 2 events behind") {
+		t.Fatalf("behind by 2 with --ready-max-lag 1: %d %q %q", code, reason, detail)
 	}
 
 	m.projMu.Lock()
@@ -61,7 +62,7 @@ func TestReadyzFollowsProjectionLag(t *testing.T) {
 	m.projMu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		code, reason := readyz()
+		code, reason, _ := readyz()
 		if code == http.StatusOK {
 			break
 		}

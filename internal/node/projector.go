@@ -2,7 +2,7 @@ package node
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"slices"
 	"time"
 
@@ -18,22 +18,70 @@ type projRunner struct {
 
 // startProjector starts a projector on the current database from its
 // checkpoint. Callers hold projMu, except Run before anything else runs.
+//
+// A projector whose batch fails (SQLite could not write: a full disk, an I/O
+// error, a lock held past its busy timeout) does not stop the node: the
+// batch is rolled back, the node is degraded (projector_paused, so /readyz
+// fails and sends answer not_yet_projected), and a new projector starts
+// again from the checkpoint after a backoff, until a batch commits. Nothing
+// is applied twice or skipped: the checkpoint commits with the batch.
 func (m *Node) startProjector() {
-	proj := projections.NewProjector(m.db, m.conn.Log().Tail, projections.ProjectorConfig{
-		OnCommit: m.onCommit, OnBatch: m.feedMemory, Logger: m.Logger.With("component", "projector"),
-	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &projRunner{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		if err := proj.Run(ctx); err != nil && ctx.Err() == nil {
-			select {
-			case m.fail <- fmt.Errorf("projector stopped: %w", err):
-			default:
+		backoff := projectorBackoffMin
+		for {
+			proj := projections.NewProjector(m.db, m.conn.Log().Tail, projections.ProjectorConfig{
+				OnCommit: m.projectorCommitted, OnBatch: m.feedMemory, Logger: m.Logger.With("component", "projector"),
+			})
+			err := proj.Run(ctx)
+			if ctx.Err() != nil {
+				return
 			}
+			var ae *projections.ApplyError
+			switch {
+			case errors.As(err, &ae):
+				if !m.health.has(projectorComponent) {
+					backoff = projectorBackoffMin
+				}
+				m.health.set(projectorComponent, ReasonProjectorPaused, err)
+			case m.tailFailing.CompareAndSwap(false, true): // the first of a series: the next commit ends it
+				backoff = projectorBackoffMin
+				m.Logger.Warn("projector's tail of the log failed: following again", "err", err)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, projectorBackoffMax)
 		}
 	}()
 	m.proj = r
+}
+
+// The projectors' names in the node's health.
+const (
+	projectorComponent     = "messages projector"
+	notificationsComponent = "notifications projector"
+)
+
+// The backoff between a failed projector batch and the next try, doubling
+// from min to max while the failures last.
+const (
+	projectorBackoffMin = 100 * time.Millisecond
+	projectorBackoffMax = 5 * time.Second
+)
+
+// projectorCommitted ends a projector_paused condition (a batch committed)
+// and hands the batch to the realtime side.
+func (m *Node) projectorCommitted(events []engine.Event) {
+	m.health.clear(projectorComponent)
+	m.tailFailing.Store(false)
+	m.onCommit(events)
 }
 
 // warmRecent feeds the memory of recent events with the tail of the log
