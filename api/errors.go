@@ -23,6 +23,7 @@ var statusOf = map[engine.Kind]int{
 	engine.KindInvalid:      http.StatusUnprocessableEntity,
 	engine.KindRateLimited:  http.StatusTooManyRequests,
 	engine.KindUnavailable:  http.StatusServiceUnavailable,
+	engine.KindStorageFull:  http.StatusInsufficientStorage,
 }
 
 // retryable are the 503 codes of a passing state, answered with
@@ -59,8 +60,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	default:
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 	}
-	if status == http.StatusTooManyRequests || (status == http.StatusServiceUnavailable && retryable[code]) {
+	switch {
+	case status == http.StatusTooManyRequests || (status == http.StatusServiceUnavailable && retryable[code]):
 		c.Response().Header().Set("Retry-After", "1")
+	case status == http.StatusInsufficientStorage:
+		c.Response().Header().Set("Retry-After", "30") // space comes back in minutes, not seconds
 	}
 	var body ErrorBody
 	body.Error.Code, body.Error.Message = code, msg

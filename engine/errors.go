@@ -20,6 +20,7 @@ const (
 	KindInvalid                  // 422
 	KindRateLimited              // 429
 	KindUnavailable              // 503
+	KindStorageFull              // 507
 )
 
 // Error is an application error whose code and message may be shown to the
@@ -64,6 +65,14 @@ var (
 	// log could not be asked how far it goes, so "not found" cannot be
 	// told from "not applied yet".
 	ErrLogUnavailable = Errorf(KindUnavailable, "log_unavailable", "the event log cannot be reached; retry shortly")
+	// ErrLogRefused means the log refused or did not acknowledge a write in
+	// time (no quorum, JetStream down or not answering). The write may or may
+	// not be stored; a retry of the same request is safe (a send's
+	// client_temp_id finds it).
+	ErrLogRefused = Errorf(KindUnavailable, "log_unavailable", "the event log is not accepting writes right now; retry shortly with the same request")
+	// ErrStorageFull means the log refused a write because its storage is
+	// full (its disk, or its configured limits).
+	ErrStorageFull = Errorf(KindStorageFull, "storage_full", "the event log's storage is full; retry later with the same request")
 	// ErrNotProjected means the event was stored but the read model has not caught up in time; retrying is safe.
 	ErrNotProjected = Errorf(KindUnavailable, "not_yet_projected", "the change is stored but not yet visible; retry the same request")
 )

@@ -27,7 +27,15 @@ const errDuplicateInProcess = 10158
 type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+
+	appendTimeout time.Duration   // bounds Append's wait for the ack; 0: the caller's ctx only
+	onAppend      func(err error) // set before the first Append: see OnAppend
 }
+
+// OnAppend makes Append report each outcome to fn: nil for a stored event,
+// else the error it returns (engine.ErrStorageFull or engine.ErrLogRefused
+// wrapped, when the log refused it). Call it before the first Append.
+func (l *Log) OnAppend(fn func(err error)) { l.onAppend = fn }
 
 var _ engine.Log = (*Log)(nil)
 
@@ -37,7 +45,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", StreamName, err)
 		}
-		return &Log{js: js, stream: st}, nil
+		return &Log{js: js, stream: st, appendTimeout: cfg.AppendTimeout}, nil
 	}
 	replicas := cfg.Replicas
 	if replicas <= 0 {
@@ -57,13 +65,16 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 		AllowDirect: true,
 		MaxMsgSize:  1 << 20,
 	}
+	if cfg.MaxLogBytes > 0 { // a full log refuses new events rather than dropping old ones
+		scfg.MaxBytes, scfg.Discard = cfg.MaxLogBytes, jetstream.DiscardNew
+	}
 	// A cluster that is still electing its meta leader, or waiting for
 	// enough peers for the replicas, refuses for a while: retry.
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		st, err := js.CreateOrUpdateStream(ctx, scfg)
 		if err == nil {
-			return &Log{js: js, stream: st}, nil
+			return &Log{js: js, stream: st, appendTimeout: cfg.AppendTimeout}, nil
 		}
 		if replicas == 1 && cfg.ClusterName == "" && cfg.URL == "" || time.Now().After(deadline) {
 			return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
@@ -104,7 +115,17 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, key string) (uint64, 
 	if err != nil {
 		return 0, false, err
 	}
-	return publish(ctx, l.js, Subject(ev.ConversationID), ev.Type, raw, key)
+	if l.appendTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.appendTimeout)
+		defer cancel()
+	}
+	seq, dup, err := publish(ctx, l.js, Subject(ev.ConversationID), ev.Type, raw, key)
+	err = classifyAppend(ctx, err)
+	if l.onAppend != nil {
+		l.onAppend(err)
+	}
+	return seq, dup, err
 }
 
 // publish appends one event message and waits for its ack. With a msgID, a

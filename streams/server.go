@@ -32,6 +32,12 @@ type Config struct {
 	Replicas int
 	// DuplicateWindow is how long the stream remembers Nats-Msg-Ids.
 	DuplicateWindow time.Duration
+	// AppendTimeout bounds how long an append waits for the log's ack
+	// before it answers engine.ErrLogRefused; 0 leaves it to the caller.
+	AppendTimeout time.Duration
+	// MaxLogBytes, when above 0, bounds the MESSAGES stream: a full log
+	// refuses new events (engine.ErrStorageFull) and keeps every old one.
+	MaxLogBytes int64
 	// ServerName names the embedded server.
 	ServerName string
 	// Listen, when set ("127.0.0.1:0" for a random port), makes the embedded

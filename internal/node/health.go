@@ -21,6 +21,9 @@ const (
 	// ReasonProjectionBehind: a projection is further behind its stream
 	// than --ready-max-lag.
 	ReasonProjectionBehind = "projection_behind"
+	// ReasonStorageFull: the log refused a write for want of space (its
+	// disk, or --max-log-bytes).
+	ReasonStorageFull = "storage_full"
 )
 
 // health holds the conditions that make a node degraded, each under the
@@ -36,8 +39,9 @@ type health struct {
 // condition is one component's degraded state.
 type condition struct {
 	reason, detail string
-	since          time.Time
+	since, last    time.Time
 	failures       int
+	lapse          time.Duration // > 0: it ends by itself this long after its last report
 }
 
 func newHealth(logger *slog.Logger) *health {
@@ -45,35 +49,54 @@ func newHealth(logger *slog.Logger) *health {
 }
 
 // set records that component is degraded for reason (err says how); the
-// first report logs, later ones only update the detail.
-func (h *health) set(component, reason string, err error) {
+// first report logs, later ones only update the detail. It lasts until
+// clear.
+func (h *health) set(component, reason string, err error) { h.setFor(component, reason, err, 0) }
+
+// setFor is set for a condition nothing may come to clear (writes refused
+// while clients have gone elsewhere): it also ends lapse after its last
+// report.
+func (h *health) setFor(component, reason string, err error, lapse time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := time.Now()
 	if c, ok := h.conds[component]; ok && c.reason == reason {
-		c.detail, c.failures = err.Error(), c.failures+1
+		c.detail, c.failures, c.last = err.Error(), c.failures+1, now
 		return
 	}
-	h.conds[component] = &condition{reason: reason, detail: err.Error(), since: time.Now(), failures: 1}
+	h.conds[component] = &condition{reason: reason, detail: err.Error(), since: now, last: now, failures: 1, lapse: lapse}
 	h.n.Store(int32(len(h.conds)))
 	h.logger.Error("degraded: "+component+" "+reason, "component", component, "reason", reason, "err", err)
 }
 
+// expireLocked ends the conditions whose lapse has passed.
+func (h *health) expireLocked() {
+	for name, c := range h.conds {
+		if c.lapse > 0 && time.Since(c.last) > c.lapse {
+			h.endLocked(name, c, "no failure for "+c.lapse.String())
+		}
+	}
+}
+
+// endLocked removes a condition and logs its end.
+func (h *health) endLocked(component string, c *condition, why string) {
+	delete(h.conds, component)
+	h.n.Store(int32(len(h.conds)))
+	h.logger.Info("recovered: "+component, "component", component, "reason", c.reason, "how", why,
+		"lasted", time.Since(c.since).Round(time.Millisecond), "failures", c.failures)
+}
+
 // clear ends component's condition, if it has one. Cheap when none is held:
-// projectors call it after every commit.
+// projectors call it after every commit, the log after every append.
 func (h *health) clear(component string) {
 	if h.n.Load() == 0 {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c, ok := h.conds[component]
-	if !ok {
-		return
+	if c, ok := h.conds[component]; ok {
+		h.endLocked(component, c, "it worked again")
 	}
-	delete(h.conds, component)
-	h.n.Store(int32(len(h.conds)))
-	h.logger.Info("recovered: "+component, "component", component, "reason", c.reason,
-		"lasted", time.Since(c.since).Round(time.Millisecond), "failures", c.failures)
 }
 
 // has reports whether component is degraded.
@@ -83,6 +106,7 @@ func (h *health) has(component string) bool {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.expireLocked()
 	_, ok := h.conds[component]
 	return ok
 }
@@ -94,6 +118,7 @@ func (h *health) list() []api.Condition {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.expireLocked()
 	out := make([]api.Condition, 0, len(h.conds))
 	for name, c := range h.conds {
 		out = append(out, api.Condition{Component: name, Reason: c.reason, Detail: c.detail,

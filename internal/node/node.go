@@ -35,6 +35,12 @@ type Config struct {
 	Replicas        int
 	DuplicateWindow time.Duration
 	ApplyTimeout    time.Duration
+	// AppendTimeout bounds a write's wait for the log's ack: past it the
+	// request answers 503 log_unavailable.
+	AppendTimeout time.Duration
+	// MaxLogBytes bounds the MESSAGES stream (0: no bound): a full log
+	// refuses writes with 507 storage_full and keeps every event.
+	MaxLogBytes int64
 	// CatchUpWait is how long a lookup that found nothing waits for a
 	// lagging projector to move (engine.ServiceConfig; 0: 2s).
 	CatchUpWait time.Duration
@@ -66,7 +72,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "interval",
-		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, LogLevel: "info",
+		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, AppendTimeout: 2 * time.Second, LogLevel: "info",
 		NATSListen: "127.0.0.1:0", SendRate: 20, SendBurst: 50,
 		RealtimeConfig: DefaultRealtimeConfig(),
 		OpsConfig:      DefaultOpsConfig(),
@@ -97,6 +103,12 @@ func (c Config) Validate() error {
 	if c.ApplyTimeout <= 0 {
 		errs = append(errs, errors.New("--apply-timeout must be positive"))
 	}
+	if c.AppendTimeout <= 0 {
+		errs = append(errs, errors.New("--append-timeout must be positive"))
+	}
+	if c.MaxLogBytes < 0 {
+		errs = append(errs, errors.New("--max-log-bytes must be 0 (no bound) or positive"))
+	}
 	errs = append(errs, c.RealtimeConfig.validate()...)
 	errs = append(errs, c.OpsConfig.validate()...)
 	return errors.Join(errs...)
@@ -112,6 +124,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "stream replicas (0: 1 embedded)")
 	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
+	fs.DurationVar(&c.AppendTimeout, "append-timeout", c.AppendTimeout, "how long a write waits for the log's ack before it answers 503 log_unavailable")
+	fs.Int64Var(&c.MaxLogBytes, "max-log-bytes", c.MaxLogBytes, "bound on the MESSAGES stream's bytes (0: none); a full log answers writes 507 storage_full")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "join the embedded NATS server to this JetStream cluster (with --cluster-listen and --routes)")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port where the embedded NATS server listens for cluster routes")
@@ -179,6 +193,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	scfg := streams.Config{
 		DataDir: m.Config.DataDir, URL: m.Config.NATSURL, SyncAlways: m.Config.Sync == "always",
 		Replicas: m.Config.Replicas, DuplicateWindow: m.Config.DuplicateWindow,
+		AppendTimeout: m.Config.AppendTimeout, MaxLogBytes: m.Config.MaxLogBytes,
 	}
 	if m.Config.ClusterName != "" {
 		scfg.ClusterName, scfg.ClusterListen, scfg.ServerName = m.Config.ClusterName, m.Config.ClusterListen, m.Config.NodeName
@@ -220,6 +235,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		return err
 	}
 	log := m.conn.Log()
+	log.OnAppend(m.appendReported)
 	m.warmRecent(ctx)
 	m.startProjector()
 	opsAPI, notes, err := m.startOps(ctx)

@@ -63,11 +63,29 @@ func (m *Node) startProjector() {
 	m.proj = r
 }
 
-// The projectors' names in the node's health.
+// The components' names in the node's health.
 const (
 	projectorComponent     = "messages projector"
 	notificationsComponent = "notifications projector"
+	logWritesComponent     = "log writes"
 )
+
+// writeLapse ends a log-writes condition that no write has renewed: with
+// /readyz failing, a load balancer may send no more writes to find out.
+const writeLapse = 15 * time.Second
+
+// appendReported follows the log's append outcomes: a refused write
+// degrades the node (storage_full, log_unavailable), a stored one ends it.
+func (m *Node) appendReported(err error) {
+	switch {
+	case err == nil:
+		m.health.clear(logWritesComponent)
+	case errors.Is(err, engine.ErrStorageFull):
+		m.health.setFor(logWritesComponent, ReasonStorageFull, err, writeLapse)
+	case errors.Is(err, engine.ErrLogRefused):
+		m.health.setFor(logWritesComponent, ReasonLogUnavailable, err, writeLapse)
+	}
+}
 
 // The backoff between a failed projector batch and the next try, doubling
 // from min to max while the failures last.
