@@ -64,6 +64,9 @@ var (
 	descDeltaMisses     = desc("delta_cache_misses_total", "Deltas read from the log.")
 	descUptime          = desc("uptime_seconds", "Seconds since this node started.")
 	descDegraded        = desc("degraded", "1 while a component keeps the node from being ready (reason: projector_paused, ...); absent otherwise.", "component", "reason")
+	descProjStalled     = desc("projection_stalled_seconds", "Seconds since the projection last committed while it has a lag (0 without one).", "projection")
+	descDiskFree        = desc("data_dir_free_bytes", "Bytes free (to an unprivileged process) in the data directory's filesystem.")
+	descDiskTotal       = desc("data_dir_size_bytes", "Size of the data directory's filesystem.")
 	descDegradedFails   = desc("degraded_failures", "Failures reported since the component's degraded state began (a paused projector's retries).", "component", "reason")
 )
 
@@ -100,6 +103,11 @@ func (sc statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range st.Projections {
 		g(descProjCheckpoint, float64(p.Checkpoint), p.Name)
 		g(descProjLag, float64(p.Lag), p.Name)
+		g(descProjStalled, p.StalledSeconds, p.Name)
+	}
+	if d := st.Disk; d != nil {
+		g(descDiskFree, float64(d.FreeBytes))
+		g(descDiskTotal, float64(d.TotalBytes))
 	}
 	if h := st.Hub; h != nil {
 		g(descHubConns, float64(h.Connections))

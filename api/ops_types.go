@@ -33,14 +33,28 @@ type OpsStats struct {
 	// Degraded lists what keeps the node from being ready, oldest first;
 	// empty when nothing does.
 	Degraded []Condition `json:"degraded"`
+	// Disk is the data directory's filesystem (absent where the system
+	// cannot say).
+	Disk *DiskStats `json:"disk,omitempty"`
+}
+
+// DiskStats is the data directory's filesystem, sampled every 10 s.
+type DiskStats struct {
+	Path       string `json:"path"`
+	TotalBytes uint64 `json:"total_bytes"`
+	FreeBytes  uint64 `json:"free_bytes"`
+	// LowSpaceBytes is --low-space-mb: below it the node warns (0: off).
+	LowSpaceBytes uint64 `json:"low_space_bytes"`
 }
 
 // Condition is one way the node is degraded, while it lasts.
 type Condition struct {
 	Component string `json:"component"`
 	Reason    string `json:"reason"`
-	Detail    string `json:"detail"`
-	Since     string `json:"since"`
+	// Severity is not_ready (/readyz fails while it lasts) or warning.
+	Severity string `json:"severity"`
+	Detail   string `json:"detail"`
+	Since    string `json:"since"`
 	// Failures counts the reports since it began (a paused projector's
 	// retries).
 	Failures int `json:"failures"`
@@ -89,6 +103,11 @@ type ProjectionStats struct {
 	Checkpoint    uint64 `json:"checkpoint"`
 	StreamLastSeq uint64 `json:"stream_last_seq"`
 	Lag           uint64 `json:"lag"`
+	// LastAdvancedAt is when the projection last committed (or the node
+	// started); StalledSeconds the time since then while it has a lag, 0
+	// when it has none.
+	LastAdvancedAt string  `json:"last_advanced_at"`
+	StalledSeconds float64 `json:"stalled_seconds"`
 }
 
 // HubStats is this node's realtime hub.

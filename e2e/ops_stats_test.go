@@ -52,7 +52,12 @@ func TestOpsStatsReflectKnownWorkload(t *testing.T) {
 		"notifications": {Name: "notifications", Stream: streams.NotificationsStream, Checkpoint: 2 * sends, StreamLastSeq: 2 * sends},
 	}
 	for name, w := range want {
-		if got := opsProjection(st, name); got != w {
+		got := opsProjection(st, name)
+		if got.LastAdvancedAt == "" || got.LastAdvancedAt > st.At {
+			t.Fatalf("projection %s last advanced at %q, stats taken at %s", name, got.LastAdvancedAt, st.At)
+		}
+		got.LastAdvancedAt = ""
+		if got != w {
 			t.Fatalf("projection %s: %+v, want %+v", name, got, w)
 		}
 	}
@@ -75,6 +80,7 @@ func TestOpsStatsReflectKnownWorkload(t *testing.T) {
 		`parley_consumer_pending{consumer="notifications",stream="MESSAGES"} 0`,
 		`parley_projection_checkpoint{projection="messages"} 8`,
 		`parley_projection_lag{projection="notifications"} 0`,
+		`parley_projection_stalled_seconds{projection="messages"} 0`,
 		`parley_notifications_created_total 14`,
 		`parley_hub_connections 1`,
 		`parley_webhook_dead_total 0`,
@@ -82,6 +88,11 @@ func TestOpsStatsReflectKnownWorkload(t *testing.T) {
 	} {
 		if !strings.Contains(string(r.Body), line+"\n") {
 			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+	for _, name := range []string{"parley_data_dir_free_bytes ", "parley_data_dir_size_bytes "} {
+		if !strings.Contains(string(r.Body), "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
 		}
 	}
 	if t.Failed() {

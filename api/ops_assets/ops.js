@@ -107,13 +107,15 @@ function render(st) {
   setText('t-p99', fmt(st.http.latency_ms.p99));
   const w = st.webhooks;
   setText('t-hooks', w.enabled ? fmt(w.sent) + ' / ' + fmt(w.failed) + ' / ' + fmt(w.dead) : 'off');
+  setText('t-disk', st.disk ? bytes(st.disk.free_bytes) + ' of ' + bytes(st.disk.total_bytes) : 'unknown');
 
   fill('streams', st.streams.map(s => row([s.name, s.messages, bytes(s.bytes), s.first_seq, s.last_seq, s.consumers, s.replicas, s.storage], s.name)));
   fill('consumers', st.consumers.map(c => row([c.stream, c.name, c.durable ? 'durable' : 'ordered', c.pending, c.ack_pending,
     c.redelivered, c.waiting, c.delivered_seq, c.ack_floor_seq, ago(c.last_active)], c.name)));
   fill('projections', st.projections.map(p => {
-    const tr = row([p.name, p.stream, p.checkpoint, p.stream_last_seq, p.lag], p.name);
-    if (p.lag > 1000) tr.className = 'warn';
+    const tr = row([p.name, p.stream, p.checkpoint, p.stream_last_seq, p.lag,
+      p.stalled_seconds > 0 ? duration(Math.round(p.stalled_seconds)) : '–'], p.name);
+    if (p.lag > 1000 || p.stalled_seconds > 10) tr.className = 'warn';
     return tr;
   }));
   const h = st.hub;

@@ -24,6 +24,16 @@ const (
 	// ReasonStorageFull: the log refused a write for want of space (its
 	// disk, or --max-log-bytes).
 	ReasonStorageFull = "storage_full"
+	// ReasonLowSpace: the data directory's filesystem has less free space
+	// than --low-space-mb. A warning: the node stays ready.
+	ReasonLowSpace = "low_space"
+)
+
+// Severities of a condition: one that keeps the node from being ready, and
+// one that only warns.
+const (
+	SeverityNotReady = "not_ready"
+	SeverityWarning  = "warning"
 )
 
 // health holds the conditions that make a node degraded, each under the
@@ -42,6 +52,7 @@ type condition struct {
 	since, last    time.Time
 	failures       int
 	lapse          time.Duration // > 0: it ends by itself this long after its last report
+	warning        bool          // reported, logged, but the node stays ready
 }
 
 func newHealth(logger *slog.Logger) *health {
@@ -51,12 +62,19 @@ func newHealth(logger *slog.Logger) *health {
 // set records that component is degraded for reason (err says how); the
 // first report logs, later ones only update the detail. It lasts until
 // clear.
-func (h *health) set(component, reason string, err error) { h.setFor(component, reason, err, 0) }
+func (h *health) set(component, reason string, err error) { h.record(component, reason, err, 0, false) }
+
+// warn records a condition that does not keep the node from being ready.
+func (h *health) warn(component, reason string, err error) { h.record(component, reason, err, 0, true) }
 
 // setFor is set for a condition nothing may come to clear (writes refused
 // while clients have gone elsewhere): it also ends lapse after its last
 // report.
 func (h *health) setFor(component, reason string, err error, lapse time.Duration) {
+	h.record(component, reason, err, lapse, false)
+}
+
+func (h *health) record(component, reason string, err error, lapse time.Duration, warning bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
@@ -64,8 +82,12 @@ func (h *health) setFor(component, reason string, err error, lapse time.Duration
 		c.detail, c.failures, c.last = err.Error(), c.failures+1, now
 		return
 	}
-	h.conds[component] = &condition{reason: reason, detail: err.Error(), since: now, last: now, failures: 1, lapse: lapse}
+	h.conds[component] = &condition{reason: reason, detail: err.Error(), since: now, last: now, failures: 1, lapse: lapse, warning: warning}
 	h.n.Store(int32(len(h.conds)))
+	if warning {
+		h.logger.Warn("warning: "+component+" "+reason, "component", component, "reason", reason, "err", err)
+		return
+	}
 	h.logger.Error("degraded: "+component+" "+reason, "component", component, "reason", reason, "err", err)
 }
 
@@ -121,7 +143,11 @@ func (h *health) list() []api.Condition {
 	h.expireLocked()
 	out := make([]api.Condition, 0, len(h.conds))
 	for name, c := range h.conds {
-		out = append(out, api.Condition{Component: name, Reason: c.reason, Detail: c.detail,
+		sev := SeverityNotReady
+		if c.warning {
+			sev = SeverityWarning
+		}
+		out = append(out, api.Condition{Component: name, Reason: c.reason, Severity: sev, Detail: c.detail,
 			Since: c.since.UTC().Format(time.RFC3339Nano), Failures: c.failures})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since < out[j].Since })

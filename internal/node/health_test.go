@@ -123,6 +123,11 @@ func TestProjectorPausesOnAWriteFailureAndResumes(t *testing.T) {
 	if got := m.db.Applied(); got >= sent {
 		t.Fatalf("checkpoint %d moved past the refused message %d", got, sent)
 	}
+	// The stats say how long the projection has not advanced.
+	waitUntil(t, "the messages projection stalled", func() bool {
+		st, err := m.opsStats(ctx)
+		return err == nil && st.Projections[0].Lag > 0 && st.Projections[0].StalledSeconds > 0
+	})
 	if resp, err := http.Get(m.URL() + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("the node stopped serving while paused: %v %v", resp, err)
 	}
@@ -132,7 +137,7 @@ func TestProjectorPausesOnAWriteFailureAndResumes(t *testing.T) {
 	}
 	waitUntil(t, "the projector to resume", func() bool { return m.db.Applied() >= sent })
 	waitUntil(t, "/readyz to be ready again", func() bool { code, _ := readyz(); return code == http.StatusOK })
-	if st, err := m.opsStats(ctx); err != nil || len(st.Degraded) != 0 {
+	if st, err := m.opsStats(ctx); err != nil || len(st.Degraded) != 0 || st.Projections[0].StalledSeconds != 0 {
 		t.Errorf("still degraded after the resume: %+v %v", st, err)
 	}
 	if n := strings.Count(logs.String(), "degraded: messages projector projector_paused"); n != 1 {
@@ -221,4 +226,45 @@ func TestNotificationsProjectorPausesOnAWriteFailureAndResumes(t *testing.T) {
 		return side.QueryRow(`SELECT count(*) FROM notifications WHERE user_id = 'v'`).Scan(&n) == nil && n == 1
 	})
 	waitUntil(t, "the node to be ready again", func() bool { return m.ready() == nil })
+}
+
+// Below --low-space-mb free the node warns (data directory, low_space,
+// severity warning) and stays ready; the stats carry the data directory's
+// free space. With the warning off there is no condition.
+func TestLowSpaceWarnsAndStaysReady(t *testing.T) {
+	start := func(lowMB int) (*Node, *syncBuffer) {
+		logs := &syncBuffer{}
+		cfg := DefaultConfig()
+		cfg.Addr, cfg.DataDir, cfg.JWTSecret = "127.0.0.1:0", t.TempDir(), "s"
+		cfg.LowSpaceMB = lowMB
+		m := &Node{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m, logs
+	}
+	m, logs := start(1 << 30) // a PiB: more than any disk here has free
+	st, err := m.opsStats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Degraded) != 1 || st.Degraded[0].Component != diskComponent || st.Degraded[0].Reason != ReasonLowSpace ||
+		st.Degraded[0].Severity != SeverityWarning {
+		t.Fatalf("degraded = %+v", st.Degraded)
+	}
+	if st.Disk == nil || st.Disk.FreeBytes == 0 || st.Disk.TotalBytes < st.Disk.FreeBytes || st.Disk.LowSpaceBytes != 1<<50 {
+		t.Fatalf("disk = %+v", st.Disk)
+	}
+	if err := m.ready(); err != nil {
+		t.Errorf("a low-space warning made the node not ready: %v", err)
+	}
+	if n := strings.Count(logs.String(), "warning: data directory low_space"); n != 1 {
+		t.Errorf("the warning was logged %d times:\n%s", n, logs)
+	}
+
+	off, _ := start(0)
+	if st, err := off.opsStats(t.Context()); err != nil || len(st.Degraded) != 0 || st.Disk == nil {
+		t.Errorf("with --low-space-mb 0: %+v %v", st, err)
+	}
 }

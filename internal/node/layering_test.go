@@ -15,6 +15,7 @@ var layers = map[string]int{
 	"parley/internal/webhook":     0,
 	"parley/internal/pusher/apps": 0,
 	"parley/internal/profiling":   0,
+	"parley/internal/diskspace":   0,
 	"parley/api/webui":            0,
 	"parley/internal/realtime":    1,
 	"parley/internal/notify":      1,

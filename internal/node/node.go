@@ -153,6 +153,9 @@ type Node struct {
 	proj    *projRunner
 	closing bool
 	health  *health
+	disk    diskWatch // the data directory's free space
+	// advanced is when the messages projector last committed (Unix ns).
+	advanced atomic.Int64
 	// tailFailing is set by the projector's first failure to follow the
 	// log and cleared by its next commit: one log line per series.
 	tailFailing atomic.Bool
@@ -175,6 +178,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	}
 	m.recent = engine.NewRecentEvents()
 	m.health = newHealth(m.Logger)
+	m.advanced.Store(time.Now().UnixNano())
 	m.members = engine.NewMembers(func(ctx context.Context, id string) ([]engine.Participant, error) {
 		return m.db.Participants(ctx, id)
 	})

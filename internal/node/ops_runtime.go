@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,8 +29,9 @@ type opsRuntime struct {
 	webhooks *notify.Webhooks
 	hookQ    *streams.WorkQueue
 	history  *streams.StatsHistory
-	events   *rateMeter // MESSAGES events projected here
-	delivers *rateMeter // hub deliveries
+	events   *rateMeter   // MESSAGES events projected here
+	advanced atomic.Int64 // when the notifications projector last committed (Unix ns)
+	delivers *rateMeter   // hub deliveries
 
 	snapMu   sync.Mutex
 	prevSeq  uint64
@@ -70,8 +72,9 @@ func (m *Node) startOps(ctx context.Context) (*api.Ops, *notify.NotificationServ
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	o.cancel = cancel
 	m.ops = o
+	o.advanced.Store(time.Now().UnixNano())
 	o.view.OnPause(func(err error) { m.health.set(notificationsComponent, ReasonProjectorPaused, err) },
-		func() { m.health.clear(notificationsComponent) })
+		func() { o.advanced.Store(time.Now().UnixNano()); m.health.clear(notificationsComponent) })
 	o.goRun(func() { o.view.Run(runCtx, o.notifs.Log().Tail, m.Logger.With("component", "notifications-projector")) })
 	for _, q := range []*streams.WorkQueue{o.notifyQ, o.hookQ} {
 		if q != nil {
@@ -79,6 +82,8 @@ func (m *Node) startOps(ctx context.Context) (*api.Ops, *notify.NotificationServ
 		}
 	}
 	o.goRun(func() { m.sampleRates(runCtx) })
+	m.sampleDisk()
+	o.goRun(func() { m.watchDisk(runCtx) })
 	o.runCtx = runCtx
 
 	reg := prometheus.NewRegistry()
@@ -159,9 +164,10 @@ func (m *Node) stopOps() {
 // JetStream answering, projections within --ready-max-lag of their streams.
 // Its error is an *api.NotReady carrying the reason.
 func (m *Node) ready() error {
-	if conds := m.health.list(); len(conds) > 0 {
-		c := conds[0]
-		return &api.NotReady{Reason: c.Reason, Detail: c.Component + ": " + c.Detail}
+	for _, c := range m.health.list() {
+		if c.Severity == SeverityNotReady {
+			return &api.NotReady{Reason: c.Reason, Detail: c.Component + ": " + c.Detail}
+		}
 	}
 	if !m.conn.Connected() {
 		return &api.NotReady{Reason: ReasonLogUnavailable, Detail: "nats: not connected"}

@@ -40,9 +40,10 @@ func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
 		st.Consumers = append(st.Consumers, api.ConsumerStats(c))
 	}
 	st.Projections = []api.ProjectionStats{
-		projection("messages", streams.StreamName, m.db.Applied(), last[streams.StreamName]),
-		projection("notifications", streams.NotificationsStream, o.view.Applied(), last[streams.NotificationsStream]),
+		projection("messages", streams.StreamName, m.db.Applied(), last[streams.StreamName], m.advanced.Load(), now),
+		projection("notifications", streams.NotificationsStream, o.view.Applied(), last[streams.NotificationsStream], o.advanced.Load(), now),
 	}
+	st.Disk = m.diskStats()
 	m.hubStats(st)
 	st.Notifications.Enabled = o.notifier != nil
 	if o.notifier != nil {
@@ -69,9 +70,15 @@ func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
 	return st, nil
 }
 
-func projection(name, stream string, checkpoint, last uint64) api.ProjectionStats {
-	return api.ProjectionStats{Name: name, Stream: stream, Checkpoint: checkpoint, StreamLastSeq: last,
-		Lag: last - min(last, checkpoint)}
+// projection is one projection's stats; advanced is when it last committed
+// (Unix nanoseconds).
+func projection(name, stream string, checkpoint, last uint64, advanced int64, now time.Time) api.ProjectionStats {
+	p := api.ProjectionStats{Name: name, Stream: stream, Checkpoint: checkpoint, StreamLastSeq: last,
+		Lag: last - min(last, checkpoint), LastAdvancedAt: engine.FormatTime(time.Unix(0, advanced))}
+	if p.Lag > 0 {
+		p.StalledSeconds = max(0, now.Sub(time.Unix(0, advanced)).Seconds())
+	}
+	return p
 }
 
 // hubStats fills the hub and presence parts (nil with realtime off).

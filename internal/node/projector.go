@@ -97,6 +97,7 @@ const (
 // projectorCommitted ends a projector_paused condition (a batch committed)
 // and hands the batch to the realtime side.
 func (m *Node) projectorCommitted(events []engine.Event) {
+	m.advanced.Store(time.Now().UnixNano())
 	m.health.clear(projectorComponent)
 	m.tailFailing.Store(false)
 	m.onCommit(events)

@@ -1,0 +1,5 @@
+//go:build !unix && !windows
+
+package diskspace
+
+func of(string) (Usage, error) { return Usage{}, ErrUnsupported }
