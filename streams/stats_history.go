@@ -24,7 +24,14 @@ type StatsHistoryConfig struct {
 	Retention time.Duration
 	// Replicas for the stream; 0 means 1.
 	Replicas int
+	// MaxBytes bounds the stream (default StatsMaxBytesDefault); the
+	// oldest snapshots go first. JetStream reserves it in its store.
+	MaxBytes int64
 }
+
+// StatsMaxBytesDefault is OPS_STATS's bound when none is given: about two
+// weeks of a node's snapshots every five minutes, or a week of four nodes'.
+const StatsMaxBytesDefault = 64 << 20
 
 // StatsHistory is the OPS_STATS stream.
 type StatsHistory struct {
@@ -46,6 +53,9 @@ func (c *Conn) StatsHistory(ctx context.Context, cfg StatsHistoryConfig) (*Stats
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = StatsMaxBytesDefault
+	}
 	err := c.retry(ctx, "stats stream", func() (err error) {
 		_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name:        StatsStream,
@@ -54,7 +64,7 @@ func (c *Conn) StatsHistory(ctx context.Context, cfg StatsHistoryConfig) (*Stats
 			Replicas:    max(cfg.Replicas, 1),
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cfg.Retention,
-			MaxBytes:    256 << 20,
+			MaxBytes:    cfg.MaxBytes,
 			Discard:     jetstream.DiscardOld,
 			MaxMsgSize:  256 << 10,
 			AllowDirect: true,

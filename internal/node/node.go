@@ -217,9 +217,14 @@ func (m *Node) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if m.Config.NATSURL == "" {
+		if err := m.checkFreshStore(); err != nil {
+			return err
+		}
+	}
 	m.conn, err = streams.Open(ctx, scfg)
 	if err != nil {
-		return err
+		return m.storeAdvice(err)
 	}
 	m.Config.Replicas = m.conn.Replicas() // the other streams and buckets follow the log
 	if err := writeToolURL(m.Config.DataDir, m.conn.ClientURL(), scfg.Token); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"net/url"
+	"parley/streams"
 	"time"
 
 	"parley/internal/notify"
@@ -30,6 +31,9 @@ type OpsConfig struct {
 	StatsRetention time.Duration
 	ReadyMaxLag    int
 	NodeName       string
+	// StatsMaxMB bounds the OPS_STATS stream (the oldest snapshots go
+	// first); JetStream reserves it in its store.
+	StatsMaxMB int
 	// LowSpaceMB: below this many MiB free in the data directory's
 	// filesystem the node warns (low_space); 0 turns the warning off.
 	LowSpaceMB int
@@ -46,6 +50,7 @@ func DefaultOpsConfig() OpsConfig {
 		NotifyRetry: time.Second, NotifyWorkers: 16,
 		WebhookTimeout: 5 * time.Second, WebhookMaxAttempts: 8, WebhookRetry: 2 * time.Second, WebhookWorkers: 4,
 		StatsInterval: 5 * time.Minute, StatsRetention: 7 * 24 * time.Hour, ReadyMaxLag: 1000, LowSpaceMB: 256,
+		StatsMaxMB: streams.StatsMaxBytesDefault >> 20,
 	}
 }
 
@@ -63,6 +68,7 @@ func (c *OpsConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.WebhookWorkers, "webhook-workers", c.WebhookWorkers, "webhook deliveries this node runs at once")
 	fs.DurationVar(&c.StatsInterval, "stats-interval", c.StatsInterval, "how often this node stores a stats snapshot for the history")
 	fs.DurationVar(&c.StatsRetention, "stats-retention", c.StatsRetention, "how long stats snapshots are kept")
+	fs.IntVar(&c.StatsMaxMB, "stats-max-mb", c.StatsMaxMB, "bound on the stored stats snapshots (OPS_STATS), reserved in JetStream's store; the oldest go first")
 	fs.IntVar(&c.LowSpaceMB, "low-space-mb", c.LowSpaceMB, "warn (low_space in /api/ops/stats, /metrics and the log) while the data directory's filesystem has less than this many MiB free; 0: off")
 	fs.IntVar(&c.ReadyMaxLag, "ready-max-lag", c.ReadyMaxLag, "/readyz fails while a projection is more than this many events behind its stream")
 	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "this node's name in stats and their history (default: the host name)")
@@ -93,6 +99,9 @@ func (c OpsConfig) validate() []error {
 	}
 	if c.StatsInterval < 100*time.Millisecond || c.StatsRetention < time.Minute {
 		errs = append(errs, errors.New("--stats-interval must be at least 100ms and --stats-retention at least 1m"))
+	}
+	if c.StatsMaxMB < 1 {
+		errs = append(errs, errors.New("--stats-max-mb must be at least 1"))
 	}
 	if c.LowSpaceMB < 0 {
 		errs = append(errs, errors.New("--low-space-mb must not be negative"))

@@ -62,7 +62,9 @@ func (m *Node) startOps(ctx context.Context) (*api.Ops, *notify.NotificationServ
 	if o.view, err = projections.NewNotifications(ctx, m.db); err != nil {
 		return nil, nil, err
 	}
-	if o.history, err = m.conn.StatsHistory(ctx, streams.StatsHistoryConfig{Retention: cfg.StatsRetention, Replicas: m.Config.Replicas}); err != nil {
+	if o.history, err = m.conn.StatsHistory(ctx, streams.StatsHistoryConfig{Retention: cfg.StatsRetention, Replicas: m.Config.Replicas,
+		MaxBytes: int64(cfg.StatsMaxMB) << 20}); err != nil {
+		err = m.storeAdvice(err)
 		return nil, nil, err
 	}
 	o.service = notify.NewNotificationService(o.notifs, o.view, m.Config.ApplyTimeout)
