@@ -38,7 +38,7 @@ type OpsStats struct {
 	Disk *DiskStats `json:"disk,omitempty"`
 }
 
-// DiskStats is the data directory's filesystem, sampled every 10 s.
+// DiskStats is the data directory's filesystem, sampled every 2 s.
 type DiskStats struct {
 	Path       string `json:"path"`
 	TotalBytes uint64 `json:"total_bytes"`

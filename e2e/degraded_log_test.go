@@ -96,8 +96,16 @@ func TestFullLogRefusesWritesAndRecoversWithoutARestart(t *testing.T) {
 		t.Errorf("/readyz after the log has room again: %d %s", r.Status, r.Body)
 	}
 
-	// parley verify's check: the read models equal the log rebuilt (both
-	// streams, read as the tool reads them).
+	assertReadModelsEqualTheLog(t, env)
+}
+
+// assertReadModelsEqualTheLog is parley verify's check: the node's read
+// models equal both streams rebuilt from scratch, read as the tool reads
+// them.
+func assertReadModelsEqualTheLog(t *testing.T, env *testkit.Env) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	opsQueueIdle(t, env, streams.StreamName, streams.NotifyConsumer)
 	tool, err := streams.Open(ctx, streams.Config{URL: node.ToolURL(env.Config.DataDir), Existing: true, NoReconnect: true})
 	if err != nil {

@@ -65,6 +65,14 @@ func TestLogUnavailableRefusesWritesAndRecovers(t *testing.T) {
 	if took > 2*time.Second {
 		t.Errorf("the refusal took %v, --append-timeout is 500ms", took)
 	}
+	// While the log is known to be down, the next refusal is quicker still.
+	start = time.Now()
+	if r := env.Do("POST", "/api/messages/"+conv, alice, map[string]string{"body": "during", "client_temp_id": temp(2)}); r.ErrorCode() != "log_unavailable" {
+		t.Fatalf("second send without the log: %d %s", r.Status, r.Body)
+	}
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Errorf("the second refusal took %v", took)
+	}
 	testkit.WaitFor(t, opsWait, "/readyz to say log_unavailable", func() bool {
 		r := env.Do("GET", "/readyz", "", nil)
 		return r.Status == http.StatusServiceUnavailable && strings.Contains(string(r.Body), `"reason":"log_unavailable"`)

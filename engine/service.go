@@ -20,6 +20,7 @@ type Service struct {
 	waiters      chan struct{} // lookups waiting past one catchUpWait
 	seqs         *seqReads     // lookups' reads of the log's last sequence
 	recent       *RecentEvents
+	paused       func() bool
 }
 
 // ServiceConfig tunes a Service; zero values take the defaults.
@@ -37,6 +38,10 @@ type ServiceConfig struct {
 	// Recent, when set, answers deltas from memory where it can (the node
 	// feeds it every applied batch); nil reads every delta from the log.
 	Recent *RecentEvents
+	// ProjectorPaused, when set, reports that this node's projector cannot
+	// write (a full disk): a command then answers ErrNotProjected as soon
+	// as its event is stored instead of waiting ApplyTimeout for nothing.
+	ProjectorPaused func() bool
 }
 
 // NewService returns a Service over the given log and read model.
@@ -57,7 +62,7 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 		cfg.CatchUpWaiters = catchUpWaiters
 	}
 	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout,
-		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent,
+		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent, paused: cfg.ProjectorPaused,
 		seqs: &seqReads{read: log.LastSeq, timeout: cfg.CatchUpWait}}
 }
 
@@ -68,6 +73,9 @@ func (s *Service) Limits() Limits { return s.limits }
 func (s *Service) await(ctx context.Context, seq uint64) error {
 	if s.store.Applied() >= seq {
 		return nil
+	}
+	if s.paused != nil && s.paused() {
+		return ErrNotProjected
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.applyTimeout)
 	defer cancel()

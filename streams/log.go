@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,7 +31,16 @@ type Log struct {
 
 	appendTimeout time.Duration   // bounds Append's wait for the ack; 0: the caller's ctx only
 	onAppend      func(err error) // set before the first Append: see OnAppend
+	refusedAt     atomic.Int64    // when an append last went unanswered (Unix ns)
 }
+
+// While the log has just left an append unanswered, the next ones wait at
+// most refusedTimeout for their ack, so a client learns at once that it is
+// still down; an answered append ends that.
+const (
+	refusedTimeout = 250 * time.Millisecond
+	refusedFor     = 15 * time.Second
+)
 
 // OnAppend makes Append report each outcome to fn: nil for a stored event,
 // else the error it returns (engine.ErrStorageFull or engine.ErrLogRefused
@@ -115,13 +125,22 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, key string) (uint64, 
 	if err != nil {
 		return 0, false, err
 	}
-	if l.appendTimeout > 0 {
+	if timeout := l.appendTimeout; timeout > 0 {
+		if at := l.refusedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < refusedFor {
+			timeout = min(timeout, refusedTimeout)
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.appendTimeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	seq, dup, err := publish(ctx, l.js, Subject(ev.ConversationID), ev.Type, raw, key)
 	err = classifyAppend(ctx, err)
+	switch {
+	case err == nil:
+		l.refusedAt.Store(0)
+	case errors.Is(err, engine.ErrLogRefused):
+		l.refusedAt.Store(time.Now().UnixNano())
+	}
 	if l.onAppend != nil {
 		l.onAppend(err)
 	}

@@ -87,6 +87,7 @@ const MaxBatchRead = SyncQueueLen - 1
 // Conn is an open connection to JetStream, embedded or external.
 type Conn struct {
 	ns          *server.Server
+	jsConfig    server.JetStreamConfig // the embedded server's, to enable it again
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	log         *Log
@@ -113,6 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		c.nc, err = nats.Connect(cfg.URL, opts...)
 	} else {
 		c.ns, err = startEmbedded(cfg)
+		c.jsConfig = server.JetStreamConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), SyncAlways: cfg.SyncAlways}
 		if err == nil {
 			if cfg.Token != "" {
 				opts = append(opts, nats.Token(cfg.Token))
@@ -206,6 +208,40 @@ func (c *Conn) ClientURL() string {
 		return ""
 	}
 	return c.ns.ClientURL()
+}
+
+// JetStreamDown reports whether the embedded server has disabled its
+// JetStream, as it does when a store write finds the disk full ("JetStream
+// out of space, will be DISABLED"); false for an external server.
+func (c *Conn) JetStreamDown() bool { return c.ns != nil && !c.ns.JetStreamEnabled() }
+
+// ReviveJetStream enables the embedded server's JetStream again after it
+// disabled itself: the streams come back from the store, and the clients'
+// consumers find them as after a restart of the server.
+func (c *Conn) ReviveJetStream() error {
+	if !c.JetStreamDown() {
+		return nil
+	}
+	cfg := c.jsConfig
+	return c.ns.EnableJetStream(&cfg)
+}
+
+// RestartJetStream stops and starts the embedded server's JetStream, so its
+// streams are loaded again from the store. A stream whose store met a full
+// disk keeps refusing every write until then (the file store's "critical
+// write error" is sticky), even once the disk has room. No-op for an
+// external server.
+func (c *Conn) RestartJetStream() error {
+	if c.ns == nil {
+		return nil
+	}
+	if c.ns.JetStreamEnabled() {
+		if err := c.ns.ShutdownJetStream(); err != nil {
+			return err
+		}
+	}
+	cfg := c.jsConfig
+	return c.ns.EnableJetStream(&cfg)
 }
 
 // Log returns the MESSAGES stream as an engine.Log.

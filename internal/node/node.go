@@ -154,6 +154,9 @@ type Node struct {
 	closing bool
 	health  *health
 	disk    diskWatch // the data directory's free space
+	// sawFullDisk is set when a sample finds the disk nearly full, and
+	// cleared once the embedded JetStream has been reloaded after it.
+	sawFullDisk atomic.Bool
 	// advanced is when the messages projector last committed (Unix ns).
 	advanced atomic.Int64
 	// tailFailing is set by the projector's first failure to follow the
@@ -255,7 +258,8 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		m.startUpgrade(built)
 	}
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout,
-		CatchUpWait: m.Config.CatchUpWait, CatchUpWaiters: m.Config.CatchUpWaiters, Recent: m.recent})
+		CatchUpWait: m.Config.CatchUpWait, CatchUpWaiters: m.Config.CatchUpWaiters, Recent: m.recent,
+		ProjectorPaused: func() bool { return m.health.has(projectorComponent) }})
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
 		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
 	if m.Config.Dev {
