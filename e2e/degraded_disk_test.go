@@ -38,19 +38,22 @@ func mountTmpfs(t *testing.T, size string) string {
 
 // A disk that fills while a client sends: the node stays up (the projector
 // pauses, the log refuses), every refusal is a 503 or 507 with Retry-After,
-// reads keep working and /readyz says why. Once space is freed it recovers
+// reads and a connected socket keep working and /readyz says why. Once space is freed it recovers
 // by itself, no restart (the embedded JetStream, whose store keeps refusing
 // after a full disk, is reloaded), every acknowledged send is there and the
 // read models equal the log.
 func TestFullDiskDegradesAndRecoversWithoutARestart(t *testing.T) {
 	mnt := mountTmpfs(t, "128m")
 	env := opsStart(t, func(c *node.Config) {
+		c.AppKey, c.AppSecret = rtKey, rtSecret
 		c.DataDir = filepath.Join(mnt, "data")
 		c.StatsMaxMB, c.LowSpaceMB = 8, 16
 		c.ApplyTimeout, c.AppendTimeout = 5*time.Second, time.Second
 	})
 	alice := env.Token("alice")
 	conv := createConv(t, env, alice, "disk", "bob")
+	sock := rtDial(t, env) // bob's socket, connected before the disk fills
+	sock.subscribe(env, env.Token("bob"), "private-conversation."+conv)
 
 	u, err := diskspace.Of(mnt)
 	if err != nil {
@@ -105,6 +108,9 @@ func TestFullDiskDegradesAndRecoversWithoutARestart(t *testing.T) {
 		t.Errorf("/readyz on a full disk: %d %s", r.Status, r.Body)
 	}
 	env.MustDo(http.StatusOK, "GET", "/api/conversations", alice, nil, nil) // reads keep working
+	// The socket keeps working: alice's typing reaches bob while nothing can be written.
+	env.MustDo(http.StatusAccepted, "POST", "/api/messages/"+conv+"/typing", alice, nil, nil)
+	sock.nextWhere("client-typing", func(f rtFrame) bool { return f.UserID == "alice" })
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

@@ -81,7 +81,9 @@ func (m *Node) reviveLog(free uint64) {
 // writes while its disk has room again: a store that met a full disk keeps
 // refusing until it is loaded again.
 func (m *Node) reloadStuckLog(free, need uint64) {
-	if m.Config.NATSURL != "" || free < need || !m.health.has(logWritesComponent) || !m.sawFullDisk.Load() {
+	// Single embedded node only: a cluster member's JetStream is part of its
+	// cluster's quorum, and an external server is its operator's.
+	if m.Config.NATSURL != "" || m.Config.ClusterName != "" || free < need || !m.health.has(logWritesComponent) || !m.sawFullDisk.Load() {
 		return
 	}
 	m.Logger.Warn("the log refuses writes since the disk was full: restarting the embedded JetStream", "free_mib", free>>20)
