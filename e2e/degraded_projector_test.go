@@ -20,7 +20,7 @@ import (
 // serving; once writes succeed the projector resumes by itself, and the
 // retried send returns the one stored message.
 func TestSendWhileTheProjectorIsPausedIsKeptAndRetriedOnce(t *testing.T) {
-	env := opsStart(t, func(c *node.Config) { c.ApplyTimeout = 500 * time.Millisecond })
+	env := opsStart(t, func(c *node.Config) { c.ApplyTimeout = 10 * time.Second })
 	alice := env.Token("alice")
 	conv := createConv(t, env, alice, "paused", "bob")
 	first := sendMsg(t, env, alice, conv, "before", temp(1))
@@ -33,7 +33,13 @@ func TestSendWhileTheProjectorIsPausedIsKeptAndRetriedOnce(t *testing.T) {
 	if _, err := side.Exec(`CREATE TRIGGER inject_failure BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	r := env.Do("POST", "/api/messages/"+conv, alice, map[string]string{"body": "during", "client_temp_id": temp(2)})
+	// The projector pauses on this send's batch: the send answers then, not
+	// after --apply-timeout (10 s here).
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the send waited %v for a paused projector", took)
+	}
 	if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "not_yet_projected" || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("send while paused: %d %s %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}

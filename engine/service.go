@@ -74,10 +74,34 @@ func (s *Service) await(ctx context.Context, seq uint64) error {
 	if s.store.Applied() >= seq {
 		return nil
 	}
-	if s.paused != nil && s.paused() {
-		return ErrNotProjected
+	if s.paused == nil {
+		return s.waitApplied(ctx, seq, s.applyTimeout)
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.applyTimeout)
+	// A projector that pauses while the command waits (its batch failed)
+	// ends the wait within pauseCheck, not at applyTimeout.
+	deadline := time.Now().Add(s.applyTimeout)
+	for {
+		if s.paused() {
+			return ErrNotProjected
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ErrNotProjected
+		}
+		err := s.waitApplied(ctx, seq, min(left, pauseCheck))
+		if err != ErrNotProjected {
+			return err
+		}
+	}
+}
+
+// pauseCheck is how often a command waiting for its projection looks
+// whether the projector has paused.
+const pauseCheck = 100 * time.Millisecond
+
+// waitApplied waits up to d for the read model to apply seq.
+func (s *Service) waitApplied(ctx context.Context, seq uint64, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	if err := s.store.WaitApplied(wctx, seq); err != nil {
 		if ctx.Err() != nil {

@@ -72,7 +72,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "interval",
-		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, AppendTimeout: 2 * time.Second, LogLevel: "info",
+		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, AppendTimeout: time.Second, LogLevel: "info",
 		NATSListen: "127.0.0.1:0", SendRate: 20, SendBurst: 50,
 		RealtimeConfig: DefaultRealtimeConfig(),
 		OpsConfig:      DefaultOpsConfig(),
