@@ -37,6 +37,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// getReadyz asks m's /readyz: the status and the JSON body.
+func getReadyz(t *testing.T, m *Node) (int, map[string]string) {
+	t.Helper()
+	resp, err := http.Get(m.URL() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -76,16 +89,7 @@ func TestProjectorPausesOnAWriteFailureAndResumes(t *testing.T) {
 		}
 		return seq
 	}
-	readyz := func() (int, map[string]string) {
-		resp, err := http.Get(m.URL() + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]string
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body
-	}
+	readyz := func() (int, map[string]string) { return getReadyz(t, m) }
 	conv := ulid.Make().String()
 	created := appendEv(engine.ConversationCreated, conv, engine.ConversationCreatedData{Kind: engine.KindGroup, Title: "t", ParticipantIDs: []string{"u"}})
 	waitUntil(t, "the conversation projected", func() bool { return m.db.Applied() >= created })

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,14 +25,8 @@ func TestReadyzFollowsProjectionLag(t *testing.T) {
 	}
 	t.Cleanup(func() { m.Close() })
 	readyz := func() (int, string, string) {
-		resp, err := http.Get(m.URL() + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]string
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body["reason"], body["detail"]
+		code, body := getReadyz(t, m)
+		return code, body["reason"], body["detail"]
 	}
 	if code, reason, _ := readyz(); code != http.StatusOK {
 		t.Fatalf("a fresh node is not ready: %d %s", code, reason)
