@@ -5,6 +5,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +42,9 @@ type Config struct {
 	// MaxLogBytes bounds the MESSAGES stream (0: no bound): a full log
 	// refuses writes with 507 storage_full and keeps every event.
 	MaxLogBytes int64
+	// TLSCert and TLSKey, both set, make the node serve HTTPS (and wss)
+	// itself, reloading the files when they change.
+	TLSCert, TLSKey string
 	// CatchUpWait is how long a lookup that found nothing waits for a
 	// lagging projector to move (engine.ServiceConfig; 0: 2s).
 	CatchUpWait time.Duration
@@ -106,6 +110,9 @@ func (c Config) Validate() error {
 	if c.AppendTimeout <= 0 {
 		errs = append(errs, errors.New("--append-timeout must be positive"))
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
 	if c.MaxLogBytes < 0 {
 		errs = append(errs, errors.New("--max-log-bytes must be 0 (no bound) or positive"))
 	}
@@ -125,6 +132,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
 	fs.DurationVar(&c.AppendTimeout, "append-timeout", c.AppendTimeout, "how long a write waits for the log's ack before it answers 503 log_unavailable")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve HTTPS and wss directly, without a proxy; reloaded when the file changes")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert; reloaded when the file changes")
 	fs.Int64Var(&c.MaxLogBytes, "max-log-bytes", c.MaxLogBytes, "bound on the MESSAGES stream's bytes (0: none); a full log answers writes 507 storage_full")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "join the embedded NATS server to this JetStream cluster (with --cluster-listen and --routes)")
@@ -266,12 +275,23 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		m.Logger.Warn("dev sign-in is on (--dev): anyone who reaches this server can act as any user")
 	}
 	m.startSnapshots()
+	var certs *certReloader
+	if m.Config.TLSCert != "" {
+		if certs, err = newCertReloader(m.Config.TLSCert, m.Config.TLSKey, m.Logger); err != nil {
+			return err
+		}
+	}
 	m.ln, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return err
 	}
 	m.http = &http.Server{Handler: webui.Mount(m.api), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	m.httpDone = make(chan error, 1)
+	if certs != nil {
+		m.http.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+		go func() { m.httpDone <- m.http.ServeTLS(m.ln, "", "") }()
+		return nil
+	}
 	go func() { m.httpDone <- m.http.Serve(m.ln) }()
 	return nil
 }
@@ -280,7 +300,12 @@ func (m *Node) Run(ctx context.Context) (err error) {
 func (m *Node) Addr() string { return m.ln.Addr().String() }
 
 // URL is the base URL of the HTTP API.
-func (m *Node) URL() string { return "http://" + m.Addr() }
+func (m *Node) URL() string {
+	if m.Config.TLSCert != "" {
+		return "https://" + m.Addr()
+	}
+	return "http://" + m.Addr()
+}
 
 // API is the HTTP API.
 func (m *Node) API() *api.Server { return m.api }
