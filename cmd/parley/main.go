@@ -25,6 +25,7 @@ Usage:
   parley verify [flags]   rebuild in a temp file and compare with the live read models
   parley stats [flags]    print a running server's stats (--watch refreshes)
   parley bench WORKLOAD   run a named load against a server (see parley bench -h)
+  parley --version        print the version and the commit it was built from
 
 Run "parley COMMAND -h" for a command's flags. Every flag also reads the
 environment variable PARLEY_<FLAG> (upper case, dashes as underscores).
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runStats(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return bench.Run(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return runVersion(stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
