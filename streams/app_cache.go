@@ -41,7 +41,7 @@ func (c *Conn) ChannelCache(ctx context.Context, ttl time.Duration, replicas int
 	}
 	var kv jetstream.KeyValue
 	err := c.retry(ctx, "cache bucket", func() (err error) {
-		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kv, err = c.memoryBucket(ctx, jetstream.KeyValueConfig{
 			// No value size of its own: an event the app bus can carry is
 			// one the cache can keep.
 			Bucket: CacheBucket, History: 1, TTL: ttl, Storage: jetstream.MemoryStorage,

@@ -32,7 +32,7 @@ type Claims struct {
 func (c *Conn) Claims(ctx context.Context, replicas int) (*Claims, error) {
 	var kv jetstream.KeyValue
 	err := c.retry(ctx, "claims bucket", func() (err error) {
-		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kv, err = c.memoryBucket(ctx, jetstream.KeyValueConfig{
 			Bucket: ClaimsBucket, History: 1, TTL: claimsTTL, Storage: jetstream.MemoryStorage,
 			Replicas: max(replicas, 1), MaxBytes: claimsMaxBytes,
 		})

@@ -55,7 +55,7 @@ func (c *Conn) Presence(ctx context.Context, cfg PresenceConfig) (*Presence, err
 	replicas := max(cfg.Replicas, 1)
 	var kv jetstream.KeyValue
 	err := c.retry(ctx, "presence bucket", func() (err error) {
-		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kv, err = c.memoryBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:   cmp.Or(cfg.Bucket, PresenceBucket),
 			History:  1,
 			TTL:      ttl,

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -86,8 +87,11 @@ const MaxBatchRead = SyncQueueLen - 1
 
 // Conn is an open connection to JetStream, embedded or external.
 type Conn struct {
-	ns          *server.Server
-	jsConfig    server.JetStreamConfig // the embedded server's, to enable it again
+	ns       *server.Server
+	jsConfig server.JetStreamConfig // the embedded server's, to enable it again
+
+	bucketsMu   sync.Mutex
+	buckets     map[string]jetstream.KeyValueConfig // memory buckets made, by name: a JetStream restart loses them
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	log         *Log
@@ -216,18 +220,23 @@ func (c *Conn) ClientURL() string {
 func (c *Conn) JetStreamDown() bool { return c.ns != nil && !c.ns.JetStreamEnabled() }
 
 // ReviveJetStream enables the embedded server's JetStream again after it
-// disabled itself: the streams come back from the store, and the clients'
-// consumers find them as after a restart of the server.
+// disabled itself: the streams come back from the store, the memory buckets
+// are made again (empty: presence leases come back at their next refresh),
+// and the clients' consumers find them as after a restart of the server.
 func (c *Conn) ReviveJetStream() error {
 	if !c.JetStreamDown() {
 		return nil
 	}
 	cfg := c.jsConfig
-	return c.ns.EnableJetStream(&cfg)
+	if err := c.ns.EnableJetStream(&cfg); err != nil {
+		return err
+	}
+	return c.recreateBuckets()
 }
 
 // RestartJetStream stops and starts the embedded server's JetStream, so its
-// streams are loaded again from the store. A stream whose store met a full
+// streams are loaded again from the store (and its memory buckets made
+// again, empty). A stream whose store met a full
 // disk keeps refusing every write until then (the file store's "critical
 // write error" is sticky), even once the disk has room. No-op for an
 // external server.
@@ -241,7 +250,43 @@ func (c *Conn) RestartJetStream() error {
 		}
 	}
 	cfg := c.jsConfig
-	return c.ns.EnableJetStream(&cfg)
+	if err := c.ns.EnableJetStream(&cfg); err != nil {
+		return err
+	}
+	return c.recreateBuckets()
+}
+
+// memoryBucket creates (or updates) a KV bucket kept in memory, and
+// remembers it so RestartJetStream can make it again: memory streams do not
+// survive a restart of JetStream, and their users' watchers and writes find
+// the bucket again under the same name.
+func (c *Conn) memoryBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := c.js.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.bucketsMu.Lock()
+	defer c.bucketsMu.Unlock()
+	if c.buckets == nil {
+		c.buckets = map[string]jetstream.KeyValueConfig{}
+	}
+	c.buckets[cfg.Bucket] = cfg
+	return kv, nil
+}
+
+// recreateBuckets makes the remembered memory buckets again, empty.
+func (c *Conn) recreateBuckets() error {
+	c.bucketsMu.Lock()
+	defer c.bucketsMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, cfg := range c.buckets {
+		if _, err := c.js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			errs = append(errs, fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Log returns the MESSAGES stream as an engine.Log.
