@@ -24,6 +24,15 @@ const (
 	errJetStreamNotEnabledAcct  = 10039
 )
 
+// StoreExhausted reports whether err is JetStream refusing for want of
+// storage (insufficient resources: a stream's reservation or a write that
+// does not fit the server's or account's store).
+func StoreExhausted(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == errInsufficientResources || apiErr.ErrorCode == errStorageResourcesExceeded)
+}
+
 // classifyAppend wraps an append's error in engine.ErrStorageFull when the
 // log refused it for want of space, and in engine.ErrLogRefused when the
 // log did not answer in time or is not there (no quorum, JetStream down),
@@ -33,11 +42,12 @@ func classifyAppend(ctx context.Context, err error) error {
 	if err == nil || engine.AsError(err) != nil {
 		return err
 	}
+	if StoreExhausted(err) {
+		return fmt.Errorf("%w (%w)", engine.ErrStorageFull, err)
+	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode {
-		case errInsufficientResources, errStorageResourcesExceeded:
-			return fmt.Errorf("%w (%w)", engine.ErrStorageFull, err)
 		case errStreamStoreFailed:
 			d := strings.ToLower(apiErr.Description)
 			if strings.Contains(d, "maximum bytes") || strings.Contains(d, "no space") || strings.Contains(d, "resources") {

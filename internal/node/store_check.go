@@ -1,13 +1,10 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"parley/internal/diskspace"
 	"parley/streams"
@@ -75,8 +72,7 @@ func (m *Node) checkFreshStore() error {
 // stream's reservation does not fit) what the streams reserve, the space
 // there is, and the flags that bound it.
 func (m *Node) storeAdvice(err error) error {
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10047 && apiErr.ErrorCode != 10023 {
+	if !streams.StoreExhausted(err) {
 		return err
 	}
 	advice := "the streams reserve " + describe(m.reservations())
