@@ -3,6 +3,7 @@ package api
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -24,6 +25,9 @@ type Realtime struct {
 	SSEKeepAlive time.Duration
 	// Replay bounds what an SSE reconnect replays.
 	Replay engine.ReplayLimits
+	// PublicURL, when set, is where browsers reach the server (a proxy's
+	// address): GET /api/config gives its host, port and scheme.
+	PublicURL *url.URL
 }
 
 func (rt *Realtime) withDefaults() *Realtime {
@@ -61,8 +65,10 @@ type ClientConfig struct {
 	MaxMessageBytes   int      `json:"maxMessageBytes,omitempty"`
 }
 
-// clientConfig answers GET /api/config. Host and port are those the client
-// reached this server on.
+// clientConfig answers GET /api/config. Host, port and TLS are those of
+// --public-url when it is set, else those the client reached this server
+// on: the Host header (a proxy passes it on) and TLS, or X-Forwarded-Proto
+// from a proxy that terminates it.
 func (s *Server) clientConfig(c echo.Context) error {
 	out := ClientConfig{Transports: []string{"poll"}, DeltaEndpoint: "/api/messages/{conversation_id}/delta"}
 	rt := s.rt
@@ -71,12 +77,16 @@ func (s *Server) clientConfig(c echo.Context) error {
 	}
 	r := c.Request()
 	tls := r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+	hostport := r.Host
+	if u := rt.PublicURL; u != nil {
+		tls, hostport = u.Scheme == "https", u.Host
+	}
 	scheme, port := "http", 80
 	if tls {
 		scheme, port = "https", 443
 	}
-	host := r.Host
-	if h, p, err := net.SplitHostPort(r.Host); err == nil {
+	host := hostport
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 		if n, err := strconv.Atoi(p); err == nil {
 			port = n
@@ -87,7 +97,7 @@ func (s *Server) clientConfig(c echo.Context) error {
 	out.Broadcaster, out.Key, out.Cluster = "pusher", rt.AppKey, "mt1"
 	out.WSHost, out.WSPort, out.WSSPort, out.ForceTLS = host, port, port, tls
 	out.EnabledTransports = []string{"ws", "wss"}
-	out.AuthEndpoint = scheme + "://" + r.Host + "/broadcasting/auth"
+	out.AuthEndpoint = scheme + "://" + hostport + "/broadcasting/auth"
 	out.StreamEndpoint = "/api/stream"
 	if rt.Presence != nil {
 		out.PresenceTTL = int(rt.Presence.TTL() / time.Second)

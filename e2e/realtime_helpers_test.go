@@ -84,7 +84,12 @@ func rtDial(t testing.TB, env *testkit.Env) *rtSocket {
 // rtDialRaw opens a WebSocket on path with extra headers.
 func rtDialRaw(t testing.TB, env *testkit.Env, path string, header http.Header) *rtSocket {
 	t.Helper()
-	conn := rtConnect(t, env, path, header)
+	return rtWrap(t, rtConnect(t, env, path, header))
+}
+
+// rtWrap starts reading an open socket's frames.
+func rtWrap(t testing.TB, conn *websocket.Conn) *rtSocket {
+	conn.SetReadLimit(1 << 20)
 	s := &rtSocket{t: t, conn: conn, frames: make(chan rtFrame, 100000), closed: make(chan struct{})}
 	go s.read()
 	return s

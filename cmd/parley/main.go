@@ -32,7 +32,7 @@ environment variable PARLEY_<FLAG> (upper case, dashes as underscores).
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signals(os.Stderr)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
@@ -69,4 +69,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// signals is a context that ends at the first SIGINT or SIGTERM, when serve
+// begins its orderly shutdown. A second signal does not wait for that
+// shutdown: the process exits at once with status 1.
+func signals(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		cancel()
+		if sig, ok = <-ch; ok {
+			fmt.Fprintf(stderr, "parley: second signal (%v): exiting without finishing the shutdown\n", sig)
+			os.Exit(1)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
 }

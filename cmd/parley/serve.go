@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"parley/internal/node"
 	"parley/internal/profiling"
 )
@@ -35,15 +37,28 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger.Info("parley serving", "url", m.URL(), "data", cfg.DataDir, "applied_seq", m.DB().Applied())
+	notifySystemd(logger, daemon.SdNotifyReady+"\nSTATUS=serving on "+m.URL())
 	var runErr error
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down")
+		logger.Info("shutting down: no new connections; closing sockets (4200, reconnect), draining requests")
 	case runErr = <-m.Done():
 		logger.Error("stopping", "err", runErr)
 	}
+	notifySystemd(logger, daemon.SdNotifyStopping)
 	if err := m.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
+	if runErr == nil {
+		logger.Info("stopped")
+	}
 	return runErr
+}
+
+// notifySystemd tells systemd (a unit of Type=notify) the service's state;
+// it does nothing when systemd did not start the process.
+func notifySystemd(logger *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		logger.Warn("systemd notify", "err", err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -88,6 +89,16 @@ type Result struct {
 	HostStealPct           *float64       `json:"host_steal_pct,omitempty"`
 	Extra                  map[string]any `json:"extra,omitempty"`
 	Params                 map[string]any `json:"params"`
+}
+
+// procNote says which figures a system without /proc leaves out (empty
+// on Linux, where every figure is measured).
+func procNote(goos string) string {
+	if goos == "linux" {
+		return ""
+	}
+	return "parley bench: on " + goos + " the server's CPU time and memory and the host's stolen time are not measured " +
+		"(they are read from /proc, which only Linux has): those figures are left out; throughput and latency are measured as everywhere"
 }
 
 // benchConfig holds the harness's flags.
@@ -197,6 +208,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if benchWorkloads[n] == nil {
 			return fmt.Errorf("unknown workload %q", n)
 		}
+	}
+	if note := procNote(runtime.GOOS); note != "" {
+		fmt.Fprintln(stderr, note)
 	}
 	if *pprofAddr != "" {
 		if err := profiling.Serve(*pprofAddr, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {

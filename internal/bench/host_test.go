@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -40,6 +41,18 @@ func TestSentTempID(t *testing.T) {
 		got, ok := sentTempID([]byte(c.frame))
 		if got != c.want || ok != c.ok {
 			t.Errorf("sentTempID(%s) = %q, %v; want %q, %v", c.frame, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// Where /proc is missing, bench says which figures it leaves out.
+func TestProcNoteSaysWhatIsLeftOut(t *testing.T) {
+	if n := procNote("linux"); n != "" {
+		t.Errorf("on linux: %q, want no note", n)
+	}
+	for _, goos := range []string{"windows", "darwin"} {
+		if n := procNote(goos); !strings.Contains(n, goos) || !strings.Contains(n, "/proc") || !strings.Contains(n, "CPU") {
+			t.Errorf("on %s: %q", goos, n)
 		}
 	}
 }

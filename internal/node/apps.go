@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"parley/internal/pusher/apps"
@@ -30,6 +32,10 @@ type AppsConfig struct {
 	// TrustedProxies are comma-separated CIDRs whose X-Forwarded-For names
 	// the client address.
 	TrustedProxies string
+	// PublicURL is the address browsers reach this node at (a proxy's or a
+	// load balancer's, https://chat.example.com); GET /api/config then
+	// answers with its host, port and scheme instead of the request's.
+	PublicURL string
 }
 
 // Defaults of AppsConfig.
@@ -46,6 +52,7 @@ func (c *AppsConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.AppMaxData, "app-max-data", c.AppMaxData, "largest event data the Pusher HTTP API accepts, in bytes (413 above)")
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", c.MaxConnectionsPerIP, "WebSocket connections one client address (for IPv6, one /64) may hold on this node (4100 above); 0 turns it off")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the URL browsers reach Parley at (https://chat.example.com): /api/config tells clients its host, port and TLS (default: the request's Host and X-Forwarded-Proto)")
 }
 
 func (c AppsConfig) validate(key, secret string) []error {
@@ -65,7 +72,35 @@ func (c AppsConfig) validate(key, secret string) []error {
 	if _, err := parseCIDRs(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
 	}
+	if _, err := parsePublicURL(c.PublicURL); err != nil {
+		errs = append(errs, fmt.Errorf("--public-url: %w", err))
+	}
 	return errs
+}
+
+// parsePublicURL reads --public-url: nil when it is empty, an error unless
+// it is an absolute http or https URL with a host and nothing after it but
+// an optional "/".
+func parsePublicURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http:// or https:// URL with a host", s)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("%q: give the scheme and host (and port) only: Parley serves at the root", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q: bad port", s)
+		}
+	}
+	return u, nil
 }
 
 func parseCIDRs(list string) ([]*net.IPNet, error) {

@@ -327,22 +327,35 @@ func (m *Node) Done() <-chan error {
 	return out
 }
 
-// Close shuts down in order: stop accepting and drain HTTP, let the projector
-// commit its batch, then close NATS and SQLite.
+// Close shuts down in order: stop accepting connections, close the
+// sockets (code 4200: pusher-js reconnects, to another node in a cluster)
+// while the requests in flight finish (a send waits for its projection, so
+// the projector runs on), let the projector commit its batch, then close
+// NATS and SQLite. The sockets get 5 s to answer their close, the requests
+// 10 s.
 func (m *Node) Close() error {
 	var errs []error
+	httpDone := make(chan error, 1)
+	if m.http != nil {
+		// Shutdown closes the listener at once and then waits for the
+		// requests in flight; hijacked sockets are CloseRealtime's.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			httpDone <- m.http.Shutdown(ctx)
+		}()
+	} else {
+		if m.ln != nil {
+			m.ln.Close()
+		}
+		httpDone <- nil
+	}
 	if m.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		m.api.CloseRealtime(ctx)
 		cancel()
 	}
-	if m.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, m.http.Shutdown(ctx))
-		cancel()
-	} else if m.ln != nil {
-		m.ln.Close()
-	}
+	errs = append(errs, <-httpDone)
 	m.stopUpgrade() // before stopOps: the rebuild reads the notifications log
 	m.stopOps()
 	m.projMu.Lock()

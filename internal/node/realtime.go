@@ -197,6 +197,7 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 		}
 	}
 	proxies, _ := parseCIDRs(cfg.TrustedProxies) // validated
+	public, _ := parsePublicURL(cfg.PublicURL)   // validated
 	msg := reg.Messaging()
 	return &api.Realtime{
 		Config: pusher.Config{
@@ -207,7 +208,7 @@ func (m *Node) startRealtime(ctx context.Context) (*api.Realtime, error) {
 			MaxMessageBytes: cfg.WSMaxMessage, ActivityTimeout: cfg.WSActivityTimeout,
 			PongTimeout: cfg.WSPongTimeout, IdleTimeout: cfg.WSIdleTimeout,
 		},
-		Changes: m.db, SSEKeepAlive: cfg.SSEKeepAlive,
+		Changes: m.db, SSEKeepAlive: cfg.SSEKeepAlive, PublicURL: public,
 	}, nil
 }
 
