@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -91,6 +92,9 @@ func (s *Server) clientConfig(c echo.Context) error {
 		if n, err := strconv.Atoi(p); err == nil {
 			port = n
 		}
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]" // an IPv6 literal, as pusher-js puts it in a URL
 	}
 	out.Realtime = true
 	out.Transports = []string{"websocket", "sse", "poll"}

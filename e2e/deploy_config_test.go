@@ -63,6 +63,18 @@ func TestConfigBehindAProxyTellsThePublicAddress(t *testing.T) {
 	if got != want {
 		t.Fatalf("behind a TLS proxy on the default port: %+v, want %+v", got, want)
 	}
+	// An IPv6 literal stays bracketed, with or without a port, as pusher-js
+	// puts wsHost into a URL.
+	got = getEchoConfig(t, env.URL(), map[string]string{"Host": "[2001:db8::7]:8443", "X-Forwarded-Proto": "https"})
+	want = echoConfig{WSHost: "[2001:db8::7]", WSPort: 8443, WSSPort: 8443, ForceTLS: true, AuthEndpoint: "https://[2001:db8::7]:8443/broadcasting/auth"}
+	if got != want {
+		t.Fatalf("an IPv6 host with a port: %+v, want %+v", got, want)
+	}
+	got = getEchoConfig(t, env.URL(), map[string]string{"Host": "[2001:db8::7]", "X-Forwarded-Proto": "https"})
+	want = echoConfig{WSHost: "[2001:db8::7]", WSPort: 443, WSSPort: 443, ForceTLS: true, AuthEndpoint: "https://[2001:db8::7]/broadcasting/auth"}
+	if got != want {
+		t.Fatalf("an IPv6 host without a port: %+v, want %+v", got, want)
+	}
 }
 
 // --public-url wins over what the request says: a proxy that rewrites the
@@ -75,7 +87,7 @@ func TestConfigPublicURLSetting(t *testing.T) {
 		t.Fatalf("--public-url https://chat.example.com: %+v, want %+v", got, want)
 	}
 
-	for _, bad := range []string{"chat.example.com", "ftp://chat.example.com", "https://chat.example.com/parley", "https://chat.example.com:99999"} {
+	for _, bad := range []string{"chat.example.com", "ftp://chat.example.com", "https://chat.example.com/parley", "https://chat.example.com:99999", "https://:443"} {
 		c := node.DefaultConfig()
 		c.PublicURL = bad
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--public-url") {

@@ -78,7 +78,7 @@ type jsLines struct {
 func runJS(t *testing.T, nodeBin, script string, params any) *jsLines {
 	t.Helper()
 	raw, _ := json.Marshal(params)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, nodeBin, script)
 	cmd.Dir = rtClientDir
@@ -127,8 +127,9 @@ func (js *jsLines) await(t *testing.T, event string, ok func(map[string]any) boo
 }
 
 // On SIGTERM, as systemd stops the unit, `parley serve` tells systemd it is
-// stopping, closes its sockets with 4200 (pusher-js reconnects), answers the
-// sends in flight, and exits 0; every send answered 2xx is in the log after
+// stopping, refuses new connections, closes its sockets with 4200
+// (pusher-js reconnects), answers the sends in flight (one of them still
+// sending its body after the signal), and exits 0; every send answered 2xx is in the log after
 // a restart, and a real Echo client reconnects and goes on receiving.
 func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	nodeBin := rtNode(t)
@@ -190,17 +191,33 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	testkit.WaitFor(t, 60*time.Second, "200 acknowledged sends", func() bool { return count() >= 200 })
+	// One send is surely in flight at the signal: its headers go before it,
+	// its body after.
+	held := holdSend(t, c.addr, alice, conv.ID, "held-across-the-signal")
 	signalled.Store(true)
 	c.term()
+	testkit.WaitFor(t, 10*time.Second, "new connections to be refused after SIGTERM", func() bool {
+		conn, err := net.DialTimeout("tcp", c.addr, time.Second)
+		if err != nil {
+			return true
+		}
+		conn.Close()
+		return false
+	})
+	m := held.finish(t, c.stderr)
+	if m.ClientTempID != "held-across-the-signal" {
+		t.Fatalf("the held send was answered with %+v", m)
+	}
+	mu.Lock()
+	acked[m.ClientTempID] = m.ID
+	mu.Unlock()
 	code := c.wait(30 * time.Second) // the unit's TimeoutStopSec
 	stop.Store(true)
 	wg.Wait()
 	if code != 0 {
 		t.Fatalf("parley serve exited %d after SIGTERM\n%s", code, c.stderr())
 	}
-	if !notify.said("STOPPING=1") {
-		t.Errorf("no STOPPING=1 on the notify socket before the exit")
-	}
+	testkit.WaitFor(t, 5*time.Second, "STOPPING=1 on the notify socket", func() bool { return notify.said("STOPPING=1") })
 	if got := raw.waitClosed(); got != 4200 {
 		t.Errorf("a socket was closed with %d at shutdown, want 4200 (reconnect)", got)
 	}
@@ -254,6 +271,70 @@ func TestSecondSIGTERMExitsAtOnce(t *testing.T) {
 	if !strings.Contains(c.stderr(), "second signal") {
 		t.Errorf("no word of the second signal in the log:\n%s", c.stderr())
 	}
+}
+
+// heldSend is a send whose handler is running, waiting for a body that is
+// not on the wire yet.
+type heldSend struct {
+	conn net.Conn
+	r    *bufio.Reader
+	body []byte
+}
+
+// holdSend opens a connection and sends the headers of a send with
+// "Expect: 100-continue"; the server's "100 Continue" says the handler has
+// started reading the body, which holdSend holds back until finish.
+func holdSend(t *testing.T, addr, token, conv, ctid string) *heldSend {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"body": "held " + ctid, "client_temp_id": ctid})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	head := fmt.Sprintf("POST /api/messages/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", conv, addr, token, len(body))
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(rtWait))
+	r := bufio.NewReader(conn)
+	status, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 100 ") {
+		t.Fatalf("the held send: %q %v, want 100 Continue", status, err)
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	return &heldSend{conn: conn, r: r, body: body}
+}
+
+// finish sends the held body and requires a 201 with the stored message.
+func (h *heldSend) finish(t *testing.T, stderr func() string) engine.Message {
+	t.Helper()
+	_ = h.conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := h.conn.Write(h.body); err != nil {
+		t.Fatalf("the held send's body: %v", err)
+	}
+	resp, err := http.ReadResponse(h.r, nil)
+	if err != nil {
+		t.Fatalf("the send in flight at SIGTERM got no answer: %v\n%s", err, stderr())
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("the send in flight at SIGTERM: %d %s, want 201", resp.StatusCode, b)
+	}
+	var m engine.Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // dialChild opens a raw Pusher socket to a child server and waits for

@@ -97,8 +97,14 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if u := s["User"]; u == "" || u == "root" {
 		t.Errorf("User=%q: Parley runs as an unprivileged user", u)
 	}
-	if !strings.Contains(s["ExecStart"], "--data /var/lib/parley") {
-		t.Errorf("ExecStart=%q does not keep the data in the state directory", s["ExecStart"])
+	if !strings.Contains(s["Environment"], "PARLEY_DATA=/var/lib/parley") || !strings.Contains(s["Environment"], "PARLEY_ADDR=127.0.0.1:") {
+		t.Errorf("Environment=%q: the defaults keep the data in the state directory and listen on loopback for nginx", s["Environment"])
+	}
+	if strings.Contains(s["ExecStart"], "--") {
+		t.Errorf("ExecStart=%q: a flag there would win over the env file, which could then not change it", s["ExecStart"])
+	}
+	if s["EnvironmentFile"] != "-/etc/parley/parley.env" {
+		t.Errorf("EnvironmentFile=%q, want the optional /etc/parley/parley.env", s["EnvironmentFile"])
 	}
 	if n, _ := strconv.Atoi(s["LimitNOFILE"]); n < 2*realtime.DefaultMaxClients {
 		t.Errorf("LimitNOFILE=%q: the default connection limit (%d sockets) and the store's files need at least %d", s["LimitNOFILE"], realtime.DefaultMaxClients, 2*realtime.DefaultMaxClients)

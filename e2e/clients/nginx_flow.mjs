@@ -12,7 +12,7 @@ import PusherServer from 'pusher';
 
 const cfg = JSON.parse(process.env.PARLEY_TEST);
 const conv = cfg.conversation;
-const deadline = setTimeout(() => fail('timed out'), 30000);
+const deadline = setTimeout(() => fail('timed out'), 90000);
 
 function fail(msg) {
   console.error('nginx flow failed: ' + msg);

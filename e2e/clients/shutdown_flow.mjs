@@ -11,7 +11,7 @@ import Echo from 'laravel-echo';
 import Pusher from 'pusher-js';
 
 const cfg = JSON.parse(process.env.PARLEY_TEST);
-const deadline = setTimeout(() => fail('timed out'), 120000);
+const deadline = setTimeout(() => fail('timed out'), 240000);
 const say = (o) => console.log(JSON.stringify(o));
 
 function fail(msg) {
