@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +68,13 @@ var (
 	descProjStalled     = desc("projection_stalled_seconds", "Seconds since the projection last committed while it has a lag (0 without one).", "projection")
 	descDiskFree        = desc("data_dir_free_bytes", "Bytes free (to an unprivileged process) in the data directory's filesystem.")
 	descDiskTotal       = desc("data_dir_size_bytes", "Size of the data directory's filesystem.")
+	descDurability      = desc("log_durability", "1 for the log's durability mode: fsync (before the ack) or interval; group_commit says whether appends are batched.", "mode", "group_commit")
+	descCommitBatches   = desc("log_commit_batches_total", "Publishes of the group commit (an atomic batch or a lone event).", "stream")
+	descCommitAppends   = desc("log_commit_appends_total", "Events the group commit published.", "stream")
+	descCommitRate      = desc("log_commit_batches_per_second", "Group commit publishes per second over the last ten seconds.", "stream")
+	descCommitFallbacks = desc("log_commit_fallbacks_total", "Batches refused as a whole and published one by one.", "stream")
+	descCommitSize      = desc("log_commit_batch_size", "Events per group commit publish.", "stream")
+	descCommitWait      = desc("log_commit_wait_seconds", "Time an append waited for its batch to be stored.", "stream")
 	descDegradedFails   = desc("degraded_failures", "Failures reported since the component's degraded state began (a paused projector's retries).", "component", "reason")
 )
 
@@ -143,8 +151,26 @@ func (sc statsCollector) Collect(ch chan<- prometheus.Metric) {
 	c(descDeltaHits, st.DeltaCache.Hits)
 	c(descDeltaMisses, st.DeltaCache.Misses)
 	g(descUptime, float64(st.UptimeSeconds))
+	g(descDurability, 1, st.Durability.Mode, strconv.FormatBool(st.Durability.GroupCommit))
+	for _, cs := range st.Durability.Streams {
+		c(descCommitBatches, cs.Batches, cs.Stream)
+		c(descCommitAppends, cs.Appends, cs.Stream)
+		g(descCommitRate, cs.BatchesPerSecond, cs.Stream)
+		c(descCommitFallbacks, cs.Fallbacks, cs.Stream)
+		ch <- constHistogram(descCommitSize, cs.BatchSize, cs.Stream)
+		ch <- constHistogram(descCommitWait, cs.WaitSeconds, cs.Stream)
+	}
 	for _, d := range st.Degraded {
 		g(descDegraded, 1, d.Component, d.Reason)
 		g(descDegradedFails, float64(d.Failures), d.Component, d.Reason)
 	}
+}
+
+// constHistogram is a Histogram as a Prometheus histogram.
+func constHistogram(d *prometheus.Desc, h Histogram, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	for _, b := range h.Buckets {
+		buckets[b.Le] = b.Count
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
 }

@@ -36,6 +36,63 @@ type OpsStats struct {
 	// Disk is the data directory's filesystem (absent where the system
 	// cannot say).
 	Disk *DiskStats `json:"disk,omitempty"`
+	// Durability is how an acknowledged event reaches the disk, and the
+	// group commit's work on this node.
+	Durability DurabilityStats `json:"durability"`
+}
+
+// DurabilityStats says what an acknowledgement means and how the log's
+// appends are batched.
+type DurabilityStats struct {
+	// Mode is "fsync" (--sync always: on disk before the ack, survives a
+	// power loss) or "interval" (written before the ack, fsynced every two
+	// minutes: survives a killed process only).
+	Mode string `json:"mode"`
+	// GroupCommit is whether appends that arrive together are published as
+	// one atomic batch (one fsync each).
+	GroupCommit bool `json:"group_commit"`
+	// Streams is the group commit's work per stream written (absent
+	// without group commit).
+	Streams []CommitStats `json:"streams"`
+}
+
+// CommitStats is one stream's group commit since this node started.
+type CommitStats struct {
+	Stream string `json:"stream"`
+	// Batching is false after the stream refused atomic batches: each
+	// append is then published on its own.
+	Batching bool `json:"batching"`
+	// Batches counts publishes (a batch or a lone event); Appends the
+	// events they carried.
+	Batches uint64 `json:"batches"`
+	Appends uint64 `json:"appends"`
+	// BatchesPerSecond is the rate over the last ten seconds.
+	BatchesPerSecond float64 `json:"batches_per_second"`
+	// Fallbacks counts batches refused as a whole (a duplicate key, a
+	// full store) and then published one by one.
+	Fallbacks uint64 `json:"fallbacks"`
+	// Remembered counts retries answered from memory as duplicates,
+	// without a publish.
+	Remembered uint64 `json:"remembered"`
+	// BatchSize is the distribution of events per publish; WaitSeconds of
+	// the time an append waited for its batch to be stored.
+	BatchSize   Histogram `json:"batch_size"`
+	WaitSeconds Histogram `json:"wait_seconds"`
+}
+
+// Histogram is a distribution: Buckets[i].Count observations were at most
+// Buckets[i].Le (cumulative, as in Prometheus); Count and Sum cover every
+// observation.
+type Histogram struct {
+	Buckets []Bucket `json:"buckets"`
+	Count   uint64   `json:"count"`
+	Sum     float64  `json:"sum"`
+}
+
+// Bucket is one upper bound of a histogram and the observations up to it.
+type Bucket struct {
+	Le    float64 `json:"le"`
+	Count uint64  `json:"count"`
 }
 
 // DiskStats is the data directory's filesystem, sampled every 2 s.

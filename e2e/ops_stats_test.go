@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -73,8 +74,27 @@ func TestOpsStatsReflectKnownWorkload(t *testing.T) {
 		t.Fatalf("http %+v, node %q", st.HTTP, st.Node)
 	}
 
+	// Every event this node appended went through the group commit, and
+	// each was answered after its batch was stored.
+	d := st.Durability
+	if d.Mode != "fsync" || !d.GroupCommit || len(d.Streams) != 2 {
+		t.Fatalf("durability %+v: want fsync before the ack, group commit on MESSAGES and NOTIFICATIONS", d)
+	}
+	for _, c := range d.Streams {
+		want := map[string]uint64{"MESSAGES": 8, "NOTIFICATIONS": 14}[c.Stream]
+		if c.Appends != want || c.Batches == 0 || c.Batches > c.Appends || c.BatchSize.Count != c.Batches ||
+			c.WaitSeconds.Count < c.Appends || c.Fallbacks != 0 || !c.Batching || c.BatchesPerSecond <= 0 {
+			t.Fatalf("group commit on %s: %+v, want %d appends", c.Stream, c, want)
+		}
+	}
+
 	r := env.MustDo(http.StatusOK, "GET", "/metrics", opsToken(t), nil, nil)
 	for _, line := range []string{
+		`parley_log_durability{group_commit="true",mode="fsync"} 1`,
+		`parley_log_commit_appends_total{stream="MESSAGES"} 8`,
+		`parley_log_commit_appends_total{stream="NOTIFICATIONS"} 14`,
+		`parley_log_commit_fallbacks_total{stream="MESSAGES"} 0`,
+		`parley_log_commit_batch_size_bucket{stream="MESSAGES",le="256"} ` + fmt.Sprint(d.Streams[0].Batches),
 		`parley_stream_messages{stream="MESSAGES"} 8`,
 		`parley_stream_last_seq{stream="NOTIFICATIONS"} 14`,
 		`parley_consumer_pending{consumer="notifications",stream="MESSAGES"} 0`,

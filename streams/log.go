@@ -30,6 +30,7 @@ type Log struct {
 	stream jetstream.Stream
 
 	appendTimeout time.Duration   // bounds Append's wait for the ack; 0: the caller's ctx only
+	commit        *committer      // group commit; nil: each append publishes on its own
 	onAppend      func(err error) // set before the first Append: see OnAppend
 	refusedAt     atomic.Int64    // when an append last went unanswered (Unix ns)
 }
@@ -55,7 +56,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", StreamName, err)
 		}
-		return &Log{js: js, stream: st, appendTimeout: cfg.AppendTimeout}, nil
+		return newLog(js, st, cfg.AppendTimeout, cfg.GroupCommit), nil
 	}
 	replicas := cfg.Replicas
 	if replicas <= 0 {
@@ -74,6 +75,8 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 		Duplicates:  window,
 		AllowDirect: true,
 		MaxMsgSize:  1 << 20,
+		// Group commit publishes atomic batches: one fsync for many events.
+		AllowAtomicPublish: true,
 	}
 	if cfg.MaxLogBytes > 0 { // a full log refuses new events rather than dropping old ones
 		scfg.MaxBytes, scfg.Discard = cfg.MaxLogBytes, jetstream.DiscardNew
@@ -84,7 +87,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 	for {
 		st, err := js.CreateOrUpdateStream(ctx, scfg)
 		if err == nil {
-			return &Log{js: js, stream: st, appendTimeout: cfg.AppendTimeout}, nil
+			return newLog(js, st, cfg.AppendTimeout, cfg.GroupCommit), nil
 		}
 		if replicas == 1 && cfg.ClusterName == "" && cfg.URL == "" || time.Now().After(deadline) {
 			return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
@@ -94,6 +97,53 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 			return nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
+	}
+}
+
+// newLog is a stream as a log; with groupCommit its appends go through a
+// committer (when the stream allows atomic batches).
+func newLog(js jetstream.JetStream, st jetstream.Stream, appendTimeout time.Duration, groupCommit bool) *Log {
+	l := &Log{js: js, stream: st, appendTimeout: appendTimeout}
+	if groupCommit {
+		info := st.CachedInfo().Config
+		l.commit = newCommitter(js, info.Name, info.Duplicates, l.publishTimeout)
+		if !st.CachedInfo().Config.AllowAtomicPublish {
+			l.commit.batching.Store(false)
+		}
+	}
+	return l
+}
+
+// defaultPublishTimeout bounds a group commit's wait for its ack when no
+// append timeout is configured.
+const defaultPublishTimeout = 30 * time.Second
+
+// publishTimeout is how long one publish waits for its ack: the append
+// timeout, shortened while the log has just left an append unanswered.
+func (l *Log) publishTimeout() time.Duration {
+	timeout := l.appendTimeout
+	if timeout <= 0 {
+		timeout = defaultPublishTimeout
+	}
+	if at := l.refusedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < refusedFor {
+		timeout = min(timeout, refusedTimeout)
+	}
+	return timeout
+}
+
+// CommitStats is the group commit's work on this stream; ok is false when
+// each append publishes on its own.
+func (l *Log) CommitStats() (CommitStats, bool) {
+	if l.commit == nil {
+		return CommitStats{}, false
+	}
+	return l.commit.Stats(), true
+}
+
+// close stops the log's committer, if it has one.
+func (l *Log) close() {
+	if l != nil && l.commit != nil {
+		l.commit.close()
 	}
 }
 
@@ -133,7 +183,7 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, key string) (uint64, 
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	seq, dup, err := publish(ctx, l.js, Subject(ev.ConversationID), ev.Type, raw, key)
+	seq, dup, err := l.publish(ctx, Subject(ev.ConversationID), ev.Type, raw, key)
 	err = classifyAppend(ctx, err)
 	switch {
 	case err == nil:
@@ -147,21 +197,28 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, key string) (uint64, 
 	return seq, dup, err
 }
 
+// publish appends one event, through the committer when there is one.
+func (l *Log) publish(ctx context.Context, subject string, typ engine.EventType, raw []byte, key string) (uint64, bool, error) {
+	if l.commit != nil {
+		return l.commit.append(ctx, subject, typ, raw, key)
+	}
+	return publish(ctx, l.js, subject, typ, raw, key)
+}
+
 // publish appends one event message and waits for its ack. With a msgID, a
 // duplicate inside the window returns the original sequence; a replicated
 // stream's "duplicate in process" answer is retried after a short backoff
 // until it turns into that duplicate ack.
 func publish(ctx context.Context, js jetstream.JetStream, subject string, typ engine.EventType, raw []byte, msgID string) (uint64, bool, error) {
-	m := nats.NewMsg(subject)
-	m.Data = raw
-	m.Header.Set(EventHeader, string(typ))
-	var opts []jetstream.PublishOpt
-	if msgID != "" {
-		opts = append(opts, jetstream.WithMsgID(msgID))
-	}
+	return publishMsg(ctx, js, eventMsg(subject, typ, raw, msgID), subject)
+}
+
+// publishMsg publishes m and waits for its ack, retrying "duplicate in
+// process" as publish does.
+func publishMsg(ctx context.Context, js jetstream.JetStream, m *nats.Msg, subject string) (uint64, bool, error) {
 	backoff := 2 * time.Millisecond
 	for {
-		ack, err := js.PublishMsg(ctx, m, opts...)
+		ack, err := js.PublishMsg(ctx, m)
 		if err == nil {
 			return ack.Sequence, ack.Duplicate, nil
 		}

@@ -65,7 +65,7 @@ func (c *Conn) Notifications(ctx context.Context, cfg NotificationsConfig) (*Not
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", NotificationsStream, err)
 		}
-		return &Notifications{log: &Log{js: c.js, stream: st}}, nil
+		return c.notifications(st), nil
 	}
 	window := cfg.DuplicateWindow
 	if window <= 0 {
@@ -82,13 +82,24 @@ func (c *Conn) Notifications(ctx context.Context, cfg NotificationsConfig) (*Not
 			Duplicates:  window,
 			AllowDirect: true,
 			MaxMsgSize:  64 << 10,
+			// Group commit publishes atomic batches: one fsync for many.
+			AllowAtomicPublish: true,
 		})
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", NotificationsStream, err)
 	}
-	return &Notifications{log: &Log{js: c.js, stream: st}}, nil
+	return c.notifications(st), nil
+}
+
+// notifications wraps the stream, with the connection's group commit.
+func (c *Conn) notifications(st jetstream.Stream) *Notifications {
+	l := newLog(c.js, st, 0, c.groupCommit)
+	c.logsMu.Lock()
+	c.logs = append(c.logs, l)
+	c.logsMu.Unlock()
+	return &Notifications{log: l}
 }
 
 // Log is the stream as a readable log: Tail for the projector, ReadRange for
@@ -122,5 +133,5 @@ func (n *Notifications) Append(ctx context.Context, ev engine.Event, key string)
 	if err != nil {
 		return 0, false, err
 	}
-	return publish(ctx, n.log.js, subj, ev.Type, raw, key)
+	return n.log.publish(ctx, subj, ev.Type, raw, key)
 }

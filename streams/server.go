@@ -28,6 +28,9 @@ type Config struct {
 	URL string
 	// SyncAlways makes the embedded server fsync every write before the ack.
 	SyncAlways bool
+	// GroupCommit coalesces the appends that arrive together into atomic
+	// batches, each stored with one fsync (see committer).
+	GroupCommit bool
 	// Replicas for the streams; 0 chooses: 3 on a cluster of three or more
 	// servers, else 1 (Conn.Replicas tells the choice).
 	Replicas int
@@ -95,6 +98,9 @@ type Conn struct {
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	log         *Log
+	groupCommit bool
+	logsMu      sync.Mutex
+	logs        []*Log // the notifications logs opened, whose committers Close stops
 	replicas    int
 	clusterSize int
 	done        chan struct{} // closed when nc is closed
@@ -143,6 +149,8 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		}
 	}
 	c.replicas = cfg.Replicas
+	c.groupCommit = cfg.GroupCommit && atomicBatches(c.nc.ConnectedServerVersion())
+	cfg.GroupCommit = c.groupCommit
 	c.log, err = openLog(ctx, c.js, cfg)
 	if err != nil {
 		c.Close()
@@ -298,6 +306,12 @@ func (c *Conn) Close() {
 		return
 	}
 	c.closed = true
+	c.log.close()
+	c.logsMu.Lock()
+	for _, l := range c.logs {
+		l.close()
+	}
+	c.logsMu.Unlock()
 	if c.nc != nil {
 		if c.nc.Drain() == nil {
 			select {
@@ -337,4 +351,15 @@ func (c *Conn) retry(ctx context.Context, what string, create func() error) erro
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// atomicBatches reports whether a server of this version stores atomic
+// batches (nats-server 2.12 and later); an older one would store a batch's
+// events one by one and answer only the last.
+func atomicBatches(version string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 12
 }

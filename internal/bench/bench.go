@@ -118,6 +118,7 @@ type benchConfig struct {
 	Events       int
 	CeilingMsgs  int
 	Sync         string
+	GroupCommit  bool
 	FanConvs     int
 	Subscribers  int
 	Senders      int
@@ -156,7 +157,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.InboxReads, "inbox-reads", 1000, "inbox: list requests measured")
 	fs.IntVar(&c.Events, "events", 1000000, "replay: events in the log")
 	fs.IntVar(&c.CeilingMsgs, "ceiling-msgs", 50000, "ceiling: messages per measurement")
-	fs.StringVar(&c.Sync, "sync", "interval", "JetStream fsync policy of the server the harness starts")
+	fs.StringVar(&c.Sync, "sync", "always", "log durability of the server the harness starts: always (fsync before the ack) or interval")
+	fs.BoolVar(&c.GroupCommit, "group-commit", true, "the started server batches appends into atomic publishes (one fsync each)")
 	fs.IntVar(&c.FanConvs, "fanout-conversations", 100, "fanout: conversations")
 	fs.IntVar(&c.Subscribers, "subscribers", 10, "fanout: subscribed sockets per conversation")
 	fs.IntVar(&c.Senders, "senders", 8, "fanout: closed-loop HTTP senders (0: skip the closed-loop run)")
@@ -224,6 +226,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", n, err)
 		}
 		for _, x := range r {
+			if c.URL == "" && x.Params != nil { // the server the harness started
+				x.Params["sync"], x.Params["group_commit"] = c.Sync, c.GroupCommit
+			}
 			if c.JSON {
 				b, _ := json.Marshal(x)
 				fmt.Fprintln(stdout, string(b))

@@ -72,7 +72,7 @@ func startBenchServer(ctx context.Context, c benchConfig, stderr io.Writer) (*be
 	}
 	s.URL = "http://" + addr
 	args := []string{"serve", "--addr", addr, "--data", s.DataDir, "--jwt-secret", string(s.Secret),
-		"--log-level", "warn", "--sync", c.Sync, "--send-rate", "0",
+		"--log-level", "warn", "--sync", c.Sync, fmt.Sprintf("--group-commit=%t", c.GroupCommit), "--send-rate", "0",
 		"--max-connections-per-ip", "0", // every bench socket comes from loopback
 		"--max-connections", fmt.Sprint(max(10000, c.Connections+100))} // connections opens 50 more to warm up
 	s.cmd = exec.Command(exe, append(args, c.serveArgs...)...)

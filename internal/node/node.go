@@ -28,11 +28,14 @@ import (
 
 // Config is everything `parley serve` can be told.
 type Config struct {
-	Addr            string
-	DataDir         string
-	JWTSecret       string
-	NATSURL         string
-	Sync            string // "interval" (default) or "always"
+	Addr      string
+	DataDir   string
+	JWTSecret string
+	NATSURL   string
+	Sync      string // "always" (default: fsync before the ack) or "interval"
+	// GroupCommit coalesces the appends that arrive together into atomic
+	// batches, one fsync each (default on).
+	GroupCommit     bool
 	Replicas        int
 	DuplicateWindow time.Duration
 	ApplyTimeout    time.Duration
@@ -75,7 +78,7 @@ type Config struct {
 // DefaultConfig is what `parley serve` runs with when told nothing.
 func DefaultConfig() Config {
 	return Config{
-		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "interval",
+		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "always", GroupCommit: true,
 		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, AppendTimeout: time.Second, LogLevel: "info",
 		NATSListen: "127.0.0.1:0", SendRate: 20, SendBurst: 50,
 		RealtimeConfig: DefaultRealtimeConfig(),
@@ -127,7 +130,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (NATS store, SQLite, generated secrets)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret for user tokens (default: generated into the data dir)")
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS JetStream URL(s), comma-separated; empty embeds a server")
-	fs.StringVar(&c.Sync, "sync", c.Sync, "JetStream fsync policy: interval (fsync every 2 min) or always (fsync before every ack)")
+	fs.StringVar(&c.Sync, "sync", c.Sync, "log durability: always (fsync before every ack: survives a power loss) or interval (fsync every 2 min: survives a killed process only)")
+	fs.BoolVar(&c.GroupCommit, "group-commit", c.GroupCommit, "publish the appends that arrive together as one atomic batch with one fsync")
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "stream replicas (0: 1 embedded)")
 	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
@@ -207,7 +211,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("jwt secret: %w", err)
 	}
 	scfg := streams.Config{
-		DataDir: m.Config.DataDir, URL: m.Config.NATSURL, SyncAlways: m.Config.Sync == "always",
+		DataDir: m.Config.DataDir, URL: m.Config.NATSURL, SyncAlways: m.Config.Sync == "always", GroupCommit: m.Config.GroupCommit,
 		Replicas: m.Config.Replicas, DuplicateWindow: m.Config.DuplicateWindow,
 		AppendTimeout: m.Config.AppendTimeout, MaxLogBytes: m.Config.MaxLogBytes,
 	}
@@ -244,6 +248,9 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	}
 	m.db, err = projections.Open(ctx, projections.LivePath(m.Config.DataDir))
 	if err != nil {
+		return err
+	}
+	if err := m.checkAhead(ctx); err != nil {
 		return err
 	}
 	built, err := m.checkVersion(ctx)

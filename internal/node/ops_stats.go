@@ -60,6 +60,7 @@ func (m *Node) opsStats(ctx context.Context) (*api.OpsStats, error) {
 		st.AppWebhooks.ExpiredDropped = m.rt.appHooks.dropped.Load()
 	}
 	st.DeltaCache = m.recent.Stats()
+	st.Durability = m.durabilityStats()
 	st.Degraded = m.health.list()
 	if st.Degraded == nil {
 		st.Degraded = []api.Condition{}
@@ -112,4 +113,36 @@ func (m *Node) sampleRates(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// durabilityStats is the log's durability mode and the group commit's work
+// on the streams this node writes.
+func (m *Node) durabilityStats() api.DurabilityStats {
+	d := api.DurabilityStats{Mode: "interval", GroupCommit: m.Config.GroupCommit, Streams: []api.CommitStats{}}
+	if m.Config.Sync == "always" {
+		d.Mode = "fsync"
+	}
+	logs := []*streams.Log{m.conn.Log()}
+	if m.ops != nil && m.ops.notifs != nil {
+		logs = append(logs, m.ops.notifs.Log())
+	}
+	for _, l := range logs {
+		c, ok := l.CommitStats()
+		if !ok {
+			d.GroupCommit = false
+			continue
+		}
+		d.Streams = append(d.Streams, api.CommitStats{Stream: c.Stream, Batching: c.Batching, Batches: c.Batches, Appends: c.Appends,
+			BatchesPerSecond: c.BatchesPerSecond, Fallbacks: c.Fallbacks, Remembered: c.Remembered,
+			BatchSize: histogram(c.BatchSize), WaitSeconds: histogram(c.WaitSeconds)})
+	}
+	return d
+}
+
+func histogram(h streams.Histogram) api.Histogram {
+	out := api.Histogram{Buckets: make([]api.Bucket, len(h.Bounds)), Count: h.Count, Sum: h.Sum}
+	for i, le := range h.Bounds {
+		out.Buckets[i] = api.Bucket{Le: le, Count: h.Counts[i]}
+	}
+	return out
 }
