@@ -13,18 +13,16 @@ import (
 
 const gcConv = "01KBBBBBBBBBBBBBBBBBBBBBBB"
 
-// openGroupCommit starts an embedded server with fsync before the ack and
-// group commit, as `parley serve` runs by default.
+// openGroupCommit starts an embedded server that fsyncs before each ack,
+// as a cluster member does, where appends go through a committer of atomic
+// batches (the tests make their own committers).
 func openGroupCommit(t *testing.T) *Conn {
 	t.Helper()
-	conn, err := Open(context.Background(), Config{DataDir: t.TempDir(), SyncAlways: true, GroupCommit: true})
+	conn, err := Open(context.Background(), Config{DataDir: t.TempDir(), SyncAlways: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	if conn.log.commit == nil || !conn.log.commit.batching.Load() {
-		t.Fatal("the log has no batching committer")
-	}
 	return conn
 }
 
@@ -153,6 +151,7 @@ func TestGroupCommitRefusedBatchLosesNothing(t *testing.T) {
 // the same keys store each key once.
 func TestGroupCommitConcurrentAppends(t *testing.T) {
 	conn := openGroupCommit(t)
+	c := newTestCommitter(t, conn)
 	const senders, each = 32, 20
 	var mu sync.Mutex
 	seqs := map[string]map[uint64]bool{}
@@ -164,7 +163,7 @@ func TestGroupCommitConcurrentAppends(t *testing.T) {
 			for i := range each {
 				ctid := fmt.Sprintf("k%d", (s*each+i)%(senders*each/2)) // every key sent twice
 				p := pend(t, ctid)
-				seq, _, err := conn.log.commit.append(context.Background(), p.subject, p.typ, p.raw, p.key)
+				seq, _, err := c.append(context.Background(), p.subject, p.typ, p.raw, p.key)
 				if err != nil {
 					t.Error(err)
 					return
@@ -188,7 +187,7 @@ func TestGroupCommitConcurrentAppends(t *testing.T) {
 	if len(stored) != senders*each/2 {
 		t.Fatalf("%d events stored for %d keys", len(stored), senders*each/2)
 	}
-	st, _ := conn.Log().CommitStats()
+	st := c.Stats()
 	if st.Batches >= st.Appends || st.BatchSize.Count != st.Batches {
 		t.Fatalf("stats %+v: %d concurrent senders formed no batch", st, senders)
 	}

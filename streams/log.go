@@ -30,7 +30,8 @@ type Log struct {
 	stream jetstream.Stream
 
 	appendTimeout time.Duration   // bounds Append's wait for the ack; 0: the caller's ctx only
-	commit        *committer      // group commit; nil: each append publishes on its own
+	commit        *committer      // group commit by atomic batches; nil: each append publishes on its own
+	blocks        *blockSyncer    // group commit by fsyncing the blocks after the acks (embedded single node)
 	onAppend      func(err error) // set before the first Append: see OnAppend
 	refusedAt     atomic.Int64    // when an append last went unanswered (Unix ns)
 }
@@ -56,7 +57,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", StreamName, err)
 		}
-		return newLog(js, st, cfg.AppendTimeout, cfg.GroupCommit), nil
+		return newLog(js, st, cfg.AppendTimeout, cfg.GroupCommit, cfg.blocksDir(StreamName)), nil
 	}
 	replicas := cfg.Replicas
 	if replicas <= 0 {
@@ -87,7 +88,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 	for {
 		st, err := js.CreateOrUpdateStream(ctx, scfg)
 		if err == nil {
-			return newLog(js, st, cfg.AppendTimeout, cfg.GroupCommit), nil
+			return newLog(js, st, cfg.AppendTimeout, cfg.GroupCommit, cfg.blocksDir(StreamName)), nil
 		}
 		if replicas == 1 && cfg.ClusterName == "" && cfg.URL == "" || time.Now().After(deadline) {
 			return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
@@ -100,10 +101,16 @@ func openLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 	}
 }
 
-// newLog is a stream as a log; with groupCommit its appends go through a
-// committer (when the stream allows atomic batches).
-func newLog(js jetstream.JetStream, st jetstream.Stream, appendTimeout time.Duration, groupCommit bool) *Log {
+// newLog is a stream as a log. With blocks (the embedded single node's
+// block directory) each append waits for a shared fsync of the blocks after
+// its ack; else, with groupCommit, appends go through a committer of
+// atomic batches (when the stream allows them).
+func newLog(js jetstream.JetStream, st jetstream.Stream, appendTimeout time.Duration, groupCommit bool, blocks string) *Log {
 	l := &Log{js: js, stream: st, appendTimeout: appendTimeout}
+	if blocks != "" {
+		l.blocks = newBlockSyncer(blocks)
+		return l
+	}
 	if groupCommit {
 		info := st.CachedInfo().Config
 		l.commit = newCommitter(js, info.Name, info.Duplicates, l.publishTimeout)
@@ -134,6 +141,9 @@ func (l *Log) publishTimeout() time.Duration {
 // CommitStats is the group commit's work on this stream; ok is false when
 // each append publishes on its own.
 func (l *Log) CommitStats() (CommitStats, bool) {
+	if l.blocks != nil {
+		return l.blocks.stats.snapshot(l.stream.CachedInfo().Config.Name, true), true
+	}
 	if l.commit == nil {
 		return CommitStats{}, false
 	}
@@ -144,6 +154,9 @@ func (l *Log) CommitStats() (CommitStats, bool) {
 func (l *Log) close() {
 	if l != nil && l.commit != nil {
 		l.commit.close()
+	}
+	if l != nil && l.blocks != nil {
+		l.blocks.close()
 	}
 }
 
@@ -202,7 +215,15 @@ func (l *Log) publish(ctx context.Context, subject string, typ engine.EventType,
 	if l.commit != nil {
 		return l.commit.append(ctx, subject, typ, raw, key)
 	}
-	return publish(ctx, l.js, subject, typ, raw, key)
+	seq, dup, err := publish(ctx, l.js, subject, typ, raw, key)
+	if err == nil && l.blocks != nil {
+		// Written before its ack (a duplicate's original too, perhaps by
+		// an append still waiting): on disk after the next fsync.
+		if err = l.blocks.sync(); err != nil {
+			return 0, false, fmt.Errorf("append %s: %w", subject, err)
+		}
+	}
+	return seq, dup, err
 }
 
 // publish appends one event message and waits for its ack. With a msgID, a

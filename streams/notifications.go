@@ -95,7 +95,11 @@ func (c *Conn) Notifications(ctx context.Context, cfg NotificationsConfig) (*Not
 
 // notifications wraps the stream, with the connection's group commit.
 func (c *Conn) notifications(st jetstream.Stream) *Notifications {
-	l := newLog(c.js, st, 0, c.groupCommit)
+	blocks := ""
+	if c.blocksRoot != "" {
+		blocks = embeddedBlocks(c.blocksRoot, NotificationsStream)
+	}
+	l := newLog(c.js, st, 0, c.groupCommit, blocks)
 	c.logsMu.Lock()
 	c.logs = append(c.logs, l)
 	c.logsMu.Unlock()

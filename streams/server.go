@@ -99,6 +99,7 @@ type Conn struct {
 	js          jetstream.JetStream
 	log         *Log
 	groupCommit bool
+	blocksRoot  string // the data dir when appends fsync the embedded server's blocks
 	logsMu      sync.Mutex
 	logs        []*Log // the notifications logs opened, whose committers Close stops
 	replicas    int
@@ -124,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		c.nc, err = nats.Connect(cfg.URL, opts...)
 	} else {
 		c.ns, err = startEmbedded(cfg)
-		c.jsConfig = server.JetStreamConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), SyncAlways: cfg.SyncAlways}
+		c.jsConfig = server.JetStreamConfig{StoreDir: filepath.Join(cfg.DataDir, "nats"), SyncAlways: cfg.serverSyncAlways()}
 		if err == nil {
 			if cfg.Token != "" {
 				opts = append(opts, nats.Token(cfg.Token))
@@ -149,8 +150,15 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		}
 	}
 	c.replicas = cfg.Replicas
-	c.groupCommit = cfg.GroupCommit && atomicBatches(c.nc.ConnectedServerVersion())
+	// Atomic batches pay for themselves only where each publish would
+	// fsync on its own: an embedded server that fsyncs (a cluster member;
+	// a single node fsyncs its blocks instead) or an external one, whose
+	// sync setting Parley cannot see.
+	c.groupCommit = cfg.GroupCommit && (cfg.SyncAlways || cfg.URL != "") && atomicBatches(c.nc.ConnectedServerVersion())
 	cfg.GroupCommit = c.groupCommit
+	if cfg.syncsBlocks() {
+		c.blocksRoot = cfg.DataDir
+	}
 	c.log, err = openLog(ctx, c.js, cfg)
 	if err != nil {
 		c.Close()
@@ -168,7 +176,7 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		ServerName:             name,
 		JetStream:              true,
 		StoreDir:               filepath.Join(cfg.DataDir, "nats"),
-		SyncAlways:             cfg.SyncAlways,
+		SyncAlways:             cfg.serverSyncAlways(),
 		DontListen:             true,
 		NoSigs:                 true,
 		DisableJetStreamBanner: true,
@@ -362,4 +370,23 @@ func atomicBatches(version string) bool {
 		return false
 	}
 	return major > 2 || major == 2 && minor >= 12
+}
+
+// syncsBlocks reports whether appends are made durable by fsyncing the
+// embedded server's block files after their acks (group commit on a
+// single embedded node) rather than by the server's own SyncAlways.
+func (cfg Config) syncsBlocks() bool {
+	return cfg.SyncAlways && cfg.GroupCommit && cfg.URL == "" && cfg.ClusterName == "" && !cfg.Existing
+}
+
+// serverSyncAlways is the embedded server's SyncAlways: off where Parley
+// fsyncs the blocks itself.
+func (cfg Config) serverSyncAlways() bool { return cfg.SyncAlways && !cfg.syncsBlocks() }
+
+// blocksDir is the stream's block directory when appends fsync it, else "".
+func (cfg Config) blocksDir(stream string) string {
+	if !cfg.syncsBlocks() {
+		return ""
+	}
+	return embeddedBlocks(cfg.DataDir, stream)
 }

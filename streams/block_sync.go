@@ -1,0 +1,184 @@
+package streams
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// blockSyncer is group commit for the embedded single-node server. That
+// server writes each message to its stream's last block file before it
+// acknowledges it (a write into the page cache: it survives a killed
+// process), so an append is on disk once that file is fsynced after the
+// acknowledgement. An append waits for an fsync that began after its ack;
+// one fsync serves every append waiting when it begins, so a lone append
+// pays one fsync and a busy stream one per round, whatever the number of
+// appends in it. (JetStream's own SyncAlways fsyncs once per message, and
+// its atomic batches stage each batch in a store of their own with an
+// fsync of its own: both cost several times this.)
+type blockSyncer struct {
+	dir string // the stream's msgs directory
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	started  uint64 // rounds begun
+	finished uint64 // rounds ended
+	syncing  bool
+	err      error // the last round's
+
+	waits    uint64 // sync calls
+	counted  uint64 // waits counted into a round so far
+
+	// Used by the round in progress only.
+	cur    *os.File
+	curIdx int
+	stats  commitStats
+}
+
+func newBlockSyncer(dir string) *blockSyncer {
+	s := &blockSyncer{dir: dir}
+	s.cond = sync.NewCond(&s.mu)
+	s.stats.start = time.Now()
+	return s
+}
+
+// embeddedBlocks is where the embedded server keeps a stream's blocks.
+func embeddedBlocks(dataDir, stream string) string {
+	return filepath.Join(dataDir, "nats", "jetstream", "$G", "streams", stream, "msgs")
+}
+
+// sync returns once an fsync of the stream's blocks that began after the
+// call has ended, with that fsync's error.
+func (s *blockSyncer) sync() error {
+	began := time.Now()
+	s.mu.Lock()
+	defer func() {
+		s.mu.Unlock()
+		s.stats.waited(time.Since(began))
+	}()
+	s.waits++
+	want := s.started + 1 // a round that begins from now on
+	for s.finished < want {
+		if s.syncing {
+			s.cond.Wait()
+			continue
+		}
+		s.syncing = true
+		s.started++
+		round := s.started
+		covers := s.waits - s.counted // every append waiting now
+		s.counted = s.waits
+		s.mu.Unlock()
+		s.stats.batch(int(covers))
+		err := s.syncBlocks()
+		s.mu.Lock()
+		s.syncing, s.finished, s.err = false, round, err
+		s.cond.Broadcast()
+	}
+	return s.err
+}
+
+// syncBlocks fsyncs the last block file, and each block the server moved
+// on from since the last round (with the directory that names the new
+// ones).
+func (s *blockSyncer) syncBlocks() error {
+	if s.cur == nil || s.replaced() {
+		if err := s.openLast(); err != nil {
+			return err
+		}
+		if s.cur == nil {
+			return nil // nothing stored yet
+		}
+	}
+	newBlock := false
+	for {
+		next, err := os.Open(filepath.Join(s.dir, strconv.Itoa(s.curIdx+1)+".blk"))
+		if err != nil {
+			break
+		}
+		if err := s.cur.Sync(); err != nil {
+			next.Close()
+			return fmt.Errorf("fsync %s: %w", s.cur.Name(), err)
+		}
+		s.cur.Close()
+		s.cur, s.curIdx, newBlock = next, s.curIdx+1, true
+	}
+	if err := s.cur.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", s.cur.Name(), err)
+	}
+	if newBlock {
+		return syncDir(s.dir)
+	}
+	return nil
+}
+
+// replaced reports whether the open block is no longer the file of its
+// name (the server rewrote or removed it).
+func (s *blockSyncer) replaced() bool {
+	a, err1 := s.cur.Stat()
+	b, err2 := os.Stat(s.cur.Name())
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+		s.cur.Close()
+		s.cur = nil
+		return true
+	}
+	return false
+}
+
+// openLast opens the block with the highest index, and fsyncs the
+// directory (a block it did not know may be new).
+func (s *blockSyncer) openLast() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	best := 0
+	for _, e := range entries {
+		if n, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".blk")); err == nil && strings.HasSuffix(e.Name(), ".blk") && n > best {
+			best = n
+		}
+	}
+	if best == 0 {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(s.dir, strconv.Itoa(best)+".blk"))
+	if err != nil {
+		return err
+	}
+	s.cur, s.curIdx = f, best
+	return syncDir(s.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && err != syscall.EINVAL && runtime.GOOS != "windows" {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// close releases the open block.
+func (s *blockSyncer) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.syncing {
+		s.cond.Wait()
+	}
+	if s.cur != nil {
+		s.cur.Close()
+		s.cur = nil
+	}
+}
