@@ -32,8 +32,8 @@ type blockSyncer struct {
 	syncing  bool
 	err      error // the last round's
 
-	waits    uint64 // sync calls
-	counted  uint64 // waits counted into a round so far
+	waits   uint64 // sync calls
+	counted uint64 // waits counted into a round so far
 
 	// Used by the round in progress only.
 	cur    *os.File
