@@ -102,14 +102,14 @@ func (s *blockSyncer) syncBlocks() error {
 		if err != nil {
 			break
 		}
-		if err := s.cur.Sync(); err != nil {
+		if err := syncData(s.cur); err != nil {
 			next.Close()
 			return fmt.Errorf("fsync %s: %w", s.cur.Name(), err)
 		}
 		s.cur.Close()
 		s.cur, s.curIdx, newBlock = next, s.curIdx+1, true
 	}
-	if err := s.cur.Sync(); err != nil {
+	if err := syncData(s.cur); err != nil {
 		return fmt.Errorf("fsync %s: %w", s.cur.Name(), err)
 	}
 	if newBlock {
