@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,9 +27,9 @@ type blockSyncer struct {
 	dir string // the stream's msgs directory
 
 	mu       sync.Mutex
-	cond     *sync.Cond
-	started  uint64 // rounds begun
-	finished uint64 // rounds ended
+	ended    chan struct{} // closed when the round in progress ends
+	started  uint64        // rounds begun
+	finished uint64        // rounds ended
 	syncing  bool
 	err      error // the last round's
 
@@ -43,7 +44,7 @@ type blockSyncer struct {
 
 func newBlockSyncer(dir string) *blockSyncer {
 	s := &blockSyncer{dir: dir}
-	s.cond = sync.NewCond(&s.mu)
+	s.ended = make(chan struct{})
 	s.stats.start = time.Now()
 	return s
 }
@@ -54,8 +55,10 @@ func embeddedBlocks(dataDir, stream string) string {
 }
 
 // sync returns once an fsync of the stream's blocks that began after the
-// call has ended, with that fsync's error.
-func (s *blockSyncer) sync() error {
+// call has ended, with that fsync's error; or with ctx's error when it ends
+// first (a disk that does not answer: the append is then reported as not
+// acknowledged, and its retry finds it).
+func (s *blockSyncer) sync(ctx context.Context) error {
 	began := time.Now()
 	s.mu.Lock()
 	defer func() {
@@ -66,7 +69,15 @@ func (s *blockSyncer) sync() error {
 	want := s.started + 1 // a round that begins from now on
 	for s.finished < want {
 		if s.syncing {
-			s.cond.Wait()
+			ended := s.ended
+			s.mu.Unlock()
+			select {
+			case <-ended:
+			case <-ctx.Done():
+				s.mu.Lock()
+				return ctx.Err()
+			}
+			s.mu.Lock()
 			continue
 		}
 		s.syncing = true
@@ -79,7 +90,8 @@ func (s *blockSyncer) sync() error {
 		err := s.syncBlocks()
 		s.mu.Lock()
 		s.syncing, s.finished, s.err = false, round, err
-		s.cond.Broadcast()
+		close(s.ended)
+		s.ended = make(chan struct{})
 	}
 	return s.err
 }
@@ -170,12 +182,15 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// close releases the open block.
+// close releases the open block after the round in progress.
 func (s *blockSyncer) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.syncing {
-		s.cond.Wait()
+		ended := s.ended
+		s.mu.Unlock()
+		<-ended
+		s.mu.Lock()
 	}
 	if s.cur != nil {
 		s.cur.Close()

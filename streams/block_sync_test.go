@@ -76,3 +76,24 @@ func TestBlockSyncerFollowsNewBlocks(t *testing.T) {
 		t.Fatalf("stats %+v: want the two waited appends in their rounds", st)
 	}
 }
+
+// An append whose fsync round does not end (a disk that stopped
+// answering) gives up at its context's end instead of hanging with it.
+func TestBlockSyncWaitEndsWithItsContext(t *testing.T) {
+	s := newBlockSyncer(t.TempDir())
+	s.mu.Lock()
+	s.syncing, s.started = true, 1 // a round that never ends
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.sync(ctx) }()
+	select {
+	case err := <-done:
+		if err != context.DeadlineExceeded {
+			t.Fatalf("sync: %v, want the context's deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sync waited past its context for a round that never ends")
+	}
+}

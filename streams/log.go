@@ -219,7 +219,7 @@ func (l *Log) publish(ctx context.Context, subject string, typ engine.EventType,
 	if err == nil && l.blocks != nil {
 		// Written before its ack (a duplicate's original too, perhaps by
 		// an append still waiting): on disk after the next fsync.
-		if err = l.blocks.sync(); err != nil {
+		if err = l.blocks.sync(ctx); err != nil {
 			return 0, false, fmt.Errorf("append %s: %w", subject, err)
 		}
 	}
