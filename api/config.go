@@ -69,7 +69,7 @@ type ClientConfig struct {
 // clientConfig answers GET /api/config. Host, port and TLS are those of
 // --public-url when it is set, else those the client reached this server
 // on: the Host header (a proxy passes it on) and TLS, or X-Forwarded-Proto
-// from a proxy that terminates it.
+// from a trusted proxy (--trusted-proxies) that terminates it.
 func (s *Server) clientConfig(c echo.Context) error {
 	out := ClientConfig{Transports: []string{"poll"}, DeltaEndpoint: "/api/messages/{conversation_id}/delta"}
 	rt := s.rt
@@ -77,7 +77,9 @@ func (s *Server) clientConfig(c echo.Context) error {
 		return c.JSON(http.StatusOK, out)
 	}
 	r := c.Request()
-	tls := r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+	// X-Forwarded-Proto counts from a trusted proxy only: anyone else could
+	// send it and be told to use TLS where there is none.
+	tls := r.TLS != nil || rt.TrustedPeer(r) && r.Header.Get("X-Forwarded-Proto") == "https"
 	hostport := r.Host
 	if u := rt.PublicURL; u != nil {
 		tls, hostport = u.Scheme == "https", u.Host

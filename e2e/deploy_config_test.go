@@ -77,6 +77,17 @@ func TestConfigBehindAProxyTellsThePublicAddress(t *testing.T) {
 	}
 }
 
+// X-Forwarded-Proto counts only from a trusted proxy: a client that sends
+// it itself is not told to use TLS where there is none.
+func TestConfigIgnoresForwardedProtoFromUntrustedPeers(t *testing.T) {
+	env := rtStart(t, func(c *node.Config) { c.TrustedProxies = "10.9.9.9/32" }) // not the test's loopback
+	got := getEchoConfig(t, env.URL(), map[string]string{"Host": "chat.example.com:8080", "X-Forwarded-Proto": "https"})
+	want := echoConfig{WSHost: "chat.example.com", WSPort: 8080, WSSPort: 8080, ForceTLS: false, AuthEndpoint: "http://chat.example.com:8080/broadcasting/auth"}
+	if got != want {
+		t.Fatalf("X-Forwarded-Proto from an untrusted peer: %+v, want %+v", got, want)
+	}
+}
+
 // --public-url wins over what the request says: a proxy that rewrites the
 // Host header still sends browsers to the public address.
 func TestConfigPublicURLSetting(t *testing.T) {

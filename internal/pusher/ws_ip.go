@@ -81,6 +81,16 @@ func (s *Server) clientIP(r *http.Request) string {
 	return host
 }
 
+// TrustedPeer reports whether the request comes straight from one of the
+// trusted proxies, whose X-Forwarded-* headers may then be believed.
+func (c Config) TrustedPeer(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return trusted(c.TrustedProxies, host)
+}
+
 func trusted(nets []*net.IPNet, addr string) bool {
 	ip := net.ParseIP(addr)
 	if ip == nil {
