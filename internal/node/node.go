@@ -157,16 +157,17 @@ type Node struct {
 	Config Config
 	Logger *slog.Logger
 
-	conn    *streams.Conn
-	db      *projections.DB
-	ln      net.Listener
-	http    *http.Server
-	api     *api.Server
-	projMu  sync.Mutex // guards proj and closing against the upgrade
-	proj    *projRunner
-	closing bool
-	health  *health
-	disk    diskWatch // the data directory's free space
+	conn     *streams.Conn
+	db       *projections.DB
+	dbClosed bool // Close closed db (which stays set for late readers)
+	ln       net.Listener
+	http     *http.Server
+	api      *api.Server
+	projMu   sync.Mutex // guards proj and closing against the upgrade
+	proj     *projRunner
+	closing  bool
+	health   *health
+	disk     diskWatch // the data directory's free space
 	// sawFullDisk is set when a sample finds the disk nearly full, and
 	// cleared once the embedded JetStream has been reloaded after it.
 	sawFullDisk atomic.Bool
@@ -374,9 +375,11 @@ func (m *Node) Close() error {
 		removeToolURL(m.Config.DataDir)
 		m.conn.Close()
 	}
-	if m.db != nil {
+	if m.db != nil && !m.dbClosed {
+		// m.db stays set: a request that outlived the HTTP drain may still
+		// read it (a closed database answers with an error).
 		errs = append(errs, m.db.Close())
-		m.db = nil
+		m.dbClosed = true
 	}
 	return errors.Join(errs...)
 }
