@@ -51,10 +51,7 @@ const (
 
 // errAtomicDisabled is JetStream's answer to a batch on a stream that does
 // not allow atomic publishes (an external server's stream made elsewhere).
-const (
-	errAtomicDisabled = 10174
-	errBatchDuplicate = 10201
-)
+const errAtomicDisabled = 10174
 
 // errCommitterClosed answers appends queued when the connection closes.
 var errCommitterClosed = errors.New("log closed")

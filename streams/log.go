@@ -188,12 +188,9 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, key string) (uint64, 
 	if err != nil {
 		return 0, false, err
 	}
-	if timeout := l.appendTimeout; timeout > 0 {
-		if at := l.refusedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < refusedFor {
-			timeout = min(timeout, refusedTimeout)
-		}
+	if l.appendTimeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, l.publishTimeout())
 		defer cancel()
 	}
 	seq, dup, err := l.publish(ctx, Subject(ev.ConversationID), ev.Type, raw, key)
