@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"parley/engine"
 
 	"github.com/labstack/echo/v4"
 )
@@ -32,11 +33,31 @@ func (s *Server) listConversations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.svc.Conversations(c.Request().Context(), identity(c).UserID, c.QueryParam("cursor"), limit)
+	q := engine.ListQuery{Cursor: c.QueryParam("cursor"), Limit: limit}
+	switch c.QueryParam("archived") {
+	case "", "false":
+	case "true":
+		q.Archived = true
+	default:
+		return engine.Errorf(engine.KindMalformed, "invalid_archived", "archived must be true or false")
+	}
+	list, err := s.svc.ListConversations(c.Request().Context(), identity(c).UserID, q)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, list)
+}
+
+func (s *Server) updateSettings(c echo.Context) error {
+	var req engine.SettingsPatch
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	sum, err := s.svc.UpdateSettings(c.Request().Context(), identity(c).UserID, c.Param("id"), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sum)
 }
 
 func (s *Server) getConversation(c echo.Context) error {

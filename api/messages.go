@@ -12,6 +12,7 @@ import (
 type sendRequest struct {
 	Body         string `json:"body"`
 	ClientTempID string `json:"client_temp_id"`
+	ReplyTo      string `json:"reply_to"`
 }
 
 func (s *Server) send(c echo.Context) error {
@@ -22,7 +23,8 @@ func (s *Server) send(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	m, created, err := s.svc.Send(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"), req.Body, req.ClientTempID)
+	m, created, err := s.svc.SendDraft(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"),
+		engine.Draft{Body: req.Body, ClientTempID: req.ClientTempID, ReplyTo: req.ReplyTo})
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,7 @@ func (s *Server) routes() {
 	api.GET("/conversations/:id", s.getConversation)
 	api.POST("/conversations/:id/participants", s.addParticipants)
 	api.DELETE("/conversations/:id/participants/:user_id", s.removeParticipant)
+	api.PATCH("/conversations/:id/settings", s.updateSettings)
 
 	api.GET("/messages/:conversation_id", s.history)
 	api.POST("/messages/:conversation_id", s.send)
@@ -110,6 +111,9 @@ func (s *Server) routes() {
 	api.PATCH("/messages/:conversation_id/:message_id", s.edit)
 	api.DELETE("/messages/:conversation_id/:message_id", s.deleteMessage)
 	api.GET("/messages/:conversation_id/:message_id/reads", s.receipts)
+	api.GET("/messages/:conversation_id/:message_id/replies", s.replies)
+	api.PUT("/messages/:conversation_id/:message_id/reactions/:emoji", s.react)
+	api.DELETE("/messages/:conversation_id/:message_id/reactions/:emoji", s.unreact)
 
 	// Realtime: Pusher protocol 7 WebSocket, its auth endpoint, SSE,
 	// presence heartbeat and typing for clients without a socket.
@@ -150,5 +154,6 @@ type authGroup struct {
 
 func (a *authGroup) GET(path string, h echo.HandlerFunc)    { a.g.GET(path, h, a.mw) }
 func (a *authGroup) POST(path string, h echo.HandlerFunc)   { a.g.POST(path, h, a.mw) }
+func (a *authGroup) PUT(path string, h echo.HandlerFunc)    { a.g.PUT(path, h, a.mw) }
 func (a *authGroup) PATCH(path string, h echo.HandlerFunc)  { a.g.PATCH(path, h, a.mw) }
 func (a *authGroup) DELETE(path string, h echo.HandlerFunc) { a.g.DELETE(path, h, a.mw) }

@@ -146,13 +146,18 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 	spec := opsFetchSpec(t, env)
 	alice, bob := env.Token("alice"), env.Token("bob")
 	conv := opsGroup(t, env, alice, "bob")
-	opsSend(t, env, alice, conv, "schema check")
+	first := opsSend(t, env, alice, conv, "schema check")
+	// A reply and a reaction, so the history shows their fields.
+	env.MustDo(http.StatusCreated, "POST", "/api/messages/"+conv, bob,
+		map[string]string{"body": "an answer", "client_temp_id": "schema-reply", "reply_to": first.ID}, nil)
+	env.MustDo(http.StatusOK, "PUT", "/api/messages/"+conv+"/"+first.ID+"/reactions/%F0%9F%91%8D", bob, nil, nil)
 	opsWaitNotifications(t, env, bob, 1)
 	opsQueueIdle(t, env, streams.StreamName, streams.NotifyConsumer)
 	for _, c := range []struct{ path, tok, schema string }{
 		{"/api/conversations", alice, "ConversationList"},
 		{"/api/conversations/" + conv, alice, "ConversationDetail"},
 		{"/api/messages/" + conv, alice, "MessagePage"},
+		{"/api/messages/" + conv + "/" + first.ID + "/replies", alice, "MessagePage"},
 		{"/api/messages/" + conv + "/delta", alice, "Delta"},
 		{"/api/notifications", bob, "NotificationPage"},
 		{"/api/ops/stats", opsToken(t), "OpsStats"},

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"parley/engine"
 	"parley/internal/testkit"
 )
 
@@ -73,6 +74,11 @@ func TestRealtimeEchoClient(t *testing.T) {
 		DeltaBodies  []string `json:"deltaBodies"`
 		DeltaIDs     []string `json:"deltaIds"`
 		History      []string `json:"history"`
+		ReplyTo      string   `json:"replyTo"`
+		// The reactions: put while bob was away (in his delta), then live.
+		ReactedInDelta []engine.ReactionChange `json:"reactedInDelta"`
+		ReactedLive    []engine.ReactionChange `json:"reactedLive"`
+		FirstInHistory engine.Message          `json:"firstInHistory"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("client output %q: %v (stderr %s)", stdout.String(), err, stderr.String())
@@ -96,15 +102,29 @@ func TestRealtimeEchoClient(t *testing.T) {
 	}
 	// Raw deliveries, each exactly once: the socket while bob was online
 	// (m6 a fence after m5), the delta for the time he was not.
-	if !slices.Equal(got.SocketBodies, []string{"m1", "m5", "m6"}) || !slices.Equal(got.DeltaBodies, []string{"m2", "m3", "m4"}) {
-		t.Errorf("socket delivered %v, delta after seq %d gave %v; want [m1 m5 m6] and [m2 m3 m4], each once", got.SocketBodies, got.LastSeen, got.DeltaBodies)
+	if !slices.Equal(got.SocketBodies, []string{"m1", "m5", "m6"}) || !slices.Equal(got.DeltaBodies, []string{"m2", "m3", "m4", "r1"}) {
+		t.Errorf("socket delivered %v, delta after seq %d gave %v; want [m1 m5 m6] and [m2 m3 m4 r1], each once", got.SocketBodies, got.LastSeen, got.DeltaBodies)
+	}
+	// Replies and reactions made while bob was away come with his delta,
+	// and a reaction made while he is online comes live, once.
+	m1 := got.FirstInHistory
+	if got.ReplyTo != m1.ID {
+		t.Errorf("the reply in the delta answers %q, want m1 %q", got.ReplyTo, m1.ID)
+	}
+	wantDelta := []engine.ReactionChange{{MessageID: m1.ID, UserID: "alice", Emoji: "👍", Reacted: true}}
+	wantLive := []engine.ReactionChange{{MessageID: m1.ID, UserID: "alice", Emoji: "🎉", Reacted: true}}
+	if !slices.Equal(got.ReactedInDelta, wantDelta) || !slices.Equal(got.ReactedLive, wantLive) {
+		t.Errorf("message.reacted: delta %+v, live %+v; want %+v and %+v", got.ReactedInDelta, got.ReactedLive, wantDelta, wantLive)
+	}
+	if m1.ReplyCount != 1 || len(m1.Reactions) != 2 || m1.Reactions[0].Emoji != "👍" || m1.Reactions[1].Emoji != "🎉" || m1.Reactions[0].Me {
+		t.Errorf("m1 in bob's history: reply_count %d, reactions %+v; want 1 and 👍 then 🎉, not bob's", m1.ReplyCount, m1.Reactions)
 	}
 	delivered := map[string]int{}
 	for _, id := range append(append([]string{}, got.SocketIDs...), got.DeltaIDs...) {
 		delivered[id]++
 	}
-	if len(got.History) != 6 {
-		t.Errorf("history holds %d messages, want 6: %v", len(got.History), got.History)
+	if len(got.History) != 7 {
+		t.Errorf("history holds %d messages, want 7: %v", len(got.History), got.History)
 	}
 	for _, id := range got.History {
 		if delivered[id] != 1 {

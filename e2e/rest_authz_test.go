@@ -14,7 +14,8 @@ import (
 
 // conversationRoutes are the requests a participant may make on one
 // conversation, with a body that is valid for a participant. {c} is the
-// conversation, {m} a message in it, {u} a participant.
+// conversation, {m} a message in it, {u} a participant, {e} a reaction the
+// participant put on it.
 var conversationRoutes = []struct {
 	method, path string
 	body         any
@@ -22,6 +23,7 @@ var conversationRoutes = []struct {
 	{"GET", "/api/conversations/{c}", nil},
 	{"POST", "/api/conversations/{c}/participants", map[string]any{"user_ids": []string{"zed"}}},
 	{"DELETE", "/api/conversations/{c}/participants/{u}", nil},
+	{"PATCH", "/api/conversations/{c}/settings", map[string]any{"muted": true}},
 	{"GET", "/api/messages/{c}", nil},
 	{"POST", "/api/messages/{c}", map[string]string{"body": "hi", "client_temp_id": "x"}},
 	{"GET", "/api/messages/{c}/delta", nil},
@@ -29,6 +31,9 @@ var conversationRoutes = []struct {
 	{"PATCH", "/api/messages/{c}/{m}", map[string]string{"body": "changed"}},
 	{"DELETE", "/api/messages/{c}/{m}", nil},
 	{"GET", "/api/messages/{c}/{m}/reads", nil},
+	{"GET", "/api/messages/{c}/{m}/replies", nil},
+	{"PUT", "/api/messages/{c}/{m}/reactions/{e}", nil},
+	{"DELETE", "/api/messages/{c}/{m}/reactions/{e}", nil},
 	{"POST", "/api/messages/{c}/typing", map[string]any{"typing": true}},
 }
 
@@ -39,7 +44,8 @@ func TestNonParticipantGets404Everywhere(t *testing.T) {
 	owner, outsider := env.Token("owner"), env.Token("outsider")
 	conv := createConv(t, env, owner, "private", "member")
 	m := sendMsg(t, env, owner, conv, "secret", "t")
-	fill := strings.NewReplacer("{c}", conv, "{m}", m.ID, "{u}", "member")
+	env.MustDo(http.StatusOK, "PUT", "/api/messages/"+conv+"/"+m.ID+"/reactions/%F0%9F%91%8D", owner, nil, nil)
+	fill := strings.NewReplacer("{c}", conv, "{m}", m.ID, "{u}", "member", "{e}", "%F0%9F%91%8D")
 
 	// Every registered route that names a conversation is in the table.
 	listed := map[string]bool{}
@@ -50,7 +56,7 @@ func TestNonParticipantGets404Everywhere(t *testing.T) {
 		if !strings.Contains(r.Path, ":conversation_id") && !strings.Contains(r.Path, ":id") {
 			continue
 		}
-		p := strings.NewReplacer(":conversation_id", "{c}", ":id", "{c}", ":message_id", "{m}", ":user_id", "{u}").Replace(r.Path)
+		p := strings.NewReplacer(":conversation_id", "{c}", ":id", "{c}", ":message_id", "{m}", ":user_id", "{u}", ":emoji", "{e}").Replace(r.Path)
 		if !listed[r.Method+" "+p] {
 			t.Errorf("route %s %s is not covered by this test", r.Method, r.Path)
 		}

@@ -81,15 +81,38 @@ func (s *Service) Conversation(ctx context.Context, userID, conversationID strin
 // activity first, with the caller's unread total. cursor is the
 // next_cursor of the previous page, or empty for the first.
 func (s *Service) Conversations(ctx context.Context, userID, cursor string, limit int) (*ConversationList, error) {
-	limit, err := PageLimit(limit, s.limits.DefaultPage, s.limits.MaxPage)
+	return s.ListConversations(ctx, userID, ListQuery{Cursor: cursor, Limit: limit})
+}
+
+// ListQuery selects a page of a user's conversations: after Cursor (a
+// previous page's next_cursor), Limit of them, the archived ones when
+// Archived is set.
+type ListQuery struct {
+	Cursor   string
+	Limit    int
+	Archived bool
+}
+
+// ListConversations is Conversations with every option. The first page of
+// the default list starts with the pinned conversations (at most MaxPins),
+// before Limit others; the archived ones are left out until a new message
+// comes.
+func (s *Service) ListConversations(ctx context.Context, userID string, q ListQuery) (*ConversationList, error) {
+	limit, err := PageLimit(q.Limit, s.limits.DefaultPage, s.limits.MaxPage)
 	if err != nil {
 		return nil, err
 	}
-	before, err := parseListCursor(cursor)
+	before, err := parseListCursor(q.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.store.Conversations(ctx, userID, before, limit+1)
+	var pinned []ConversationSummary
+	if q.Cursor == "" && !q.Archived {
+		if pinned, err = s.store.Conversations(ctx, userID, 0, MaxPins, false, true); err != nil {
+			return nil, err
+		}
+	}
+	list, err := s.store.Conversations(ctx, userID, before, limit+1, q.Archived, false)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +125,9 @@ func (s *Service) Conversations(ctx context.Context, userID, cursor string, limi
 		out.Conversations = list[:limit]
 		next := strconv.FormatUint(list[limit-1].LastActivitySeq, 10)
 		out.NextCursor = &next
+	}
+	if len(pinned) > 0 {
+		out.Conversations = append(pinned, out.Conversations...)
 	}
 	return out, nil
 }

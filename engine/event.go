@@ -27,17 +27,24 @@ const (
 	MessageEdited       EventType = "message.edited"
 	MessageDeleted      EventType = "message.deleted"
 	ConversationRead    EventType = "conversation.read"
+	MessageReacted      EventType = "message.reacted"
+	ParticipantSettings EventType = "participant.settings"
 )
 
 // Known reports whether t is one of the event types above.
 func (t EventType) Known() bool {
 	switch t {
 	case ConversationCreated, ParticipantAdded, ParticipantRemoved,
-		MessageSent, MessageEdited, MessageDeleted, ConversationRead:
+		MessageSent, MessageEdited, MessageDeleted, ConversationRead, MessageReacted, ParticipantSettings:
 		return true
 	}
 	return false
 }
+
+// Private reports whether events of type t concern their actor alone: they
+// are stored apart from the conversation's events (no delta, no channel of
+// the conversation carries them) and reach only the actor's own channels.
+func (t EventType) Private() bool { return t == ParticipantSettings }
 
 // Event is the envelope of every change. ID is a ULID made before publishing,
 // At is the command's clock reading, so applying an event never needs a clock.
@@ -72,17 +79,47 @@ type ParticipantData struct {
 type MessageSentData struct {
 	Body         string `json:"body"`
 	ClientTempID string `json:"client_temp_id"`
+	// ReplyTo is the id of the message of the same conversation this one
+	// answers. The log keeps no quote of it: a quote is read from the
+	// answered message as it stands, so a deleted one's text is gone.
+	ReplyTo string `json:"reply_to,omitempty"`
+	// Mentions are the participants the body mentions ("@name"), resolved
+	// by the command.
+	Mentions []string `json:"mentions,omitempty"`
+}
+
+// MessageReactedData is the payload of message.reacted: the actor put
+// (Reacted) or took back a reaction. Version counts the actor's changes of
+// this reaction on this message, this one included: a change applies only
+// on top of the one before it, so concurrent or repeated requests change
+// the reaction once.
+type MessageReactedData struct {
+	MessageID string `json:"message_id"`
+	Emoji     string `json:"emoji"`
+	Reacted   bool   `json:"reacted"`
+	Version   uint64 `json:"version"`
 }
 
 // MessageEditedData is the payload of message.edited.
 type MessageEditedData struct {
-	MessageID string `json:"message_id"`
-	Body      string `json:"body"`
+	MessageID string   `json:"message_id"`
+	Body      string   `json:"body"`
+	Mentions  []string `json:"mentions,omitempty"` // of the new body
 }
 
 // MessageDeletedData is the payload of message.deleted.
 type MessageDeletedData struct {
 	MessageID string `json:"message_id"`
+}
+
+// ParticipantSettingsData is the payload of participant.settings: the
+// actor's settings of the conversation that change (nil: unchanged).
+// Version counts the actor's settings changes here, this one included.
+type ParticipantSettingsData struct {
+	Muted    *bool  `json:"muted,omitempty"`
+	Archived *bool  `json:"archived,omitempty"`
+	Pinned   *bool  `json:"pinned,omitempty"`
+	Version  uint64 `json:"version"`
 }
 
 // ConversationReadData is the payload of conversation.read: the reader

@@ -361,7 +361,12 @@ func (s *memStore) Participants(_ context.Context, conversationID string) ([]Par
 	return out, nil
 }
 
-func (s *memStore) Conversations(_ context.Context, userID string, beforeActivitySeq uint64, limit int) ([]ConversationSummary, error) {
+// Conversations lists as the read model does; the fake holds no settings,
+// so nothing is archived or pinned.
+func (s *memStore) Conversations(_ context.Context, userID string, beforeActivitySeq uint64, limit int, archived, pinned bool) ([]ConversationSummary, error) {
+	if archived || pinned {
+		return nil, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []ConversationSummary
@@ -443,6 +448,39 @@ func (s *memStore) Messages(_ context.Context, conversationID string, beforeSeq 
 }
 
 func (s *memStore) Receipts(context.Context, string) ([]Receipt, error) { return nil, nil }
+
+func (s *memStore) ParticipantsAmong(ctx context.Context, conversationID string, userIDs []string) ([]string, error) {
+	var out []string
+	for _, u := range userIDs {
+		if p, _ := s.Participant(ctx, conversationID, u); p != nil {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) Settings(ctx context.Context, conversationID, userID string) (*MemberSettings, uint64, error) {
+	if p, _ := s.Participant(ctx, conversationID, userID); p == nil {
+		return nil, 0, nil
+	}
+	return &MemberSettings{}, 0, nil
+}
+
+func (s *memStore) PinnedCount(context.Context, string) (int, error) { return 0, nil }
+
+func (s *memStore) MutedMembers(context.Context, string) ([]string, error) { return nil, nil }
+
+// The fake holds no replies or reactions: the projections' tests and the
+// end-to-end tests cover them on the real read model.
+func (s *memStore) Replies(context.Context, uint64, uint64, int) ([]Message, error) { return nil, nil }
+
+func (s *memStore) Reactions(context.Context, string, []uint64) (map[uint64][]Reaction, error) {
+	return nil, nil
+}
+
+func (s *memStore) ReactionState(context.Context, uint64, string, string) (ReactionState, error) {
+	return ReactionState{}, nil
+}
 
 func (s *memStore) Snapshot(_ context.Context, conversationID, userID string) (*Snapshot, error) {
 	s.count("Snapshot")

@@ -107,7 +107,7 @@ func (m *Members) Reset() {
 // conversation's participants as they were. Unknown types count as changes.
 func keepsMembership(t EventType) bool {
 	switch t {
-	case MessageSent, MessageEdited, MessageDeleted, ConversationRead:
+	case MessageSent, MessageEdited, MessageDeleted, ConversationRead, MessageReacted, ParticipantSettings:
 		return true
 	}
 	return false

@@ -9,6 +9,21 @@ import (
 // and appends nothing (read model first, then the log's duplicate window,
 // then the read model's unique key for a retry after the window).
 func (s *Service) Send(ctx context.Context, userID, conversationID, body, clientTempID string) (*Message, bool, error) {
+	return s.SendDraft(ctx, userID, conversationID, Draft{Body: body, ClientTempID: clientTempID})
+}
+
+// Draft is what a send carries: the body, its idempotency key and, for a
+// reply, the message it answers.
+type Draft struct {
+	Body         string
+	ClientTempID string
+	ReplyTo      string
+}
+
+// SendDraft is Send with every option of a draft. A retry of an existing
+// client_temp_id returns the original whatever else it carries.
+func (s *Service) SendDraft(ctx context.Context, userID, conversationID string, d Draft) (*Message, bool, error) {
+	body, clientTempID := d.Body, d.ClientTempID
 	body, err := s.limits.checkBody(body)
 	if err != nil {
 		return nil, false, err
@@ -36,7 +51,18 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 	if !member {
 		return nil, false, ErrConversationNotFound
 	}
-	ev, err := NewEvent(MessageSent, conversationID, userID, s.now(), MessageSentData{Body: body, ClientTempID: clientTempID})
+	mentions, err := s.mentions(ctx, conversationID, userID, body)
+	if err != nil {
+		return nil, false, err
+	}
+	data := MessageSentData{Body: body, ClientTempID: clientTempID, ReplyTo: d.ReplyTo, Mentions: mentions}
+	var quote *Quote
+	if d.ReplyTo != "" {
+		if quote, err = s.replyQuote(ctx, conversationID, d.ReplyTo); err != nil {
+			return nil, false, err
+		}
+	}
+	ev, err := NewEvent(MessageSent, conversationID, userID, s.now(), data)
 	if err != nil {
 		return nil, false, err
 	}
@@ -47,8 +73,12 @@ func (s *Service) Send(ctx context.Context, userID, conversationID, body, client
 	if accepted, known := s.store.Outcome(seq); !dup && known && accepted {
 		// The projector stored this very event: answer from it, no read.
 		at := FormatTime(ev.At)
-		return &Message{ID: ev.ID.String(), ConversationID: conversationID, SenderID: userID, Body: body,
-			ClientTempID: clientTempID, Seq: seq, CreatedAt: at}, true, nil
+		m := &Message{ID: ev.ID.String(), ConversationID: conversationID, SenderID: userID, Body: body,
+			ClientTempID: clientTempID, Seq: seq, CreatedAt: at, Quote: quote, Mentions: mentions}
+		if data.ReplyTo != "" {
+			m.ReplyTo = &data.ReplyTo
+		}
+		return m, true, nil
 	}
 	m, err := s.store.MessageByTempID(ctx, conversationID, userID, clientTempID)
 	if err != nil {
@@ -74,7 +104,11 @@ func (s *Service) Edit(ctx context.Context, userID, conversationID, messageID, b
 	if m.DeletedAt != nil {
 		return nil, Errorf(KindConflict, "message_deleted", "a deleted message cannot be edited")
 	}
-	ev, err := NewEvent(MessageEdited, conversationID, userID, s.now(), MessageEditedData{MessageID: messageID, Body: body})
+	mentions, err := s.mentions(ctx, conversationID, userID, body)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := NewEvent(MessageEdited, conversationID, userID, s.now(), MessageEditedData{MessageID: messageID, Body: body, Mentions: mentions})
 	if err != nil {
 		return nil, err
 	}
@@ -169,16 +203,7 @@ func (s *Service) History(ctx context.Context, userID, conversationID, beforeID 
 	if err != nil {
 		return nil, err
 	}
-	page := &MessagePage{Messages: msgs}
-	if len(msgs) > limit {
-		page.Messages = msgs[1:]
-		page.HasMore = true
-		page.NextBefore = &page.Messages[0].ID
-	}
-	if page.Messages == nil {
-		page.Messages = []Message{}
-	}
-	return page, nil
+	return s.page(ctx, userID, msgs, limit)
 }
 
 // Receipts lists who has read a message.

@@ -12,6 +12,66 @@ type Message struct {
 	CreatedAt      string  `json:"created_at"`
 	EditedAt       *string `json:"edited_at"`
 	DeletedAt      *string `json:"deleted_at"`
+
+	// Mentions are the participants the body mentions.
+	Mentions []string `json:"mentions,omitempty"`
+	// ReplyTo is the message this one answers, with a short Quote of it.
+	ReplyTo *string `json:"reply_to,omitempty"`
+	Quote   *Quote  `json:"quote,omitempty"`
+	// ReplyCount is the number of replies to this message not deleted, and
+	// LastReplyAt the time of the latest reply.
+	ReplyCount  int64   `json:"reply_count,omitempty"`
+	LastReplyAt *string `json:"last_reply_at,omitempty"`
+	// Reactions are the message's reactions with their counts, in the order
+	// they were first put, and whether the caller is among them. Set in
+	// history, replies and single-message answers.
+	Reactions []Reaction `json:"reactions,omitempty"`
+}
+
+// Quote is the short form of a replied-to message a reply carries: its
+// sender and the first characters of its body, or Deleted when it is.
+type Quote struct {
+	SenderID string `json:"sender_id"`
+	Body     string `json:"body,omitempty"`
+	Deleted  bool   `json:"deleted,omitempty"`
+}
+
+// QuoteRunes is how many characters of a body a quote keeps.
+const QuoteRunes = 100
+
+// QuoteOf makes the quote of a message.
+func QuoteOf(m *Message) *Quote {
+	if m.DeletedAt != nil {
+		return &Quote{SenderID: m.SenderID, Deleted: true}
+	}
+	return &Quote{SenderID: m.SenderID, Body: Excerpt(m.Body, QuoteRunes)}
+}
+
+// Excerpt returns the first n characters of s.
+func Excerpt(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+// Reaction is one reaction key on a message: how many put it, and whether
+// the caller did.
+type Reaction struct {
+	Emoji string `json:"emoji"`
+	Count int64  `json:"count"`
+	Me    bool   `json:"me"`
+}
+
+// ReactionState is a reaction as one user holds it: whether they put it and
+// how many changes of it they made (0: never).
+type ReactionState struct {
+	Reacted bool
+	Version uint64
 }
 
 // ConversationSummary is one conversation as one user sees it: the
@@ -27,9 +87,32 @@ type ConversationSummary struct {
 	LastSeq           uint64   `json:"last_seq"`
 	LastMessage       *Message `json:"last_message"`
 	UnreadCount       int64    `json:"unread_count"`
+	MentionCount      int64    `json:"mention_count"`
 	LastReadMessageID *string  `json:"last_read_message_id"`
 	LastReadSeq       uint64   `json:"last_read_seq"`
 	ParticipantCount  int64    `json:"participant_count"`
+	// The caller's settings: Muted (no offline notification but for a
+	// mention), Archived (out of the default list until a new message),
+	// Pinned (first in the list).
+	Muted    bool `json:"muted"`
+	Archived bool `json:"archived"`
+	Pinned   bool `json:"pinned"`
+}
+
+// MemberSettings are one member's settings of a conversation as stored:
+// ArchivedSeq is the sequence that archived it (0: never or unarchived),
+// and Version counts the member's settings changes.
+type MemberSettings struct {
+	Muted       bool
+	ArchivedSeq uint64
+	Pinned      bool
+	Version     uint64
+}
+
+// ArchivedAt reports whether the conversation is archived when its latest
+// message is lastMessageSeq: a message after the archiving brings it back.
+func (m MemberSettings) ArchivedAt(lastMessageSeq uint64) bool {
+	return m.ArchivedSeq > 0 && lastMessageSeq < m.ArchivedSeq
 }
 
 // Participant is a member of a conversation with their read marker.
@@ -103,4 +186,8 @@ type Snapshot struct {
 	Checkpoint   uint64
 	Conversation ConversationSummary
 	Summary      UserSummary
+	// Settings are the user's settings as stored (the summary has their
+	// effect), so a later message can be told to bring an archived
+	// conversation back.
+	Settings MemberSettings
 }

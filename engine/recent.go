@@ -86,7 +86,7 @@ func (r *RecentEvents) Feed(from, last uint64, events []Event, skipped []uint64)
 	}
 	r.tick++
 	for _, ev := range events {
-		if ev.Seq <= from || ev.Seq > last || ev.ConversationID == "" {
+		if ev.Seq <= from || ev.Seq > last || ev.ConversationID == "" || ev.Type.Private() {
 			continue
 		}
 		c := r.convs[ev.ConversationID]

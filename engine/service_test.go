@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestServiceSendAppendsOneEventAndAnswersFromIt(t *testing.T) {
 	}
 	want := Message{ID: rec.ev.ID.String(), ConversationID: svConvG, SenderID: "alice", Body: "hello there",
 		ClientTempID: "t-new", Seq: 4, CreatedAt: "2026-03-01T12:00:00.000000Z"}
-	if *m != want {
+	if !reflect.DeepEqual(*m, want) {
 		t.Errorf("Send = %+v\nwant %+v", *m, want)
 	}
 	if rec.ev.Type != MessageSent || rec.ev.ActorID != "alice" || rec.ev.ConversationID != svConvG || !rec.ev.At.Equal(svcNow) {
@@ -168,7 +169,7 @@ func TestServiceSendRetryWithAnExistingClientTempID(t *testing.T) {
 	}
 	want := Message{ID: svMsg1, ConversationID: svConvG, SenderID: "alice", Body: "hello", ClientTempID: "t1", Seq: 2,
 		CreatedAt: "2026-03-01T11:00:00.000000Z"}
-	if *m != want {
+	if !reflect.DeepEqual(*m, want) {
 		t.Errorf("Send = %+v\nwant the stored %+v", *m, want)
 	}
 	f.noAppend(t, appends0)
@@ -197,7 +198,7 @@ func TestServiceSendDuplicateAckReturnsTheOriginal(t *testing.T) {
 	}
 	want := Message{ID: svMsg1, ConversationID: svConvG, SenderID: "alice", Body: "first try", ClientTempID: "t1", Seq: 2,
 		CreatedAt: "2026-03-01T11:00:00.000000Z"}
-	if *m != want {
+	if !reflect.DeepEqual(*m, want) {
 		t.Errorf("Send = %+v\nwant the original %+v", *m, want)
 	}
 	if stored, appends, dups := f.log.counts(); stored != 2 || appends != 3 || dups != 1 {

@@ -35,7 +35,19 @@ type Store interface {
 	Participant(ctx context.Context, conversationID, userID string) (*Participant, error)
 	Summary(ctx context.Context, conversationID, userID string) (*ConversationSummary, error)
 	Participants(ctx context.Context, conversationID string) ([]Participant, error)
-	Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int) ([]ConversationSummary, error)
+	// Settings returns userID's settings of the conversation and its last
+	// message's sequence; nil when not a participant.
+	Settings(ctx context.Context, conversationID, userID string) (*MemberSettings, uint64, error)
+	// MutedMembers lists the conversation's participants who muted it.
+	MutedMembers(ctx context.Context, conversationID string) ([]string, error)
+	// PinnedCount is how many conversations userID has pinned.
+	PinnedCount(ctx context.Context, userID string) (int, error)
+	// ParticipantsAmong returns those of userIDs who are participants.
+	ParticipantsAmong(ctx context.Context, conversationID string, userIDs []string) ([]string, error)
+	// Conversations lists userID's conversations, newest activity first:
+	// the archived ones only when archived is set, else the others; with
+	// pinned set only the pinned ones (not archived), with it unset none of them.
+	Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int, archived, pinned bool) ([]ConversationSummary, error)
 	UnreadTotal(ctx context.Context, userID string) (int64, error)
 	DirectConversation(ctx context.Context, directKey string) (string, error)
 
@@ -46,6 +58,14 @@ type Store interface {
 	MessageByTempID(ctx context.Context, conversationID, senderID, clientTempID string) (*Message, error)
 	Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) ([]Message, error)
 	Receipts(ctx context.Context, messageID string) ([]Receipt, error)
+	// Replies returns up to limit replies to the message at parentSeq with a
+	// sequence below beforeSeq (0: the newest), oldest first.
+	Replies(ctx context.Context, parentSeq, beforeSeq uint64, limit int) ([]Message, error)
+	// Reactions returns the reactions of the messages at seqs, as userID
+	// sees them (Me), by message sequence; messages without any are absent.
+	Reactions(ctx context.Context, userID string, seqs []uint64) (map[uint64][]Reaction, error)
+	// ReactionState is userID's reaction emoji on the message at seq.
+	ReactionState(ctx context.Context, seq uint64, userID, emoji string) (ReactionState, error)
 
 	// Snapshot reads the checkpoint, the user's summary of the conversation
 	// and their unread total in one transaction; nil when not a participant.

@@ -20,6 +20,9 @@ const (
 	skipDeleted        = "deleted"
 	skipNotForward     = "not_forward"
 	skipTooMany        = "too_many_participants"
+	skipStaleReaction  = "stale_reaction"
+	skipTooManyKeys    = "too_many_reactions"
+	skipStaleSettings  = "stale_settings"
 )
 
 // Apply applies one event to the read models inside tx and returns "" when
@@ -66,6 +69,18 @@ func Apply(tx *Tx, ev engine.Event) (string, error) {
 			return skipMalformed, nil
 		}
 		return applyRead(tx, ev, d)
+	case engine.ParticipantSettings:
+		var d engine.ParticipantSettingsData
+		if json.Unmarshal(ev.Data, &d) != nil || d.Version == 0 {
+			return skipMalformed, nil
+		}
+		return applySettings(tx, ev, d)
+	case engine.MessageReacted:
+		var d engine.MessageReactedData
+		if json.Unmarshal(ev.Data, &d) != nil || !engine.ValidReaction(d.Emoji) || d.Version == 0 {
+			return skipMalformed, nil
+		}
+		return applyReacted(tx, ev, d)
 	}
 	return skipMalformed, nil
 }
@@ -178,11 +193,33 @@ func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error
 		return reason, err
 	}
 	at := engine.FormatTime(ev.At)
-	n, err := tx.exec(`INSERT INTO messages (seq, id, conversation_id, sender_id, body, client_temp_id, created_at, ord)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		ev.Seq, ev.ID.String(), ev.ConversationID, ev.ActorID, d.Body, d.ClientTempID, at, c.messageCount+1)
+	// A reply keeps its target only when that is a message of this
+	// conversation (the command checked; a foreign event may not have).
+	var replyTo, replySeq any
+	var parentSeq uint64
+	if d.ReplyTo != "" {
+		found, err := tx.scan(`SELECT seq FROM messages WHERE id = ? AND conversation_id = ?`, []any{d.ReplyTo, ev.ConversationID}, &parentSeq)
+		if err != nil {
+			return "", err
+		}
+		if found {
+			replyTo, replySeq = d.ReplyTo, parentSeq
+		}
+	}
+	mentioned := mentionedMembers(c, ev.ActorID, d.Mentions)
+	n, err := tx.exec(`INSERT INTO messages (seq, id, conversation_id, sender_id, body, client_temp_id, created_at, ord, reply_to, reply_to_seq, mentions)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		ev.Seq, ev.ID.String(), ev.ConversationID, ev.ActorID, d.Body, d.ClientTempID, at, c.messageCount+1, replyTo, replySeq, mentionsJSON(mentioned))
 	if err != nil || n == 0 {
 		return skipDuplicate, err
+	}
+	if err := insertMentions(tx, ev.ConversationID, ev.Seq, mentioned); err != nil {
+		return "", err
+	}
+	if replySeq != nil {
+		if _, err := tx.exec(`UPDATE messages SET reply_count = reply_count + 1, last_reply_at = ? WHERE seq = ?`, at, parentSeq); err != nil {
+			return "", err
+		}
 	}
 	// Every other member's unread count grows by itself: it is the
 	// ordinals after their anchor. Only the sender's anchor changes.
@@ -221,7 +258,15 @@ func applyEdited(tx *Tx, ev engine.Event, d engine.MessageEditedData) (string, e
 	if err != nil || reason != "" {
 		return reason, err
 	}
-	if _, err := tx.exec(`UPDATE messages SET body = ?, edited_at = ? WHERE seq = ?`, d.Body, engine.FormatTime(ev.At), seq); err != nil {
+	mentioned := mentionedMembers(c, ev.ActorID, d.Mentions)
+	if _, err := tx.exec(`UPDATE messages SET body = ?, edited_at = ?, mentions = ? WHERE seq = ?`,
+		d.Body, engine.FormatTime(ev.At), mentionsJSON(mentioned), seq); err != nil {
+		return "", err
+	}
+	if _, err := tx.exec(`DELETE FROM mentions WHERE message_seq = ?`, seq); err != nil {
+		return "", err
+	}
+	if err := insertMentions(tx, ev.ConversationID, seq, mentioned); err != nil {
 		return "", err
 	}
 	c.touch(ev.Seq)
@@ -237,8 +282,16 @@ func applyDeleted(tx *Tx, ev engine.Event, d engine.MessageDeletedData) (string,
 	// member's row changes here; the conversation remembers how far its
 	// deletions reach, so counts of members past them need not look.
 	c.maxDeletedOrd = max(c.maxDeletedOrd, ord)
-	if _, err := tx.exec(`UPDATE messages SET body = '', deleted_at = ?, deleted_seq = ? WHERE seq = ?`,
+	if _, err := tx.exec(`UPDATE messages SET body = '', deleted_at = ?, deleted_seq = ?, mentions = NULL WHERE seq = ?`,
 		engine.FormatTime(ev.At), ev.Seq, seq); err != nil {
+		return "", err
+	}
+	if _, err := tx.exec(`DELETE FROM mentions WHERE message_seq = ?`, seq); err != nil {
+		return "", err
+	}
+	// A deleted reply no longer counts among its target's replies.
+	if _, err := tx.exec(`UPDATE messages SET reply_count = reply_count - 1
+		WHERE seq = (SELECT reply_to_seq FROM messages WHERE seq = ?)`, seq); err != nil {
 		return "", err
 	}
 	c.touch(ev.Seq)
@@ -279,6 +332,68 @@ func applyRead(tx *Tx, ev engine.Event, d engine.ConversationReadData) (string, 
 	msgID := d.MessageID
 	m.lastReadSeq, m.lastReadID, m.lastReadAt, m.readOrd, m.ownAfter = seq, &msgID, &at, ord, own
 	tx.st.changed(c, ev.ActorID, m)
+	c.touch(ev.Seq)
+	return "", nil
+}
+
+// applyReacted puts or takes back a reaction: two rows, the user's and the
+// key's count, whatever the conversation's size. A change that is not the
+// next of the user's changes of this reaction, or that changes nothing, is
+// skipped, so racing requests change it once.
+func applyReacted(tx *Tx, ev engine.Event, d engine.MessageReactedData) (string, error) {
+	c, _, reason, err := member(tx, ev.ConversationID, ev.ActorID)
+	if err != nil || reason != "" {
+		return reason, err
+	}
+	var seq uint64
+	var deleted *string
+	found, err := tx.scan(`SELECT seq, deleted_at FROM messages WHERE id = ? AND conversation_id = ?`,
+		[]any{d.MessageID, ev.ConversationID}, &seq, &deleted)
+	switch {
+	case err != nil:
+		return "", err
+	case !found:
+		return skipUnknownMessage, nil
+	case deleted != nil:
+		return skipDeleted, nil
+	}
+	var active bool
+	var version uint64
+	if _, err := tx.scan(`SELECT active, version FROM message_reactions WHERE message_seq = ? AND user_id = ? AND emoji = ?`,
+		[]any{seq, ev.ActorID, d.Emoji}, &active, &version); err != nil {
+		return "", err
+	}
+	if d.Version != version+1 || d.Reacted == active {
+		return skipStaleReaction, nil
+	}
+	if d.Reacted {
+		var keys int
+		var held bool
+		if _, err := tx.scan(`SELECT count(*), coalesce(max(emoji = ?), 0) FROM reaction_counts WHERE message_seq = ?`,
+			[]any{d.Emoji, seq}, &keys, &held); err != nil {
+			return "", err
+		}
+		if !held && keys >= engine.MaxReactionsPerMessage {
+			return skipTooManyKeys, nil
+		}
+	}
+	if _, err := tx.exec(`INSERT INTO message_reactions (message_seq, user_id, emoji, active, version, changed_seq) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (message_seq, user_id, emoji) DO UPDATE SET active = excluded.active, version = excluded.version, changed_seq = excluded.changed_seq`,
+		seq, ev.ActorID, d.Emoji, d.Reacted, d.Version, ev.Seq); err != nil {
+		return "", err
+	}
+	if d.Reacted {
+		_, err = tx.exec(`INSERT INTO reaction_counts (message_seq, emoji, count, first_seq) VALUES (?, ?, 1, ?)
+			ON CONFLICT (message_seq, emoji) DO UPDATE SET count = count + 1`, seq, d.Emoji, ev.Seq)
+	} else {
+		_, err = tx.exec(`UPDATE reaction_counts SET count = count - 1 WHERE message_seq = ? AND emoji = ?`, seq, d.Emoji)
+		if err == nil {
+			_, err = tx.exec(`DELETE FROM reaction_counts WHERE message_seq = ? AND emoji = ? AND count <= 0`, seq, d.Emoji)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
 	c.touch(ev.Seq)
 	return "", nil
 }

@@ -20,7 +20,7 @@ func BenchmarkInbox(b *testing.B) {
 	db := p.db
 	b.Run("page", func(b *testing.B) {
 		for range b.N {
-			list, err := db.Conversations(ctx, "u0", 0, 50)
+			list, err := db.Conversations(ctx, "u0", 0, 50, false, false)
 			if err != nil || len(list) != 50 || list[0].UnreadCount != 4 {
 				b.Fatalf("conversations: %d, %v", len(list), err)
 			}

@@ -703,7 +703,7 @@ func compareAll(ctx context.Context, db *DB, o *oracle, h history, full, skips b
 		if want := o.unreadTotal(u); total != want {
 			return fmt.Sprintf("UnreadTotal(%s) = %d, want %d", u, total, want), nil
 		}
-		list, err := db.Conversations(ctx, u, 0, 100)
+		list, err := db.Conversations(ctx, u, 0, 100, false, false)
 		if err != nil {
 			return "", err
 		}
@@ -724,7 +724,7 @@ func compareAll(ctx context.Context, db *DB, o *oracle, h history, full, skips b
 		// last_activity_seq, as the service makes it.
 		var paged []engine.ConversationSummary
 		for cursor := uint64(0); ; {
-			page, err := db.Conversations(ctx, u, cursor, 2)
+			page, err := db.Conversations(ctx, u, cursor, 2, false, false)
 			if err != nil {
 				return "", err
 			}

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	json "github.com/goccy/go-json"
+
 	"context"
 	"database/sql"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 // and the last message m.
 const summaryCols = `c.id, c.kind, c.title, c.created_by, c.created_at, c.last_activity_at, c.last_activity_seq,
 	c.last_event_seq, c.participant_count, p.unread_count, p.last_read_message_id, p.last_read_seq,
+	(SELECT count(*) FROM mentions x WHERE x.user_id = p.user_id AND x.conversation_id = p.conversation_id AND x.message_seq > p.last_read_seq),
+	p.muted, p.archived_seq, p.pinned_seq,
 	m.id, m.sender_id, m.body, m.client_temp_id, m.seq, m.created_at, m.edited_at, m.deleted_at`
 
 const summaryFrom = ` FROM unread_summary p JOIN conversations c ON c.id = p.conversation_id
@@ -26,12 +30,16 @@ func scanSummary(r rowScanner) (*engine.ConversationSummary, error) {
 	var mID, mSender, mBody, mTemp, mCreated sql.NullString
 	var mSeq sql.NullInt64
 	var mEdited, mDeleted *string
+	var set engine.MemberSettings
+	var pinnedSeq uint64
 	err := r.Scan(&s.ID, &s.Kind, &s.Title, &s.CreatedBy, &s.CreatedAt, &s.LastActivityAt, &s.LastActivitySeq,
-		&s.LastSeq, &s.ParticipantCount, &s.UnreadCount, &s.LastReadMessageID, &s.LastReadSeq,
+		&s.LastSeq, &s.ParticipantCount, &s.UnreadCount, &s.LastReadMessageID, &s.LastReadSeq, &s.MentionCount,
+		&set.Muted, &set.ArchivedSeq, &pinnedSeq,
 		&mID, &mSender, &mBody, &mTemp, &mSeq, &mCreated, &mEdited, &mDeleted)
 	if err != nil {
 		return nil, err
 	}
+	s.Muted, s.Pinned, s.Archived = set.Muted, pinnedSeq > 0, set.ArchivedAt(uint64(mSeq.Int64))
 	if mID.Valid {
 		s.LastMessage = &engine.Message{
 			ID: mID.String, ConversationID: s.ID, SenderID: mSender.String, Body: mBody.String,
@@ -131,7 +139,7 @@ func (db *DB) Summary(ctx context.Context, conversationID, userID string) (r0 *e
 
 // Conversations lists userID's conversations with activity before
 // beforeActivitySeq (0: from the newest), newest first.
-func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int) (r0 []engine.ConversationSummary, qerr error) {
+func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySeq uint64, limit int, archived, pinned bool) (r0 []engine.ConversationSummary, qerr error) {
 	defer wrapQuery(&qerr, "conversations of %s", userID)
 	if beforeActivitySeq == 0 {
 		beforeActivitySeq = 1<<63 - 1
@@ -140,12 +148,14 @@ func (db *DB) Conversations(ctx context.Context, userID string, beforeActivitySe
 	// theirs are then summed up.
 	rows, err := db.query(ctx, `WITH page AS (SELECT p.conversation_id AS id, c.last_activity_seq AS activity
 			FROM participants p JOIN conversations c ON c.id = p.conversation_id
-			WHERE p.user_id = ?1 AND c.last_activity_seq < ?2 ORDER BY c.last_activity_seq DESC LIMIT ?3)
+			WHERE p.user_id = ?1 AND c.last_activity_seq < ?2
+				AND (p.archived_seq > 0 AND c.last_message_seq < p.archived_seq) = ?4 AND (?4 OR (p.pinned_seq > 0) = ?5)
+			ORDER BY c.last_activity_seq DESC LIMIT ?3)
 		SELECT `+summaryCols+` FROM page JOIN unread_summary p ON p.conversation_id = page.id AND p.user_id = ?1
 		JOIN conversations c ON c.id = page.id
 		LEFT JOIN messages m ON m.seq = c.last_message_seq AND c.last_message_seq > 0
 		ORDER BY page.activity DESC`,
-		userID, beforeActivitySeq, limit)
+		userID, beforeActivitySeq, limit, archived, pinned)
 	if err != nil {
 		return nil, err
 	}
@@ -190,13 +200,29 @@ func (db *DB) DirectConversation(ctx context.Context, directKey string) (r0 stri
 	return id, err
 }
 
-const messageCols = `id, conversation_id, sender_id, body, client_temp_id, seq, created_at, edited_at, deleted_at`
+// messageCols selects a Message from the table messages (not aliased): its
+// quote of the message it replies to comes from that message's row, the
+// first engine.QuoteRunes (100) characters of its body.
+const messageCols = `id, conversation_id, sender_id, body, client_temp_id, seq, created_at, edited_at, deleted_at,
+	reply_to, reply_count, last_reply_at, mentions,
+	(SELECT q.sender_id FROM messages q WHERE q.seq = messages.reply_to_seq),
+	(SELECT CASE WHEN q.deleted_at IS NULL THEN substr(q.body, 1, 100) END FROM messages q WHERE q.seq = messages.reply_to_seq)`
 
 func scanMessage(r rowScanner) (*engine.Message, error) {
 	var m engine.Message
-	err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Body, &m.ClientTempID, &m.Seq, &m.CreatedAt, &m.EditedAt, &m.DeletedAt)
+	var qSender, qBody, mentions sql.NullString
+	err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Body, &m.ClientTempID, &m.Seq, &m.CreatedAt, &m.EditedAt, &m.DeletedAt,
+		&m.ReplyTo, &m.ReplyCount, &m.LastReplyAt, &mentions, &qSender, &qBody)
 	if err != nil {
 		return nil, err
+	}
+	if mentions.Valid {
+		if err := json.Unmarshal([]byte(mentions.String), &m.Mentions); err != nil {
+			return nil, fmt.Errorf("mentions of message %s: %w", m.ID, err)
+		}
+	}
+	if m.ReplyTo != nil && qSender.Valid {
+		m.Quote = &engine.Quote{SenderID: qSender.String, Body: qBody.String, Deleted: !qBody.Valid}
 	}
 	return &m, nil
 }
@@ -299,11 +325,12 @@ func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (r0 *
 	// needed to make the checkpoint, the summary and the total agree.
 	var snap engine.Snapshot
 	sum, err := one(scanSummary(extraScanner{r: db.lookupRow(ctx, snapshotQuery, checkpointName, conversationID, userID),
-		extra: []any{&snap.Checkpoint, &snap.Summary.UnreadTotal}}))
+		extra: []any{&snap.Checkpoint, &snap.Summary.UnreadTotal, &snap.Settings.ArchivedSeq}}))
 	if err != nil || sum == nil {
 		return nil, err
 	}
 	snap.Conversation = *sum
+	snap.Settings.Muted, snap.Settings.Pinned = sum.Muted, sum.Pinned
 	return &snap, nil
 }
 
@@ -311,7 +338,7 @@ func (db *DB) Snapshot(ctx context.Context, conversationID, userID string) (r0 *
 // checkpoint and the participant's unread total.
 const snapshotQuery = `SELECT ` + summaryCols + `,
 	coalesce((SELECT seq FROM checkpoints WHERE name = ?1), 0),
-	(SELECT coalesce(sum(unread_count), 0) FROM unread_summary WHERE user_id = ?3)` + summaryFrom +
+	(SELECT coalesce(sum(unread_count), 0) FROM unread_summary WHERE user_id = ?3), p.archived_seq` + summaryFrom +
 	`WHERE p.conversation_id = ?2 AND p.user_id = ?3`
 
 // SkippedBetween lists, in order, the sequences with from < seq <= to that
@@ -363,4 +390,67 @@ func (db *DB) Deleted(ctx context.Context, conversationID string, from, to uint6
 		out[id] = at
 	}
 	return out, rows.Err()
+}
+
+// ParticipantsAmong returns those of userIDs who are participants of the
+// conversation.
+func (db *DB) ParticipantsAmong(ctx context.Context, conversationID string, userIDs []string) (r0 []string, qerr error) {
+	defer wrapQuery(&qerr, "participants of %s among %d", conversationID, len(userIDs))
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(userIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.query(ctx, `SELECT user_id FROM participants
+		WHERE conversation_id = ? AND user_id IN (SELECT value FROM json_each(?))`, conversationID, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Settings returns userID's settings of the conversation and the
+// conversation's last message sequence; nil when not a participant.
+func (db *DB) Settings(ctx context.Context, conversationID, userID string) (r0 *engine.MemberSettings, r1 uint64, qerr error) {
+	defer wrapQuery(&qerr, "settings of %s in %s", userID, conversationID)
+	var s engine.MemberSettings
+	var pinnedSeq, last uint64
+	err := db.lookupRow(ctx, `SELECT p.muted, p.archived_seq, p.pinned_seq, p.settings_version, c.last_message_seq
+		FROM participants p JOIN conversations c ON c.id = p.conversation_id
+		WHERE p.conversation_id = ? AND p.user_id = ?`, conversationID, userID).Scan(&s.Muted, &s.ArchivedSeq, &pinnedSeq, &s.Version, &last)
+	if err == sql.ErrNoRows {
+		return nil, 0, nil
+	}
+	s.Pinned = pinnedSeq > 0
+	return &s, last, err
+}
+
+// PinnedCount is how many conversations userID has pinned.
+func (db *DB) PinnedCount(ctx context.Context, userID string) (r0 int, qerr error) {
+	defer wrapQuery(&qerr, "pinned conversations of %s", userID)
+	var n int
+	err := db.lookupRow(ctx, `SELECT count(*) FROM participants WHERE user_id = ? AND pinned_seq > 0`, userID).Scan(&n)
+	return n, err
+}
+
+// MutedMembers lists the conversation's participants who muted it.
+func (db *DB) MutedMembers(ctx context.Context, conversationID string) (r0 []string, qerr error) {
+	defer wrapQuery(&qerr, "muted members of %s", conversationID)
+	rows, err := db.query(ctx, `SELECT user_id FROM participants WHERE conversation_id = ? AND muted = 1 LIMIT ?`,
+		conversationID, maxParticipantRows)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
 }

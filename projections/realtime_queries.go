@@ -26,7 +26,7 @@ func (db *DB) ConversationView(ctx context.Context, conversationID string) (r0 *
 }
 
 const conversationViewQuery = `SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_activity_at, c.last_activity_seq,
-	c.last_event_seq, c.participant_count, 0, NULL, 0,
+	c.last_event_seq, c.participant_count, 0, NULL, 0, 0, 0, 0, 0,
 	m.id, m.sender_id, m.body, m.client_temp_id, m.seq, m.created_at, m.edited_at, m.deleted_at
 	FROM conversations c LEFT JOIN messages m ON m.seq = c.last_message_seq AND c.last_message_seq > 0 WHERE c.id = ?`
 

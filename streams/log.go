@@ -164,6 +164,12 @@ func (l *Log) close() {
 // subject per conversation, so per-conversation reads are direct.
 func Subject(conversationID string) string { return subjectPrefix + conversationID }
 
+// PrivateSubject is the subject of a conversation's events that concern
+// their actor alone (engine.EventType.Private): in the stream, so the
+// projectors apply them in order, but not on the conversation's subject, so
+// no delta or replay of the conversation reads them.
+func PrivateSubject(conversationID string) string { return subjectPrefix + conversationID + ".private" }
+
 // subjectPrefix starts every subject of the MESSAGES stream.
 const subjectPrefix = "conv."
 
@@ -193,7 +199,11 @@ func (l *Log) Append(ctx context.Context, ev engine.Event, key string) (uint64, 
 		ctx, cancel = context.WithTimeout(ctx, l.publishTimeout())
 		defer cancel()
 	}
-	seq, dup, err := l.publish(ctx, Subject(ev.ConversationID), ev.Type, raw, key)
+	subject := Subject(ev.ConversationID)
+	if ev.Type.Private() {
+		subject = PrivateSubject(ev.ConversationID)
+	}
+	seq, dup, err := l.publish(ctx, subject, ev.Type, raw, key)
 	err = classifyAppend(ctx, err)
 	switch {
 	case err == nil:

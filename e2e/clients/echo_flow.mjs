@@ -67,6 +67,7 @@ const state = {
   bobSees: new Set(),
   whispers: [],
   bobMessages: [], // every message.sent payload bob's socket delivered
+  bobReactions: [], // every message.reacted payload bob's socket delivered
   updates: [],
   subscribed: new Set(),
 };
@@ -86,6 +87,7 @@ for (const [name, echo, seen] of [['alice', alice, state.aliceSees], ['bob', bob
 }
 bob.private('conversation.' + conv)
   .listen('.message.sent', (e) => { state.bobMessages.push(e); poke(); })
+  .listen('.message.reacted', (e) => { state.bobReactions.push(e); poke(); })
   .listenForWhisper('typing', (e) => { state.whispers.push(e); poke(); });
 bob.private('user.bob')
   .listen('.conversation.updated', (e) => { state.updates.push(e); poke(); })
@@ -115,10 +117,17 @@ state.subscribed.delete('bob');
 bob.disconnect();
 await until('bob offline', () => bob.connector.pusher.connection.state === 'disconnected');
 for (let i = 2; i <= 4; i++) await send(i);
+// While he is away alice also answers m1 and reacts to it.
+const reply = await api(cfg.tokens.alice, 'POST', '/api/messages/' + conv, { body: 'r1', client_temp_id: 'echo-r1', reply_to: first.id });
+await api(cfg.tokens.alice, 'PUT', `/api/messages/${conv}/${first.id}/reactions/${encodeURIComponent('👍')}`);
 bob.connector.pusher.connect();
 await until('bob resubscribed', wasSubscribed);
 const delta = await api(cfg.tokens.bob, 'GET', `/api/messages/${conv}/delta?after_seq=${lastSeen}`);
 const fromDelta = delta.events.filter((e) => e.type === 'message.sent').map((e) => e.data);
+const reactedInDelta = delta.events.filter((e) => e.type === 'message.reacted').map((e) => e.data);
+// Back online, a reaction arrives live.
+await api(cfg.tokens.alice, 'PUT', `/api/messages/${conv}/${first.id}/reactions/${encodeURIComponent('🎉')}`);
+await until('message.reacted', () => state.bobReactions.length === 1);
 await send(5);
 await until('live after reconnect', () => state.bobMessages.some((e) => e.data.body === 'm5'));
 // A fence: m6 comes after m5 on the same channel, so once it is here a
@@ -144,6 +153,10 @@ console.log(JSON.stringify({
   deltaBodies: fromDelta.map((m) => m.body),
   deltaIds: fromDelta.map((m) => m.id),
   history: history.messages.map((m) => m.id),
+  replyTo: (fromDelta.find((m) => m.id === reply.id) || {}).reply_to,
+  reactedInDelta,
+  reactedLive: state.bobReactions.map((e) => e.data),
+  firstInHistory: history.messages.find((m) => m.id === first.id),
 }));
 alice.disconnect();
 bob.disconnect();

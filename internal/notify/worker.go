@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"parley/engine"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -171,6 +172,9 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) error {
 		}
 		offline = append(offline, user)
 	}
+	if offline, err = n.withoutMuted(ctx, ev, offline); err != nil {
+		return err
+	}
 	if len(offline) > 0 {
 		if err := n.open(ctx, ev, msg, offline); err != nil {
 			return err
@@ -180,6 +184,30 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) error {
 		return n.cfg.AfterAppend(msg.ID)
 	}
 	return nil
+}
+
+// withoutMuted leaves out of offline the members who muted the
+// conversation, but for those the message mentions. One read per message
+// with offline recipients, of the muted members only.
+func (n *Notifier) withoutMuted(ctx context.Context, ev engine.Event, offline []string) ([]string, error) {
+	if len(offline) == 0 {
+		return offline, nil
+	}
+	muted, err := n.store.MutedMembers(ctx, ev.ConversationID)
+	if err != nil || len(muted) == 0 {
+		return offline, err
+	}
+	var d engine.MessageSentData
+	if err := json.Unmarshal(ev.Data, &d); err != nil {
+		return nil, fmt.Errorf("message seq %d: %w", ev.Seq, err)
+	}
+	out := offline[:0]
+	for _, u := range offline {
+		if !slices.Contains(muted, u) || slices.Contains(d.Mentions, u) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }
 
 // open appends notification.opened for the offline recipients the memory

@@ -102,6 +102,10 @@ func (d *Dispatcher) OnCommit(events []engine.Event) {
 			continue
 		}
 		r := rendered{ev: ev, data: data}
+		if ev.Type.Private() {
+			batch = append(batch, r) // its actor's conversation.updated only
+			continue
+		}
 		d.hub.Publish(&Frame{Channel: engine.ConversationChannel(ev.ConversationID), Event: engine.RealtimeName(ev.Type), Data: data, Seq: ev.Seq})
 		if ev.Type == engine.ParticipantRemoved || ev.Type == engine.ParticipantAdded {
 			var pd engine.ParticipantData
@@ -154,7 +158,13 @@ func (d *Dispatcher) deliver(ctx context.Context, batch []rendered) {
 	// the counts are read, so a count read now already holds the batch.
 	heard := map[string][]string{}
 	last := map[string]uint64{}
+	var private []rendered
 	for _, r := range batch {
+		if r.ev.Type.Private() {
+			d.unread.forgetConv(r.ev.ActorID, r.ev.ConversationID)
+			private = append(private, r)
+			continue
+		}
 		conv := r.ev.ConversationID
 		last[conv] = r.ev.Seq
 		hs, ok := heard[conv]
@@ -164,8 +174,18 @@ func (d *Dispatcher) deliver(ctx context.Context, batch []rendered) {
 		}
 		d.unread.apply(r.ev, hs, r.target)
 	}
+	// A private event changes its actor's view alone: their
+	// conversation.updated, nobody else's.
+	for _, r := range private {
+		if d.heard(r.ev.ActorID) {
+			d.publishUpdates(ctx, r.ev.ConversationID, []string{r.ev.ActorID}, r.ev.Seq)
+		}
+	}
 	started := map[string][]string{}
 	for _, r := range batch {
+		if r.ev.Type.Private() {
+			continue
+		}
 		conv := r.ev.ConversationID
 		hs, ok := started[conv]
 		if !ok {

@@ -1,7 +1,11 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
+	"slices"
+
+	json "github.com/goccy/go-json"
 
 	"parley/engine"
 )
@@ -32,6 +36,8 @@ type userCounts struct {
 type memberCounts struct {
 	asOf        uint64
 	unread      int64
+	mentions    int64
+	settings    engine.MemberSettings // Pinned and Muted; ArchivedSeq
 	lastReadID  *string
 	lastReadSeq uint64
 }
@@ -47,6 +53,11 @@ func newUnreadMemory() *unreadMemory { return &unreadMemory{users: map[string]*u
 // sent counts a new message for the members other than its sender whose
 // counts the memory holds.
 func (u *unreadMemory) sent(ev engine.Event, members []string) {
+	var d engine.MessageSentData
+	if bytes.Contains(ev.Data, []byte(`"mentions"`)) && json.Unmarshal(ev.Data, &d) != nil {
+		u.forget(members...) // cannot tell who it mentions
+		return
+	}
 	for _, id := range members {
 		uc := u.users[id]
 		if uc == nil || id == ev.ActorID {
@@ -57,7 +68,36 @@ func (u *unreadMemory) sent(ev engine.Event, members []string) {
 		}
 		if mc := uc.convs[ev.ConversationID]; mc != nil && ev.Seq > mc.asOf {
 			mc.unread++
+			if slices.Contains(d.Mentions, id) {
+				mc.mentions++
+			}
 		}
+	}
+}
+
+// edited forgets the members an edit may mention or may stop mentioning:
+// those it mentions, and those with a mention in the conversation counted.
+func (u *unreadMemory) edited(ev engine.Event, members []string) {
+	var d engine.MessageEditedData
+	if json.Unmarshal(ev.Data, &d) != nil {
+		u.forget(members...)
+		return
+	}
+	u.forget(d.Mentions...)
+	for _, id := range members {
+		if uc := u.users[id]; uc != nil {
+			if mc := uc.convs[ev.ConversationID]; mc != nil && mc.mentions > 0 {
+				delete(uc.convs, ev.ConversationID)
+			}
+		}
+	}
+}
+
+// forgetConv drops what the memory holds of user's view of one
+// conversation.
+func (u *unreadMemory) forgetConv(user, conversationID string) {
+	if uc := u.users[user]; uc != nil {
+		delete(uc.convs, conversationID)
 	}
 }
 
@@ -75,6 +115,8 @@ func (u *unreadMemory) apply(ev engine.Event, members []string, target string) {
 	case engine.MessageSent:
 		u.sent(ev, members)
 	case engine.MessageEdited:
+		u.edited(ev, members)
+	case engine.MessageReacted:
 	case engine.ConversationRead:
 		u.forget(ev.ActorID)
 	case engine.ParticipantAdded, engine.ParticipantRemoved:
@@ -93,7 +135,12 @@ func (u *unreadMemory) counts(ctx context.Context, reader SummaryReader, base *e
 	if uc != nil {
 		if mc := uc.convs[base.ID]; mc != nil {
 			s := *base
-			s.UnreadCount, s.LastReadMessageID, s.LastReadSeq = mc.unread, mc.lastReadID, mc.lastReadSeq
+			s.UnreadCount, s.LastReadMessageID, s.LastReadSeq, s.MentionCount = mc.unread, mc.lastReadID, mc.lastReadSeq, mc.mentions
+			var lastMessage uint64
+			if s.LastMessage != nil {
+				lastMessage = s.LastMessage.Seq
+			}
+			s.Muted, s.Pinned, s.Archived = mc.settings.Muted, mc.settings.Pinned, mc.settings.ArchivedAt(lastMessage)
 			return s, uc.total, true, nil
 		}
 	}
@@ -112,9 +159,11 @@ func (u *unreadMemory) counts(ctx context.Context, reader SummaryReader, base *e
 	// and events up to its checkpoint are in it.
 	uc.asOf, uc.total = snap.Checkpoint, snap.Summary.UnreadTotal
 	c := snap.Conversation
-	uc.convs[base.ID] = &memberCounts{asOf: snap.Checkpoint, unread: c.UnreadCount, lastReadID: c.LastReadMessageID, lastReadSeq: c.LastReadSeq}
+	uc.convs[base.ID] = &memberCounts{asOf: snap.Checkpoint, unread: c.UnreadCount, mentions: c.MentionCount, lastReadID: c.LastReadMessageID,
+		lastReadSeq: c.LastReadSeq, settings: snap.Settings}
 	s := *base
-	s.UnreadCount, s.LastReadMessageID, s.LastReadSeq = c.UnreadCount, c.LastReadMessageID, c.LastReadSeq
+	s.UnreadCount, s.LastReadMessageID, s.LastReadSeq, s.MentionCount = c.UnreadCount, c.LastReadMessageID, c.LastReadSeq, c.MentionCount
+	s.Muted, s.Pinned, s.Archived = c.Muted, c.Pinned, c.Archived
 	return s, uc.total, true, nil
 }
 
