@@ -104,6 +104,7 @@ func (s *Server) routes() {
 	api.DELETE("/conversations/:id/participants/:user_id", s.removeParticipant)
 	api.PATCH("/conversations/:id/settings", s.updateSettings)
 
+	api.GET("/search", s.search)
 	api.GET("/messages/:conversation_id", s.history)
 	api.POST("/messages/:conversation_id", s.send)
 	api.GET("/messages/:conversation_id/delta", s.delta)

@@ -158,6 +158,7 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		{"/api/conversations/" + conv, alice, "ConversationDetail"},
 		{"/api/messages/" + conv, alice, "MessagePage"},
 		{"/api/messages/" + conv + "/" + first.ID + "/replies", alice, "MessagePage"},
+		{"/api/search?q=schema", alice, "SearchPage"},
 		{"/api/messages/" + conv + "/delta", alice, "Delta"},
 		{"/api/notifications", bob, "NotificationPage"},
 		{"/api/ops/stats", opsToken(t), "OpsStats"},

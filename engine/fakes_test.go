@@ -468,6 +468,13 @@ func (s *memStore) Settings(ctx context.Context, conversationID, userID string) 
 
 func (s *memStore) PinnedCount(context.Context, string) (int, error) { return 0, nil }
 
+// The fake has no search index: the end-to-end tests search the real one.
+func (s *memStore) Search(context.Context, SearchRequest) ([]SearchHit, bool, error) {
+	return nil, false, nil
+}
+
+func (s *memStore) MessageSeq(context.Context, string, string) (uint64, error) { return 0, nil }
+
 func (s *memStore) MutedMembers(context.Context, string) ([]string, error) { return nil, nil }
 
 // The fake holds no replies or reactions: the projections' tests and the

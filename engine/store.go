@@ -38,6 +38,12 @@ type Store interface {
 	// Settings returns userID's settings of the conversation and its last
 	// message's sequence; nil when not a participant.
 	Settings(ctx context.Context, conversationID, userID string) (*MemberSettings, uint64, error)
+	// Search returns a page of the hits of req, best first, and whether
+	// more follow (within the candidates).
+	Search(ctx context.Context, req SearchRequest) ([]SearchHit, bool, error)
+	// MessageSeq is the sequence of a message in one of userID's
+	// conversations, 0 when there is none.
+	MessageSeq(ctx context.Context, userID, messageID string) (uint64, error)
 	// MutedMembers lists the conversation's participants who muted it.
 	MutedMembers(ctx context.Context, conversationID string) ([]string, error)
 	// PinnedCount is how many conversations userID has pinned.

@@ -203,8 +203,9 @@ func (db *DB) DirectConversation(ctx context.Context, directKey string) (r0 stri
 // messageCols selects a Message from the table messages (not aliased): its
 // quote of the message it replies to comes from that message's row, the
 // first engine.QuoteRunes (100) characters of its body.
-const messageCols = `id, conversation_id, sender_id, body, client_temp_id, seq, created_at, edited_at, deleted_at,
-	reply_to, reply_count, last_reply_at, mentions,
+const messageCols = `messages.id, messages.conversation_id, messages.sender_id, messages.body, messages.client_temp_id,
+	messages.seq, messages.created_at, messages.edited_at, messages.deleted_at,
+	messages.reply_to, messages.reply_count, messages.last_reply_at, messages.mentions,
 	(SELECT q.sender_id FROM messages q WHERE q.seq = messages.reply_to_seq),
 	(SELECT CASE WHEN q.deleted_at IS NULL THEN substr(q.body, 1, 100) END FROM messages q WHERE q.seq = messages.reply_to_seq)`
 

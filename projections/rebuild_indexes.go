@@ -21,14 +21,73 @@ var deferredIndexes = []struct{ name, create string }{
 // variable so tests can defer them on small logs.
 var deferIndexMin uint64 = 50000
 
-// dropDeferredIndexes drops the deferred indexes of a database being built.
+// searchIndex is the full-text index and the triggers that keep it, as the
+// migrations define them: a large rebuild drops them and builds the index
+// once at its end from the messages table (FTS5's rebuild), in one
+// transaction with its triggers, so an interruption leaves all or none.
+var searchIndex = struct {
+	table    string
+	create   string
+	triggers []struct{ name, create string }
+}{
+	table:  "messages_fts",
+	create: `CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages', content_rowid='seq', tokenize='unicode61 remove_diacritics 2', prefix='2 3')`,
+	triggers: []struct{ name, create string }{
+		{"messages_fts_insert", `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (new.seq, new.body, new.conversation_id);
+END`},
+		{"messages_fts_update", `CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, body, conversation_id) VALUES ('delete', old.seq, old.body, old.conversation_id);
+    INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (new.seq, new.body, new.conversation_id);
+END`},
+	},
+}
+
+// dropDeferredIndexes drops the deferred indexes of a database being
+// built, and its search index with the triggers that keep it.
 func dropDeferredIndexes(ctx context.Context, db *DB) error {
 	for _, ix := range deferredIndexes {
 		if _, err := db.wr().ExecContext(ctx, "DROP INDEX IF EXISTS "+ix.name); err != nil {
 			return fmt.Errorf("defer index %s: %w", ix.name, err)
 		}
 	}
+	for _, tr := range searchIndex.triggers {
+		if _, err := db.wr().ExecContext(ctx, "DROP TRIGGER IF EXISTS "+tr.name); err != nil {
+			return fmt.Errorf("defer search trigger %s: %w", tr.name, err)
+		}
+	}
+	if _, err := db.wr().ExecContext(ctx, "DROP TABLE IF EXISTS "+searchIndex.table); err != nil {
+		return fmt.Errorf("defer search index: %w", err)
+	}
 	return nil
+}
+
+// createSearchIndex builds the search index from the messages and its
+// triggers when a rebuild dropped them (or an interruption stopped it
+// before it built them).
+func createSearchIndex(ctx context.Context, db *DB) error {
+	var n int
+	if err := db.wr().QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, searchIndex.table).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	tx, err := db.wr().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmts := []string{searchIndex.create, `INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')`}
+	for _, tr := range searchIndex.triggers {
+		stmts = append(stmts, tr.create)
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("build the search index: %w", err)
+		}
+	}
+	return tx.Commit()
 }
 
 // createDeferredIndexes builds whichever deferred index is missing: after a
@@ -47,5 +106,5 @@ func createDeferredIndexes(ctx context.Context, db *DB) error {
 			return fmt.Errorf("build index %s: %w", ix.name, err)
 		}
 	}
-	return nil
+	return createSearchIndex(ctx, db)
 }

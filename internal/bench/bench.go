@@ -60,6 +60,9 @@ Workloads:
             server (see ceiling), with extra.extra_cpu_over_floor: the big room's CPU
             beyond the reference's over the floor's. Not in standard: it sets up a room
             of 1,000 users and their sockets before its windows
+  search    builds read models of --search-messages messages in this process (no server)
+            and times one user's searches: a rare word, a common one, two words, a prefix,
+            and a common word in one conversation. Not in standard
   soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
             then the server's goroutines and heap compared with before the load
   standard  every workload but soak and bigroom, with sizes that finish in a few minutes
@@ -103,34 +106,36 @@ func procNote(goos string) string {
 
 // benchConfig holds the harness's flags.
 type benchConfig struct {
-	URL          string
-	JWTSecret    string
-	DataDir      string
-	PID          int
-	Duration     time.Duration
-	JSON         bool
-	Clients      int
-	Convs        int
-	History      string
-	Deltas       int
-	InboxConvs   int
-	InboxReads   int
-	Events       int
-	CeilingMsgs  int
-	Sync         string
-	GroupCommit  bool
-	FanConvs     int
-	Subscribers  int
-	Senders      int
-	Rate         int
-	Connections  int
-	Contacts     int
-	BigMembers   int
-	BigConnected int
-	Settle       time.Duration
-	QuietWait    time.Duration
-	Profiles     string
-	serveArgs    []string // extra flags for a server the harness starts
+	URL        string
+	JWTSecret  string
+	DataDir    string
+	PID        int
+	Duration   time.Duration
+	JSON       bool
+	Clients    int
+	Convs      int
+	History    string
+	Deltas     int
+	InboxConvs int
+	InboxReads int
+	Events     int
+	// SearchMessages is the search workload's read model size.
+	SearchMessages int
+	CeilingMsgs    int
+	Sync           string
+	GroupCommit    bool
+	FanConvs       int
+	Subscribers    int
+	Senders        int
+	Rate           int
+	Connections    int
+	Contacts       int
+	BigMembers     int
+	BigConnected   int
+	Settle         time.Duration
+	QuietWait      time.Duration
+	Profiles       string
+	serveArgs      []string // extra flags for a server the harness starts
 }
 
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -156,6 +161,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.InboxConvs, "inbox-conversations", 1000, "inbox: conversations of the user")
 	fs.IntVar(&c.InboxReads, "inbox-reads", 1000, "inbox: list requests measured")
 	fs.IntVar(&c.Events, "events", 1000000, "replay: events in the log")
+	fs.IntVar(&c.SearchMessages, "search-messages", 1000000, "search: messages in the read model searched")
 	fs.IntVar(&c.CeilingMsgs, "ceiling-msgs", 50000, "ceiling: messages per measurement")
 	fs.StringVar(&c.Sync, "sync", "always", "log durability of the server the harness starts: always (fsync before the ack) or interval")
 	fs.BoolVar(&c.GroupCommit, "group-commit", true, "the started server batches appends into atomic publishes (one fsync each)")
@@ -258,6 +264,7 @@ var benchWorkloads = map[string]func(context.Context, benchConfig, io.Writer) ([
 	"fanout":      benchFanout,
 	"connections": benchConnections,
 	"bigroom":     benchBigroom,
+	"search":      benchSearch,
 	"soak":        benchSoak,
 }
 
