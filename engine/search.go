@@ -55,6 +55,7 @@ type SearchRequest struct {
 	UserID         string
 	ConversationID string
 	MatchExpr      string
+	Terms          []SearchTerm // what the snippets mark
 	BeforeSeq      uint64
 	Offset, Limit  int
 }
@@ -64,7 +65,14 @@ type SearchRequest struct {
 // all of them required. Terms with no letter or digit are left out. ok is
 // false when nothing is left.
 func MatchExpression(text string) (expr string, ok bool) {
-	var terms []string
+	expr, terms := matchTerms(text)
+	return expr, len(terms) > 0
+}
+
+// matchTerms is MatchExpression with the terms it kept.
+func matchTerms(text string) (string, []SearchTerm) {
+	var quoted []string
+	var terms []SearchTerm
 	for _, f := range strings.Fields(text) {
 		prefix := strings.HasSuffix(f, "*")
 		f = strings.TrimRight(f, "*")
@@ -75,12 +83,13 @@ func MatchExpression(text string) (expr string, ok bool) {
 		if prefix {
 			q += "*"
 		}
-		terms = append(terms, q)
+		quoted = append(quoted, q)
+		terms = append(terms, SearchTerm{Text: f, Prefix: prefix})
 		if len(terms) == MaxSearchTerms {
 			break
 		}
 	}
-	return strings.Join(terms, " "), len(terms) > 0
+	return strings.Join(quoted, " "), terms
 }
 
 // Search finds the messages matching q in the caller's conversations (or
@@ -99,11 +108,11 @@ func (s *Service) Search(ctx context.Context, userID string, q SearchQuery) (*Se
 	case len(text) > MaxSearchBytes:
 		return nil, Errorf(KindInvalid, "query_too_long", "q must be at most %d bytes", MaxSearchBytes)
 	}
-	expr, ok := MatchExpression(text)
-	if !ok {
+	expr, terms := matchTerms(text)
+	if len(terms) == 0 {
 		return nil, Errorf(KindInvalid, "invalid_query", "q must hold a word: letters or digits")
 	}
-	req := SearchRequest{UserID: userID, MatchExpr: expr, Limit: limit}
+	req := SearchRequest{UserID: userID, MatchExpr: expr, Terms: terms, Limit: limit}
 	if q.ConversationID != "" {
 		if _, err := s.participant(ctx, q.ConversationID, userID); err != nil {
 			return nil, err

@@ -23,22 +23,23 @@ var deferIndexMin uint64 = 50000
 
 // searchIndex is the full-text index and the triggers that keep it, as the
 // migrations define them: a large rebuild drops them and builds the index
-// once at its end from the messages table (FTS5's rebuild), in one
-// transaction with its triggers, so an interruption leaves all or none.
+// once at its end from the messages (FTS5's rebuild, through the view
+// messages_fts_content, which stays), in one transaction with its triggers,
+// so an interruption leaves all or none.
 var searchIndex = struct {
 	table    string
 	create   string
 	triggers []struct{ name, create string }
 }{
 	table:  "messages_fts",
-	create: `CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages', content_rowid='seq', tokenize='unicode61 remove_diacritics 2', prefix='2 3')`,
+	create: `CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages_fts_content', content_rowid='rid', tokenize='unicode61 remove_diacritics 2', prefix='2 3')`,
 	triggers: []struct{ name, create string }{
 		{"messages_fts_insert", `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (new.seq, new.body, new.conversation_id);
+    INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (-new.seq, new.body, new.conversation_id);
 END`},
 		{"messages_fts_update", `CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
-    INSERT INTO messages_fts(messages_fts, rowid, body, conversation_id) VALUES ('delete', old.seq, old.body, old.conversation_id);
-    INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (new.seq, new.body, new.conversation_id);
+    INSERT INTO messages_fts(messages_fts, rowid, body, conversation_id) VALUES ('delete', -old.seq, old.body, old.conversation_id);
+    INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (-new.seq, new.body, new.conversation_id);
 END`},
 	},
 }

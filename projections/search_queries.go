@@ -8,23 +8,14 @@ import (
 	"parley/engine"
 )
 
-// Snippet markers: control characters, which no body holds.
-const (
-	markOpen  = "\x02"
-	markClose = "\x03"
-)
-
-// searchQuery ranks, among the newest engine.SearchCandidates matches of
-// ?1 (which names the conversations searched, so the index intersects them
-// with the terms), the page asked for: best first (bm25 over the bodies
-// alone), newest first among equals, with a snippet of each (made while the
-// index holds the match: a second match per hit costs more). ?2 the
-// sequence bound, ?3 the candidates, ?4 and ?5 the page.
-const searchQuery = `WITH cand AS (
-		SELECT rowid AS seq, bm25(messages_fts, 1.0, 0.0) AS rank, snippet(messages_fts, 0, char(2), char(3), '…', 24) AS snip
-		FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3)
-	SELECT ` + messageCols + `, cand.snip FROM cand JOIN messages ON messages.seq = cand.seq
-	ORDER BY cand.rank, cand.seq DESC LIMIT ?4 OFFSET ?5`
+// searchQuery takes the newest engine.SearchCandidates matches of ?1
+// (which names the conversations searched, so the index intersects them
+// with the terms) with their bodies, for Search to rank. The index's rowid
+// is the negated sequence, so its ascending order is newest first and a
+// posting list is walked forwards, seeking. ?2 the negated sequence bound,
+// ?3 the candidates.
+const searchQuery = `SELECT m.seq, m.body FROM messages_fts JOIN messages m ON m.seq = -messages_fts.rowid
+	WHERE messages_fts MATCH ?1 AND messages_fts.rowid > ?2 ORDER BY messages_fts.rowid LIMIT ?3`
 
 // searchConversations bounds the conversations one search names in its
 // match expression; a search of more (a user in more conversations) names
@@ -35,9 +26,9 @@ const searchConversations = 500
 // candidates follow.
 func (db *DB) Search(ctx context.Context, req engine.SearchRequest) (r0 []engine.SearchHit, r1 bool, qerr error) {
 	defer wrapQuery(&qerr, "search of %s", req.UserID)
-	before := req.BeforeSeq
-	if before == 0 {
-		before = 1<<63 - 1
+	before := -int64(req.BeforeSeq)
+	if req.BeforeSeq == 0 {
+		before = -(1<<63 - 1)
 	}
 	convs := []string{req.ConversationID}
 	if req.ConversationID == "" {
@@ -52,12 +43,11 @@ func (db *DB) Search(ctx context.Context, req engine.SearchRequest) (r0 []engine
 			return nil, false, nil
 		}
 	}
-	query, args := searchQuery, []any{"", before, engine.SearchCandidates, req.Limit + 1, req.Offset}
+	query, args := searchQuery, []any{"", before, engine.SearchCandidates}
 	if len(convs) > searchConversations {
 		// Too many to name: filter the matches by membership instead.
-		query = strings.Replace(searchQuery, `WHERE messages_fts MATCH ?1 AND rowid < ?2`,
-			`WHERE messages_fts MATCH ?1 AND rowid < ?2 AND (SELECT conversation_id FROM messages WHERE seq = messages_fts.rowid)
-				IN (SELECT conversation_id FROM participants WHERE user_id = ?6)`, 1)
+		query = strings.Replace(searchQuery, `WHERE messages_fts MATCH ?1`,
+			`WHERE messages_fts MATCH ?1 AND m.conversation_id IN (SELECT conversation_id FROM participants WHERE user_id = ?4)`, 1)
 		args[0] = "body : (" + req.MatchExpr + ")"
 		args = append(args, req.UserID)
 	} else {
@@ -71,47 +61,31 @@ func (db *DB) Search(ctx context.Context, req engine.SearchRequest) (r0 []engine
 	if err != nil {
 		return nil, false, err
 	}
-	defer rows.Close()
-	var out []engine.SearchHit
+	var cands []engine.SearchCandidate
 	for rows.Next() {
-		var snippet string
-		m, err := scanMessage(extraScanner{r: rows, extra: []any{&snippet}})
-		if err != nil {
+		var c engine.SearchCandidate
+		if err := rows.Scan(&c.Seq, &c.Body); err != nil {
+			rows.Close()
 			return nil, false, err
 		}
-		out = append(out, engine.SearchHit{Message: *m, Snippet: snippetParts(snippet)})
+		cands = append(cands, c)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
-	more := len(out) > req.Limit && req.Offset+req.Limit < engine.SearchCandidates
-	if len(out) > req.Limit {
-		out = out[:req.Limit]
+	page, more := engine.RankCandidates(cands, req.Terms, req.Offset, req.Limit)
+	out := make([]engine.SearchHit, 0, len(page))
+	for _, c := range page {
+		m, err := one(scanMessage(db.lookupRow(ctx, `SELECT `+messageCols+` FROM messages WHERE seq = ?`, c.Seq)))
+		if err != nil {
+			return nil, false, err
+		}
+		if m != nil {
+			out = append(out, engine.SearchHit{Message: *m, Snippet: engine.Snippet(m.Body, req.Terms)})
+		}
 	}
 	return out, more, nil
-}
-
-// snippetParts splits a snippet at its markers.
-func snippetParts(s string) []engine.SnippetPart {
-	var parts []engine.SnippetPart
-	for s != "" {
-		i := strings.Index(s, markOpen)
-		if i < 0 {
-			parts = append(parts, engine.SnippetPart{Text: s})
-			break
-		}
-		if i > 0 {
-			parts = append(parts, engine.SnippetPart{Text: s[:i]})
-		}
-		s = s[i+1:]
-		j := strings.Index(s, markClose)
-		if j < 0 {
-			j = len(s)
-		}
-		parts = append(parts, engine.SnippetPart{Text: s[:j], Match: true})
-		s = strings.TrimPrefix(s[j:], markClose)
-	}
-	return parts
 }
 
 // MessageSeq is the sequence of a message in one of userID's
