@@ -10,9 +10,10 @@ import (
 )
 
 type sendRequest struct {
-	Body         string `json:"body"`
-	ClientTempID string `json:"client_temp_id"`
-	ReplyTo      string `json:"reply_to"`
+	Body         string   `json:"body"`
+	ClientTempID string   `json:"client_temp_id"`
+	ReplyTo      string   `json:"reply_to"`
+	Attachments  []string `json:"attachments"`
 }
 
 func (s *Server) send(c echo.Context) error {
@@ -24,7 +25,7 @@ func (s *Server) send(c echo.Context) error {
 		return err
 	}
 	m, created, err := s.svc.SendDraft(c.Request().Context(), identity(c).UserID, c.Param("conversation_id"),
-		engine.Draft{Body: req.Body, ClientTempID: req.ClientTempID, ReplyTo: req.ReplyTo})
+		engine.Draft{Body: req.Body, ClientTempID: req.ClientTempID, ReplyTo: req.ReplyTo, Attachments: req.Attachments})
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,8 @@ type Config struct {
 	Ops           *Ops
 	// Dev turns on POST /dev/token (dev.go): sign in as anyone. Never in production.
 	Dev bool
+	// MaxAttachmentBytes bounds one upload (0: 10 MiB).
+	MaxAttachmentBytes int64
 }
 
 // Server is the HTTP API.
@@ -46,6 +48,10 @@ type Server struct {
 	auth      *Authenticator
 	logger    *slog.Logger
 	ready     func() error
+
+	maxAttachment int64
+	// uploads bounds the uploads and downloads in progress at once.
+	uploads chan struct{}
 
 	rt             *Realtime
 	pusher         *pusher.Server // nil with realtime off
@@ -64,7 +70,11 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.JSONSerializer = jsonSerializer{}
 	e.HideBanner, e.HidePort = true, true
+	if cfg.MaxAttachmentBytes <= 0 {
+		cfg.MaxAttachmentBytes = 10 << 20
+	}
 	s := &Server{echo: e, svc: cfg.Service, auth: NewAuthenticator(cfg.JWTSecret), logger: cfg.Logger, ready: cfg.Ready,
+		maxAttachment: cfg.MaxAttachmentBytes, uploads: make(chan struct{}, maxTransfers),
 		rt: cfg.Realtime.withDefaults(), typingLimit: newKeyedLimiter(3, 3, 100000), heartbeatLimit: newKeyedLimiter(1, 5, 100000)}
 	if s.rt != nil {
 		s.pusher = pusher.New(s.rt.Config, cfg.Service, cfg.Logger.With("part", "pusher"))
@@ -105,6 +115,8 @@ func (s *Server) routes() {
 	api.PATCH("/conversations/:id/settings", s.updateSettings)
 
 	api.GET("/search", s.search)
+	api.POST("/attachments", s.upload)
+	api.GET("/attachments/:id", s.download)
 	api.GET("/messages/:conversation_id", s.history)
 	api.POST("/messages/:conversation_id", s.send)
 	api.GET("/messages/:conversation_id/delta", s.delta)

@@ -9,13 +9,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"parley/api"
+	"parley/engine"
 	"parley/internal/testkit"
 )
 
 // conversationRoutes are the requests a participant may make on one
 // conversation, with a body that is valid for a participant. {c} is the
 // conversation, {m} a message in it, {u} a participant, {e} a reaction the
-// participant put on it.
+// participant put on it, {a} an attachment the message carries.
 var conversationRoutes = []struct {
 	method, path string
 	body         any
@@ -35,6 +36,7 @@ var conversationRoutes = []struct {
 	{"PUT", "/api/messages/{c}/{m}/reactions/{e}", nil},
 	{"DELETE", "/api/messages/{c}/{m}/reactions/{e}", nil},
 	{"POST", "/api/messages/{c}/typing", map[string]any{"typing": true}},
+	{"GET", "/api/attachments/{a}", nil},
 }
 
 // Every conversation route answers a non-participant 404 without data, and
@@ -43,9 +45,12 @@ func TestNonParticipantGets404Everywhere(t *testing.T) {
 	env := testkit.Start(t)
 	owner, outsider := env.Token("owner"), env.Token("outsider")
 	conv := createConv(t, env, owner, "private", "member")
-	m := sendMsg(t, env, owner, conv, "secret", "t")
+	att := uploadFile(t, env, owner, "secret.png", "image/png", pngBytes(100), http.StatusCreated)
+	var m engine.Message
+	env.MustDo(http.StatusCreated, "POST", "/api/messages/"+conv, owner,
+		map[string]any{"body": "secret", "client_temp_id": "t", "attachments": []string{att.ID}}, &m)
 	env.MustDo(http.StatusOK, "PUT", "/api/messages/"+conv+"/"+m.ID+"/reactions/%F0%9F%91%8D", owner, nil, nil)
-	fill := strings.NewReplacer("{c}", conv, "{m}", m.ID, "{u}", "member", "{e}", "%F0%9F%91%8D")
+	fill := strings.NewReplacer("{c}", conv, "{m}", m.ID, "{u}", "member", "{e}", "%F0%9F%91%8D", "{a}", att.ID)
 
 	// Every registered route that names a conversation is in the table.
 	listed := map[string]bool{}
@@ -56,7 +61,11 @@ func TestNonParticipantGets404Everywhere(t *testing.T) {
 		if !strings.Contains(r.Path, ":conversation_id") && !strings.Contains(r.Path, ":id") {
 			continue
 		}
-		p := strings.NewReplacer(":conversation_id", "{c}", ":id", "{c}", ":message_id", "{m}", ":user_id", "{u}", ":emoji", "{e}").Replace(r.Path)
+		id := "{c}"
+		if strings.HasPrefix(r.Path, "/api/attachments/") {
+			id = "{a}"
+		}
+		p := strings.NewReplacer(":conversation_id", "{c}", ":id", id, ":message_id", "{m}", ":user_id", "{u}", ":emoji", "{e}").Replace(r.Path)
 		if !listed[r.Method+" "+p] {
 			t.Errorf("route %s %s is not covered by this test", r.Method, r.Path)
 		}

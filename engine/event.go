@@ -86,6 +86,8 @@ type MessageSentData struct {
 	// Mentions are the participants the body mentions ("@name"), resolved
 	// by the command.
 	Mentions []string `json:"mentions,omitempty"`
+	// Attachments are the sender's uploads the message carries.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // MessageReactedData is the payload of message.reacted: the actor put

@@ -477,6 +477,8 @@ func (s *memStore) MessageSeq(context.Context, string, string) (uint64, error) {
 
 func (s *memStore) MutedMembers(context.Context, string) ([]string, error) { return nil, nil }
 
+func (s *memStore) AttachmentUse(context.Context, string) (*AttachmentUse, error) { return nil, nil }
+
 // The fake holds no replies or reactions: the projections' tests and the
 // end-to-end tests cover them on the real read model.
 func (s *memStore) Replies(context.Context, uint64, uint64, int) ([]Message, error) { return nil, nil }

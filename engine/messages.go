@@ -18,6 +18,7 @@ type Draft struct {
 	Body         string
 	ClientTempID string
 	ReplyTo      string
+	Attachments  []string
 }
 
 // SendDraft is Send with every option of a draft. A retry of an existing
@@ -55,7 +56,11 @@ func (s *Service) SendDraft(ctx context.Context, userID, conversationID string, 
 	if err != nil {
 		return nil, false, err
 	}
-	data := MessageSentData{Body: body, ClientTempID: clientTempID, ReplyTo: d.ReplyTo, Mentions: mentions}
+	atts, err := s.checkAttachments(ctx, userID, d.Attachments)
+	if err != nil {
+		return nil, false, err
+	}
+	data := MessageSentData{Body: body, ClientTempID: clientTempID, ReplyTo: d.ReplyTo, Mentions: mentions, Attachments: atts}
 	var quote *Quote
 	if d.ReplyTo != "" {
 		if quote, err = s.replyQuote(ctx, conversationID, d.ReplyTo); err != nil {
@@ -74,7 +79,7 @@ func (s *Service) SendDraft(ctx context.Context, userID, conversationID string, 
 		// The projector stored this very event: answer from it, no read.
 		at := FormatTime(ev.At)
 		m := &Message{ID: ev.ID.String(), ConversationID: conversationID, SenderID: userID, Body: body,
-			ClientTempID: clientTempID, Seq: seq, CreatedAt: at, Quote: quote, Mentions: mentions}
+			ClientTempID: clientTempID, Seq: seq, CreatedAt: at, Quote: quote, Mentions: mentions, Attachments: atts}
 		if data.ReplyTo != "" {
 			m.ReplyTo = &data.ReplyTo
 		}

@@ -15,6 +15,8 @@ type Message struct {
 
 	// Mentions are the participants the body mentions.
 	Mentions []string `json:"mentions,omitempty"`
+	// Attachments are the files the message carries.
+	Attachments []Attachment `json:"attachments,omitempty"`
 	// ReplyTo is the message this one answers, with a short Quote of it.
 	ReplyTo *string `json:"reply_to,omitempty"`
 	Quote   *Quote  `json:"quote,omitempty"`

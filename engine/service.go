@@ -21,6 +21,7 @@ type Service struct {
 	seqs         *seqReads     // lookups' reads of the log's last sequence
 	recent       *RecentEvents
 	paused       func() bool
+	blobs        BlobStore
 }
 
 // ServiceConfig tunes a Service; zero values take the defaults.
@@ -42,6 +43,8 @@ type ServiceConfig struct {
 	// write (a full disk): a command then answers ErrNotProjected as soon
 	// as its event is stored instead of waiting ApplyTimeout for nothing.
 	ProjectorPaused func() bool
+	// Blobs, when set, stores attachments; nil turns attachments off.
+	Blobs BlobStore
 }
 
 // NewService returns a Service over the given log and read model.
@@ -62,7 +65,7 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 		cfg.CatchUpWaiters = catchUpWaiters
 	}
 	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout,
-		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent, paused: cfg.ProjectorPaused,
+		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent, paused: cfg.ProjectorPaused, blobs: cfg.Blobs,
 		seqs: &seqReads{read: log.LastSeq, timeout: cfg.CatchUpWait}}
 }
 

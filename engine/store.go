@@ -44,6 +44,8 @@ type Store interface {
 	// MessageSeq is the sequence of a message in one of userID's
 	// conversations, 0 when there is none.
 	MessageSeq(ctx context.Context, userID, messageID string) (uint64, error)
+	// AttachmentUse says which message carries an attachment; nil when none.
+	AttachmentUse(ctx context.Context, id string) (*AttachmentUse, error)
 	// MutedMembers lists the conversation's participants who muted it.
 	MutedMembers(ctx context.Context, conversationID string) ([]string, error)
 	// PinnedCount is how many conversations userID has pinned.

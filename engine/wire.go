@@ -54,7 +54,7 @@ func Wire(ev Event) WireEvent {
 		if json.Unmarshal(ev.Data, &d) == nil {
 			m := Message{
 				ID: w.ID, ConversationID: ev.ConversationID, SenderID: ev.ActorID, Body: d.Body,
-				ClientTempID: d.ClientTempID, Seq: ev.Seq, CreatedAt: at, Mentions: d.Mentions,
+				ClientTempID: d.ClientTempID, Seq: ev.Seq, CreatedAt: at, Mentions: d.Mentions, Attachments: d.Attachments,
 			}
 			if d.ReplyTo != "" {
 				m.ReplyTo = &d.ReplyTo

@@ -216,6 +216,9 @@ func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error
 	if err := insertMentions(tx, ev.ConversationID, ev.Seq, mentioned); err != nil {
 		return "", err
 	}
+	if err := insertAttachments(tx, ev, d.Attachments); err != nil {
+		return "", err
+	}
 	if replySeq != nil {
 		if _, err := tx.exec(`UPDATE messages SET reply_count = reply_count + 1, last_reply_at = ? WHERE seq = ?`, at, parentSeq); err != nil {
 			return "", err
@@ -287,6 +290,12 @@ func applyDeleted(tx *Tx, ev engine.Event, d engine.MessageDeletedData) (string,
 		return "", err
 	}
 	if _, err := tx.exec(`DELETE FROM mentions WHERE message_seq = ?`, seq); err != nil {
+		return "", err
+	}
+	if _, err := tx.exec(`UPDATE attachments SET deleted = 1 WHERE message_seq = ?`, seq); err != nil {
+		return "", err
+	}
+	if _, err := tx.exec(`UPDATE messages SET attachments = NULL WHERE seq = ? AND attachments IS NOT NULL`, seq); err != nil {
 		return "", err
 	}
 	// A deleted reply no longer counts among its target's replies.

@@ -205,21 +205,26 @@ func (db *DB) DirectConversation(ctx context.Context, directKey string) (r0 stri
 // first engine.QuoteRunes (100) characters of its body.
 const messageCols = `messages.id, messages.conversation_id, messages.sender_id, messages.body, messages.client_temp_id,
 	messages.seq, messages.created_at, messages.edited_at, messages.deleted_at,
-	messages.reply_to, messages.reply_count, messages.last_reply_at, messages.mentions,
+	messages.reply_to, messages.reply_count, messages.last_reply_at, messages.mentions, messages.attachments,
 	(SELECT q.sender_id FROM messages q WHERE q.seq = messages.reply_to_seq),
 	(SELECT CASE WHEN q.deleted_at IS NULL THEN substr(q.body, 1, 100) END FROM messages q WHERE q.seq = messages.reply_to_seq)`
 
 func scanMessage(r rowScanner) (*engine.Message, error) {
 	var m engine.Message
-	var qSender, qBody, mentions sql.NullString
+	var qSender, qBody, mentions, atts sql.NullString
 	err := r.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Body, &m.ClientTempID, &m.Seq, &m.CreatedAt, &m.EditedAt, &m.DeletedAt,
-		&m.ReplyTo, &m.ReplyCount, &m.LastReplyAt, &mentions, &qSender, &qBody)
+		&m.ReplyTo, &m.ReplyCount, &m.LastReplyAt, &mentions, &atts, &qSender, &qBody)
 	if err != nil {
 		return nil, err
 	}
 	if mentions.Valid {
 		if err := json.Unmarshal([]byte(mentions.String), &m.Mentions); err != nil {
 			return nil, fmt.Errorf("mentions of message %s: %w", m.ID, err)
+		}
+	}
+	if atts.Valid {
+		if err := json.Unmarshal([]byte(atts.String), &m.Attachments); err != nil {
+			return nil, fmt.Errorf("attachments of message %s: %w", m.ID, err)
 		}
 	}
 	if m.ReplyTo != nil && qSender.Valid {

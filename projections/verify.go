@@ -19,6 +19,7 @@ var ProjectedTables = []struct{ Name, Key string }{
 	{"message_reactions", "message_seq, user_id, emoji"},
 	{"reaction_counts", "message_seq, emoji"},
 	{"mentions", "user_id, conversation_id, message_seq"},
+	{"attachments", "id"},
 	{"message_reads", "read_seq"},
 	{"unread_summary", "conversation_id, user_id"},
 	{"skipped_events", "seq"},

@@ -101,7 +101,8 @@ type Conn struct {
 	groupCommit bool
 	blocksRoot  string // the data dir when appends fsync the embedded server's blocks
 	logsMu      sync.Mutex
-	logs        []*Log // the notifications logs opened, whose committers Close stops
+	logs        []*Log         // the notifications logs opened, whose committers Close stops
+	syncers     []*blockSyncer // other streams' block syncers (attachments), closed by Close
 	replicas    int
 	clusterSize int
 	done        chan struct{} // closed when nc is closed
@@ -318,6 +319,9 @@ func (c *Conn) Close() {
 	c.logsMu.Lock()
 	for _, l := range c.logs {
 		l.close()
+	}
+	for _, s := range c.syncers {
+		s.close()
 	}
 	c.logsMu.Unlock()
 	if c.nc != nil {

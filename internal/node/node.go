@@ -45,6 +45,12 @@ type Config struct {
 	// MaxLogBytes bounds the MESSAGES stream (0: no bound): a full log
 	// refuses writes with 507 storage_full and keeps every event.
 	MaxLogBytes int64
+	// MaxAttachmentBytes bounds one upload; AttachmentTTL is how long an
+	// upload no message carries is kept; MaxAttachmentsBytes bounds the
+	// attachments bucket (0: none).
+	MaxAttachmentBytes  int64
+	AttachmentTTL       time.Duration
+	MaxAttachmentsBytes int64
 	// TLSCert and TLSKey, both set, make the node serve HTTPS (and wss)
 	// itself, reloading the files when they change.
 	TLSCert, TLSKey string
@@ -81,6 +87,7 @@ func DefaultConfig() Config {
 		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "always", GroupCommit: true,
 		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, AppendTimeout: time.Second, LogLevel: "info",
 		NATSListen: "127.0.0.1:0", SendRate: 20, SendBurst: 50,
+		MaxAttachmentBytes: 10 << 20, AttachmentTTL: 24 * time.Hour,
 		RealtimeConfig: DefaultRealtimeConfig(),
 		OpsConfig:      DefaultOpsConfig(),
 	}
@@ -109,6 +116,12 @@ func (c Config) Validate() error {
 	}
 	if c.ApplyTimeout <= 0 {
 		errs = append(errs, errors.New("--apply-timeout must be positive"))
+	}
+	if c.MaxAttachmentBytes <= 0 {
+		errs = append(errs, errors.New("--max-attachment-bytes must be positive"))
+	}
+	if c.AttachmentTTL <= 0 {
+		errs = append(errs, errors.New("--attachment-ttl must be positive"))
 	}
 	if c.AppendTimeout <= 0 {
 		errs = append(errs, errors.New("--append-timeout must be positive"))
@@ -139,6 +152,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve HTTPS and wss directly, without a proxy; reloaded when the file changes")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert; reloaded when the file changes")
 	fs.Int64Var(&c.MaxLogBytes, "max-log-bytes", c.MaxLogBytes, "bound on the MESSAGES stream's bytes (0: none); a full log answers writes 507 storage_full")
+	fs.Int64Var(&c.MaxAttachmentBytes, "max-attachment-bytes", c.MaxAttachmentBytes, "bound on one upload's bytes (larger: 413 attachment_too_large)")
+	fs.Int64Var(&c.MaxAttachmentsBytes, "max-attachments-bytes", c.MaxAttachmentsBytes, "bound on the attachments bucket's bytes (0: none)")
+	fs.DurationVar(&c.AttachmentTTL, "attachment-ttl", c.AttachmentTTL, "how long an upload that no message carries is kept")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName, "join the embedded NATS server to this JetStream cluster (with --cluster-listen and --routes)")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "host:port where the embedded NATS server listens for cluster routes")
@@ -158,6 +174,8 @@ type Node struct {
 	Logger *slog.Logger
 
 	conn     *streams.Conn
+	svc      *engine.Service
+	sweeper  *attachmentSweeper
 	db       *projections.DB
 	dbClosed bool // Close closed db (which stays set for late readers)
 	ln       net.Listener
@@ -274,10 +292,17 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	if built < m.version() { // after startOps: the rebuild covers notifications too
 		m.startUpgrade(built)
 	}
+	blobs, err := m.conn.Attachments(ctx, m.Config.MaxAttachmentsBytes)
+	if err != nil {
+		return err
+	}
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout,
 		CatchUpWait: m.Config.CatchUpWait, CatchUpWaiters: m.Config.CatchUpWaiters, Recent: m.recent,
-		ProjectorPaused: func() bool { return m.health.has(projectorComponent) }})
+		ProjectorPaused: func() bool { return m.health.has(projectorComponent) }, Blobs: blobs})
+	m.svc = svc
+	m.startAttachmentSweeper()
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
+		MaxAttachmentBytes: m.Config.MaxAttachmentBytes,
 		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
 	if m.Config.Dev {
 		m.Logger.Warn("dev sign-in is on (--dev): anyone who reaches this server can act as any user")
@@ -364,6 +389,7 @@ func (m *Node) Close() error {
 		cancel()
 	}
 	errs = append(errs, <-httpDone)
+	m.sweeper.stop()
 	m.stopUpgrade() // before stopOps: the rebuild reads the notifications log
 	m.stopOps()
 	m.projMu.Lock()
