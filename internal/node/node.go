@@ -303,7 +303,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	m.startAttachmentSweeper()
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,
 		MaxAttachmentBytes: m.Config.MaxAttachmentBytes,
-		SendRate: m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
+		SendRate:           m.Config.SendRate, SendBurst: m.Config.SendBurst, Dev: m.Config.Dev, Ready: m.ready, Notifications: notes, Ops: opsAPI})
 	if m.Config.Dev {
 		m.Logger.Warn("dev sign-in is on (--dev): anyone who reaches this server can act as any user")
 	}
