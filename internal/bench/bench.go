@@ -63,6 +63,8 @@ Workloads:
   search    builds read models of --search-messages messages in this process (no server)
             and times one user's searches: a rare word, a common one, two words, a prefix,
             and a common word in one conversation. Not in standard
+  attachments  8 clients upload --attachment-kib files for --duration (at most 10 s), then
+            download them for as long: MiB/s, latency per file, server CPU per MiB. Not in standard
   soak      a mixed load (sends, reads, reconnects, presence churn) for --duration (use 10m),
             then the server's goroutines and heap compared with before the load
   standard  every workload but soak and bigroom, with sizes that finish in a few minutes
@@ -121,21 +123,23 @@ type benchConfig struct {
 	Events     int
 	// SearchMessages is the search workload's read model size.
 	SearchMessages int
-	CeilingMsgs    int
-	Sync           string
-	GroupCommit    bool
-	FanConvs       int
-	Subscribers    int
-	Senders        int
-	Rate           int
-	Connections    int
-	Contacts       int
-	BigMembers     int
-	BigConnected   int
-	Settle         time.Duration
-	QuietWait      time.Duration
-	Profiles       string
-	serveArgs      []string // extra flags for a server the harness starts
+	// AttachmentKiB is the attachments workload's file size.
+	AttachmentKiB int
+	CeilingMsgs   int
+	Sync          string
+	GroupCommit   bool
+	FanConvs      int
+	Subscribers   int
+	Senders       int
+	Rate          int
+	Connections   int
+	Contacts      int
+	BigMembers    int
+	BigConnected  int
+	Settle        time.Duration
+	QuietWait     time.Duration
+	Profiles      string
+	serveArgs     []string // extra flags for a server the harness starts
 }
 
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -162,6 +166,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.InboxReads, "inbox-reads", 1000, "inbox: list requests measured")
 	fs.IntVar(&c.Events, "events", 1000000, "replay: events in the log")
 	fs.IntVar(&c.SearchMessages, "search-messages", 1000000, "search: messages in the read model searched")
+	fs.IntVar(&c.AttachmentKiB, "attachment-kib", 1024, "attachments: the size of each file, KiB")
 	fs.IntVar(&c.CeilingMsgs, "ceiling-msgs", 50000, "ceiling: messages per measurement")
 	fs.StringVar(&c.Sync, "sync", "always", "log durability of the server the harness starts: always (fsync before the ack) or interval")
 	fs.BoolVar(&c.GroupCommit, "group-commit", true, "the started server batches appends into atomic publishes (one fsync each)")
@@ -265,6 +270,7 @@ var benchWorkloads = map[string]func(context.Context, benchConfig, io.Writer) ([
 	"connections": benchConnections,
 	"bigroom":     benchBigroom,
 	"search":      benchSearch,
+	"attachments": benchAttachments,
 	"soak":        benchSoak,
 }
 
