@@ -32,7 +32,10 @@ const pageArtifacts = "../artifacts"
 // server closing it) while alice sends three messages, which after the
 // reconnect appear exactly once, in order, from delta; and a send whose
 // answer is lost, retried with the same client_temp_id (201, then 200) and
-// shown once.
+// shown once; then a reply with its quote, a reaction, a mention completed
+// from "@al" and highlighted, an image attached and shown, pin, mute and
+// archive (back with a new message), and a search whose hit opens its
+// conversation.
 func TestPageBrowserRealtime(t *testing.T) {
 	nodeBin := pageBrowser(t)
 	env := rtStart(t, func(c *node.Config) { c.Dev = true })
@@ -49,6 +52,7 @@ func TestPageBrowserRealtime(t *testing.T) {
 	pageRun(t, nodeBin, env, ctl.URL, "realtime", []string{
 		"sign_in", "create_and_online", "unread_counts_up", "read_counts_down_and_receipt", "send_and_receive_live",
 		"typing_shows_and_clears", "edit_and_delete", "reconnect_catches_up_exactly_once", "lost_answer_retries_with_same_client_temp_id",
+		"reply_and_react", "mention_autocomplete", "attach_an_image", "pin_mute_archive", "search",
 	})
 }
 

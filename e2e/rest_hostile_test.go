@@ -33,6 +33,9 @@ func TestEveryJSONRouteRefusesHostileBodies(t *testing.T) {
 		if (r.Method != http.MethodPost && r.Method != http.MethodPatch) || !strings.HasPrefix(r.Path, "/api/") {
 			continue
 		}
+		if r.Path == "/api/attachments" {
+			continue // a file, not JSON: TestAttachmentsRefuseHostileUploads
+		}
 		path := fill.Replace(r.Path)
 		for _, b := range bodies {
 			resp := env.Do(r.Method, path, a, b.body)

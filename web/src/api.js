@@ -20,15 +20,16 @@ export class ApiError extends Error {
  * bearer token; onUnauthorized runs when the server refuses it.
  */
 export function createApi(getToken, onUnauthorized) {
-  async function call(method, path, body) {
+  async function call(method, path, body, file) {
     const headers = {};
     const token = getToken();
     if (token) headers.Authorization = 'Bearer ' + token;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (file) headers['Content-Type'] = file.type || 'application/octet-stream';
     let res;
     let text;
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(path, { method, headers, body: file || (body === undefined ? undefined : JSON.stringify(body)) });
       text = await res.text();
     } catch (e) {
       throw new ApiError(0, 'network', 'network error: ' + (e && e.message ? e.message : e));
@@ -57,7 +58,14 @@ export function createApi(getToken, onUnauthorized) {
     conversation: (id) => call('GET', '/api/conversations/' + enc(id)),
     createConversation: (ids, title) => call('POST', '/api/conversations', title ? { participant_ids: ids, title } : { participant_ids: ids }),
     history: (id, beforeId) => call('GET', msgs(id) + '?limit=50' + (beforeId ? '&before_id=' + enc(beforeId) : '')),
-    send: (id, body, tempId) => call('POST', msgs(id), { body, client_temp_id: tempId }),
+    /** send posts a message; extra may hold reply_to and attachments. */
+    send: (id, body, tempId, extra) => call('POST', msgs(id), { body, client_temp_id: tempId, ...(extra || {}) }),
+    react: (id, msgId, emoji, on) => call(on ? 'PUT' : 'DELETE', msgs(id) + '/' + enc(msgId) + '/reactions/' + enc(emoji)),
+    settings: (id, patch) => call('PATCH', '/api/conversations/' + enc(id) + '/settings', patch),
+    search: (q) => call('GET', '/api/search?q=' + enc(q)),
+    upload: (file) => call('POST', '/api/attachments?name=' + enc(file.name || 'file'), undefined, file),
+    /** attachmentURL is where an <img> or a link fetches an attachment (the token in the query). */
+    attachmentURL: (attId) => '/api/attachments/' + enc(attId) + '?token=' + enc(getToken()),
     edit: (id, msgId, body) => call('PATCH', msgs(id) + '/' + enc(msgId), { body }),
     remove: (id, msgId) => call('DELETE', msgs(id) + '/' + enc(msgId)),
     read: (id, msgId) => call('POST', msgs(id) + '/read', { message_id: msgId }),

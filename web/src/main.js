@@ -16,11 +16,17 @@
 //      HTTP answer or the socket event (whichever is first); on failure,
 //      retry with the same client_temp_id (the server answers 200 and the
 //      same message for a send it already has).
+//   6. Richer messages: a reply names reply_to; reactions are PUT/DELETE
+//      and arrive as message.reacted (each one a change of one); "@id"
+//      completes from the participants; files upload first (POST
+//      /api/attachments) and the send names them; pin, mute and archive
+//      are the caller's settings (PATCH .../settings); search is GET
+//      /api/search, its snippets already split into matched parts.
 import { createApi } from './api.js';
 import { Inbox, Timeline, newTempId } from './state.js';
 import { connectRealtime } from './realtime.js';
 import { $, show, setConn } from './view.js';
-import { renderInbox, renderRoom, renderPresence, resetRoom } from './render.js';
+import { renderInbox, renderRoom, renderPresence, resetRoom, renderSearch, renderSettings } from './render.js';
 import { signIn, loadSession, clearSession } from './session.js';
 
 /** POLL_MS is the delta polling interval when realtime is off. */
@@ -46,6 +52,8 @@ class App {
     this.typingSent = 0;
     this.editing = null;
     this.readBusy = false;
+    this.replyTo = null; // the message the composer answers
+    this.attached = []; // uploads the next send carries: {id, name}
   }
 
   async run() {
@@ -376,6 +384,7 @@ class App {
     const members = this.participants.get(this.openId) || [];
     $('room-title').textContent = s ? this.title(s) : '';
     $('room-members').textContent = members.map((u) => (u === this.me.id ? 'you' : this.name(u))).join(', ');
+    renderSettings(this);
   }
 
   /**
@@ -452,9 +461,126 @@ class App {
     this.stopTyping();
     const tempId = newTempId();
     tl.addPending(body, tempId);
+    const extra = {};
+    if (this.replyTo) extra.reply_to = this.replyTo.id;
+    if (this.attached.length) extra.attachments = this.attached.map((a) => a.id);
+    tl.pending(tempId).extra = extra;
+    if (extra.reply_to) tl.pending(tempId).reply_to = extra.reply_to;
+    this.cancelReply();
+    this.attached = [];
+    this.renderAttached();
     this.scrollToEnd = true;
     renderRoom(this);
     this.attempt(tl, tempId, body, 0);
+  }
+
+  // ---- replies, reactions, mentions, attachments, settings, search ----------
+
+  startReply(m) {
+    this.replyTo = m;
+    $('replying-text').textContent = 'Replying to ' + this.name(m.sender_id) + ': ' + String(m.body).slice(0, 80);
+    $('replying').hidden = false;
+    $('composer-input').focus();
+  }
+
+  cancelReply() {
+    this.replyTo = null;
+    $('replying').hidden = true;
+  }
+
+  /** toggleReaction puts the reaction, or takes it back when it is the user's. */
+  async toggleReaction(m, emoji) {
+    const tl = this.tl;
+    const mine = (m.reactions || []).some((r) => r.emoji === emoji && r.me);
+    try {
+      const { data } = await this.api.react(tl.id, m.id, emoji, !mine);
+      if (tl.applyMessage(data, 'reaction') !== 'duplicate') this.changed(tl);
+    } catch (e) {
+      this.flash(e);
+    }
+  }
+
+  /**
+   * suggestMentions offers the participants whose id starts with the "@word"
+   * before the caret; picking one completes it.
+   */
+  suggestMentions(input) {
+    const box = $('mention-suggest');
+    const before = input.value.slice(0, input.selectionStart);
+    const hit = /(^|[^A-Za-z0-9_\-=@,.;])@([A-Za-z0-9_\-=.]*)$/.exec(before);
+    const members = (this.participants.get(this.openId) || []).filter((u) => u !== this.me.id);
+    const found = hit ? members.filter((u) => u.toLowerCase().startsWith(hit[2].toLowerCase())).slice(0, 6) : [];
+    box.replaceChildren(...found.map((u) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'ghost small';
+      b.dataset.user = u;
+      b.textContent = '@' + u;
+      b.addEventListener('mousedown', (e) => e.preventDefault());
+      b.addEventListener('click', () => {
+        const start = before.length - hit[2].length - 1;
+        input.value = input.value.slice(0, start) + '@' + u + ' ' + input.value.slice(input.selectionStart);
+        const caret = start + u.length + 2;
+        input.setSelectionRange(caret, caret);
+        box.hidden = true;
+        input.focus();
+      });
+      return b;
+    }));
+    box.hidden = found.length === 0;
+  }
+
+  async attachFiles(files) {
+    for (const f of files) {
+      try {
+        const { data } = await this.api.upload(f);
+        this.attached.push({ id: data.id, name: data.name });
+      } catch (e) {
+        this.flash(e);
+      }
+    }
+    this.renderAttached();
+  }
+
+  renderAttached() {
+    const box = $('attached');
+    box.replaceChildren(...this.attached.map((a) => {
+      const s = document.createElement('span');
+      s.className = 'chip';
+      s.dataset.attachmentId = a.id;
+      s.textContent = '📎 ' + a.name;
+      return s;
+    }));
+    box.hidden = this.attached.length === 0;
+  }
+
+  /** setting changes one of the caller's own settings of the open conversation. */
+  async setting(patch) {
+    const id = this.openId;
+    if (!id) return;
+    try {
+      const { data } = await this.api.settings(id, patch);
+      this.inbox.upsert(data);
+      renderInbox(this);
+      renderSettings(this);
+      if (data.archived) this.close();
+    } catch (e) {
+      this.flash(e);
+    }
+  }
+
+  async search(q) {
+    if (!q.trim()) {
+      $('search-results').hidden = true;
+      return;
+    }
+    try {
+      const { data } = await this.api.search(q);
+      renderSearch(this, data.hits);
+    } catch (e) {
+      renderSearch(this, []);
+      this.flash(e);
+    }
   }
 
   /**
@@ -465,7 +591,8 @@ class App {
    */
   async attempt(tl, tempId, body, n) {
     try {
-      const { data } = await this.api.send(tl.id, body, tempId);
+      const p = tl.pending(tempId);
+      const { data } = await this.api.send(tl.id, body, tempId, p && p.extra);
       if (tl.applyMessage(data, 'http') !== 'duplicate') this.changed(tl);
     } catch (e) {
       if (!tl.pending(tempId)) return;
@@ -561,7 +688,26 @@ class App {
         $('composer').requestSubmit();
       }
     });
-    input.addEventListener('input', () => this.composerInput(input.value));
+    input.addEventListener('input', () => {
+      this.composerInput(input.value);
+      this.suggestMentions(input);
+    });
+    $('replying-cancel').addEventListener('click', () => this.cancelReply());
+    $('attach-input').addEventListener('change', (e) => {
+      const files = [...e.target.files];
+      e.target.value = '';
+      this.attachFiles(files);
+    });
+    $('pin').addEventListener('click', () => this.setting({ pinned: !this.inbox.items.get(this.openId)?.pinned }));
+    $('mute').addEventListener('click', () => this.setting({ muted: !this.inbox.items.get(this.openId)?.muted }));
+    $('archive').addEventListener('click', () => this.setting({ archived: true }));
+    $('search-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.search($('search-input').value);
+    });
+    $('search-input').addEventListener('input', (e) => {
+      if (!e.target.value) $('search-results').hidden = true;
+    });
     input.addEventListener('blur', () => this.stopTyping());
     $('older').addEventListener('click', () => this.loadOlder().catch((e) => this.flash(e)));
     $('signout').addEventListener('click', () => this.signOut());

@@ -4,7 +4,7 @@ import Echo from 'laravel-echo';
 import Pusher from 'pusher-js';
 
 /** The log events Parley delivers on private-conversation.<id>. */
-const CONVERSATION_EVENTS = ['message.sent', 'message.edited', 'message.deleted', 'message.read', 'participant.added', 'participant.removed'];
+const CONVERSATION_EVENTS = ['message.sent', 'message.edited', 'message.deleted', 'message.read', 'message.reacted', 'participant.added', 'participant.removed'];
 
 /**
  * connectRealtime opens the socket and the user's own channels:

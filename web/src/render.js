@@ -9,7 +9,7 @@ const inboxCache = new Map();
  */
 export function renderInbox(app) {
   const items = app.inbox.sorted();
-  const sig = (s) => [s.last_seq, s.unread_count, app.title(s), app.isOnline(s), app.openId === s.id].join('|');
+  const sig = (s) => [s.last_seq, s.unread_count, s.mention_count, s.muted, s.pinned, app.title(s), app.isOnline(s), app.openId === s.id].join('|');
   keyed($('inbox'), inboxCache, items, (s) => s.id, sig, (s) => inboxItem(app, s));
   $('inbox-empty').hidden = items.length > 0;
   setBadge($('unread-total'), app.inbox.total);
@@ -28,16 +28,20 @@ function inboxItem(app, s) {
   const face = s.kind === 'group' ? s.id : (app.participants.get(s.id) || []).find((u) => u !== app.me.id) || s.id;
   const badge = h('span', { class: 'badge' });
   setBadge(badge, s.unread_count);
+  const mentions = s.mention_count ? h('span', { class: 'mention-badge', title: 'mentions you' }, '@') : null;
+  const flags = [s.pinned ? 'pinned' : '', s.muted ? 'muted' : ''].filter(Boolean).join(' · ');
   const li = h('li', {
     class: 'conv' + (app.openId === s.id ? ' active' : '') + (s.unread_count ? ' unread' : ''),
     'data-conversation-id': s.id,
     'data-online': online ? 'true' : 'false',
+    'data-pinned': s.pinned ? 'true' : 'false',
+    'data-muted': s.muted ? 'true' : 'false',
   },
   h('button', { type: 'button', onclick: () => app.open(s.id) },
     h('span', { class: 'who' }, avatar(face, title, s.kind === 'group' ? 'group' : ''), h('span', { class: 'dot' + (online ? ' online' : ''), title: online ? 'online' : 'offline' })),
     h('span', { class: 'text' },
-      h('span', { class: 'line' }, h('span', { class: 'title' }, title), h('time', { class: 'when' }, clock(s.last_activity_at))),
-      h('span', { class: 'line' }, h('span', { class: 'preview' }, preview), badge))));
+      h('span', { class: 'line' }, h('span', { class: 'title' }, title, flags ? h('span', { class: 'flags' }, flags) : null), h('time', { class: 'when' }, clock(s.last_activity_at))),
+      h('span', { class: 'line' }, h('span', { class: 'preview' }, preview), mentions, badge))));
   return li;
 }
 
@@ -62,7 +66,7 @@ export function renderRoom(app) {
   const seen = tl.seenBy();
   const list = tl.sorted();
   const seenText = (m) => (seen.get(m.lk) || []).map((u) => app.name(u)).join(', ');
-  const sig = (m, i) => [m.rev, seenText(m), firstOfRun(list, i), app.editing === m.lk].join('|');
+  const sig = (m, i) => [m.rev, seenText(m), firstOfRun(list, i), app.editing === m.lk, quoteSig(tl, m)].join('|');
   const withIndex = list.map((m, i) => ({ m, i }));
   keyed($('messages'), msgCache, withIndex, (x) => x.m.lk, (x) => sig(x.m, x.i), (x) => messageItem(app, x.m, firstOfRun(list, x.i), seenText(x.m)));
   $('older').hidden = !tl.hasOlder;
@@ -99,10 +103,17 @@ function messageItem(app, m, first, seenText) {
       h('button', { type: 'button', class: 'ghost small', onclick: () => app.cancelEdit() }, 'Cancel'));
     queueMicrotask(() => input.focus());
   } else {
-    body = h('div', { class: 'body' }, m.deleted_at ? 'message deleted' : m.body);
+    body = h('div', { class: 'body' }, m.deleted_at ? 'message deleted' : withMentions(app, m.body, m.mentions));
   }
+  const quote = m.reply_to && !m.deleted_at ? quoteOf(app, m) : null;
+  const files = !m.deleted_at && m.attachments && m.attachments.length
+    ? h('div', { class: 'attachments' }, m.attachments.map((a) => a.content_type.startsWith('image/')
+      ? h('a', { href: app.api.attachmentURL(a.id), target: '_blank', rel: 'noopener' }, h('img', { src: app.api.attachmentURL(a.id), alt: a.name, 'data-attachment-id': a.id }))
+      : h('a', { href: app.api.attachmentURL(a.id), download: a.name, 'data-attachment-id': a.id }, '📎 ' + a.name)))
+    : null;
   const meta = [h('time', { datetime: m.created_at }, clock(m.created_at))];
   if (m.edited_at && !m.deleted_at) meta.push(h('span', { class: 'edited' }, 'edited'));
+  if (m.reply_count) meta.push(h('span', { class: 'replies-count' }, m.reply_count === 1 ? '1 reply' : m.reply_count + ' replies'));
   if (m.status === 'sending') meta.push(h('span', { class: 'state' }, 'sending…'));
   if (m.status === 'retrying') meta.push(h('span', { class: 'state' }, 'not sent yet · retrying'));
   if (m.status === 'failed') {
@@ -110,16 +121,95 @@ function messageItem(app, m, first, seenText) {
       h('button', { type: 'button', class: 'link retry', onclick: () => app.retry(m.client_temp_id) }, 'Retry'),
       h('button', { type: 'button', class: 'link discard', onclick: () => app.discard(m.client_temp_id) }, 'Discard'));
   }
-  const actions = mine && !m.status && !m.deleted_at && app.editing !== m.lk
+  const live = !m.status && !m.deleted_at && app.editing !== m.lk;
+  const actions = live
     ? h('span', { class: 'actions' },
-      h('button', { type: 'button', class: 'link edit', onclick: () => app.startEdit(m) }, 'Edit'),
-      h('button', { type: 'button', class: 'link delete', onclick: (e) => app.deleteMessage(m, e.currentTarget) }, 'Delete'))
+      h('button', { type: 'button', class: 'link reply', onclick: () => app.startReply(m) }, 'Reply'),
+      h('span', { class: 'palette' }, PALETTE.map((e) => h('button', { type: 'button', class: 'react', 'data-emoji': e, title: 'React ' + e, onclick: () => app.toggleReaction(m, e) }, e))),
+      mine ? h('button', { type: 'button', class: 'link edit', onclick: () => app.startEdit(m) }, 'Edit') : null,
+      mine ? h('button', { type: 'button', class: 'link delete', onclick: (e) => app.deleteMessage(m, e.currentTarget) }, 'Delete') : null)
+    : null;
+  const reactions = !m.deleted_at && m.reactions && m.reactions.length
+    ? h('div', { class: 'reactions' }, m.reactions.map((r) => h('button', {
+      type: 'button', class: r.me ? 'mine' : '', 'data-emoji': r.emoji, 'data-count': r.count, title: r.me ? 'Take back' : 'React', onclick: () => app.toggleReaction(m, r.emoji),
+    }, r.emoji + ' ' + r.count)))
     : null;
   return h('li', attrs,
     !mine && first ? h('div', { class: 'sender' }, app.name(m.sender_id)) : null,
-    h('div', { class: 'bubble' }, body),
+    h('div', { class: 'bubble' }, quote, body, files),
+    reactions,
     h('div', { class: 'meta' }, meta, actions),
     seenText ? h('div', { class: 'seen' }, 'Seen by ' + seenText) : null);
+}
+
+/** PALETTE are the reactions a message offers at a click. */
+const PALETTE = ['👍', '❤️', '😂', '🎉'];
+
+/**
+ * withMentions splits a body into text and the mentions it holds
+ * ("@user_id" of a mentioned participant), as nodes: never HTML.
+ */
+function withMentions(app, body, mentions) {
+  if (!mentions || !mentions.length) return body;
+  const ids = [...mentions].sort((a, b) => b.length - a.length);
+  const out = [];
+  let i = 0;
+  let from = 0;
+  while (i < body.length) {
+    const at = body.indexOf('@', i);
+    if (at < 0) break;
+    const id = ids.find((u) => body.startsWith(u, at + 1));
+    if (id) {
+      out.push(body.slice(from, at), h('span', { class: 'mention' + (id === app.me.id ? ' me' : ''), 'data-user': id }, '@' + id));
+      i = from = at + 1 + id.length;
+    } else {
+      i = at + 1;
+    }
+  }
+  out.push(body.slice(from));
+  return out;
+}
+
+/** quoteSig changes when what a reply shows of its target changes. */
+function quoteSig(tl, m) {
+  if (!m.reply_to) return '';
+  const p = tl.byId(m.reply_to);
+  return p ? p.rev : 'q';
+}
+
+/** quoteOf shows what a reply answers: the target as held, or the server's quote. */
+function quoteOf(app, m) {
+  const p = app.tl && app.tl.byId(m.reply_to);
+  const q = p ? { sender_id: p.sender_id, body: p.deleted_at ? '' : p.body, deleted: !!p.deleted_at } : m.quote;
+  if (!q) return h('div', { class: 'quote' }, 'a reply');
+  return h('div', { class: 'quote', 'data-reply-to': m.reply_to },
+    h('span', { class: 'who' }, app.name(q.sender_id)), q.deleted ? 'message deleted' : String(q.body || '').slice(0, 100));
+}
+
+/** renderSearch lists a search's hits with their matched words marked. */
+export function renderSearch(app, hits) {
+  const ul = $('search-results');
+  ul.hidden = false;
+  if (!hits.length) {
+    ul.replaceChildren(h('li', { class: 'empty' }, 'No messages found.'));
+    return;
+  }
+  ul.replaceChildren(...hits.map((hit) => {
+    const s = app.inbox.items.get(hit.message.conversation_id);
+    return h('li', { 'data-message-id': hit.message.id },
+      h('button', { type: 'button', class: 'ghost', onclick: () => app.open(hit.message.conversation_id) },
+        h('span', { class: 'title' }, (s ? app.title(s) : '') + ' · ' + app.name(hit.message.sender_id) + ': '),
+        hit.snippet.map((p) => (p.match ? h('mark', {}, p.text) : p.text))));
+  }));
+}
+
+/** renderSettings shows the open conversation's own settings. */
+export function renderSettings(app) {
+  const s = app.inbox.items.get(app.openId);
+  $('pin').setAttribute('aria-pressed', String(!!(s && s.pinned)));
+  $('pin').textContent = s && s.pinned ? 'Unpin' : 'Pin';
+  $('mute').setAttribute('aria-pressed', String(!!(s && s.muted)));
+  $('mute').textContent = s && s.muted ? 'Unmute' : 'Mute';
 }
 
 /** renderPresence shows who is viewing the room and who is typing. */

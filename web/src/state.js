@@ -44,9 +44,15 @@ export class Inbox {
     return true;
   }
 
-  /** sorted lists conversations newest activity first. */
+  /**
+   * sorted lists the conversations the inbox shows: pinned first, then
+   * newest activity first; archived ones are left out (a new message
+   * brings one back: the server's summary says archived false then).
+   */
   sorted() {
-    return [...this.items.values()].sort((a, b) => b.last_activity_seq - a.last_activity_seq || (a.id < b.id ? 1 : -1));
+    return [...this.items.values()]
+      .filter((s) => !s.archived)
+      .sort((a, b) => (b.pinned ? 1 : 0) - (a.pinned ? 1 : 0) || b.last_activity_seq - a.last_activity_seq || (a.id < b.id ? 1 : -1));
   }
 }
 
@@ -91,6 +97,28 @@ export class Timeline {
     if (lk !== undefined) {
       const cur = this.messages.get(lk);
       let changed = false;
+      // History pages and reaction answers carry the message's current
+      // reactions, reply count and quote (absent when none); socket and
+      // delta events do not, and leave them as they are.
+      if (source === 'history' || source === 'reaction') {
+        const rs = m.reactions || [];
+        if (JSON.stringify(rs) !== JSON.stringify(cur.reactions || [])) {
+          cur.reactions = rs;
+          changed = true;
+        }
+        if ((m.reply_count || 0) !== (cur.reply_count || 0)) {
+          cur.reply_count = m.reply_count || 0;
+          changed = true;
+        }
+        if (m.quote && JSON.stringify(m.quote) !== JSON.stringify(cur.quote)) {
+          cur.quote = m.quote;
+          changed = true;
+        }
+      }
+      if (m.mentions !== undefined && JSON.stringify(m.mentions) !== JSON.stringify(cur.mentions || [])) {
+        cur.mentions = m.mentions;
+        changed = true;
+      }
       if (m.deleted_at && !cur.deleted_at) {
         Object.assign(cur, { deleted_at: m.deleted_at, body: '' });
         changed = true;
@@ -106,12 +134,57 @@ export class Timeline {
       const pending = this.messages.get(tlk);
       this.messages.set(tlk, { ...m, lk: tlk, rev: nextRev(), source, status: null, order: pending.order });
       this.ids.set(m.id, tlk);
+      this.countReply(m, source, 1);
       return 'reconciled';
     }
     this.messages.set(m.id, { ...m, lk: m.id, rev: nextRev(), source, status: null });
     this.ids.set(m.id, m.id);
     if (m.sender_id === this.me && m.client_temp_id) this.temps.set(m.client_temp_id, m.id);
+    this.countReply(m, source, 1);
     return 'added';
+  }
+
+  /**
+   * countReply follows a reply that arrives live (socket, delta or the send
+   * answer) on the message it answers, when that one is held: history
+   * answers carry reply_count already.
+   */
+  countReply(m, source, by) {
+    if (!m.reply_to || source === 'history') return;
+    const plk = this.ids.get(m.reply_to);
+    const p = plk !== undefined && this.messages.get(plk);
+    if (!p || p.seq >= m.seq) return;
+    p.reply_count = Math.max(0, (p.reply_count || 0) + by);
+    if (by > 0) p.last_reply_at = m.created_at;
+    p.rev = nextRev();
+  }
+
+  /**
+   * applyReaction follows message.reacted: every one delivered is a
+   * change, so the count moves by one; me says whether it is the user's.
+   */
+  applyReaction(d) {
+    const lk = this.ids.get(d.message_id);
+    if (lk === undefined) return false;
+    const m = this.messages.get(lk);
+    const rs = (m.reactions || []).map((r) => ({ ...r }));
+    let r = rs.find((x) => x.emoji === d.emoji);
+    if (!r) {
+      if (!d.reacted) return false;
+      r = { emoji: d.emoji, count: 0, me: false };
+      rs.push(r);
+    }
+    r.count += d.reacted ? 1 : -1;
+    if (d.user_id === this.me) r.me = d.reacted;
+    m.reactions = rs.filter((x) => x.count > 0);
+    m.rev = nextRev();
+    return true;
+  }
+
+  /** byId returns the held message with a server id, or null. */
+  byId(id) {
+    const lk = this.ids.get(id);
+    return lk === undefined ? null : this.messages.get(lk);
   }
 
   /** addPending shows an own message before the server has it. */
@@ -157,7 +230,11 @@ export class Timeline {
     const cur = this.messages.get(lk);
     const m = { ...cur, edited_at: d.edited_at || null, deleted_at: d.deleted_at || null, body: d.body ?? cur.body };
     if (!d.edited_at && !d.deleted_at) m.edited_at = at;
-    return this.applyMessage(m) === 'updated';
+    if (d.body !== undefined) m.mentions = d.mentions || [];
+    const wasLive = !cur.deleted_at;
+    const changed = this.applyMessage(m, 'change') === 'updated';
+    if (changed && d.deleted_at && wasLive) this.countReply(cur, 'change', -1);
+    return changed;
   }
 
   /** setMarker moves a user's read marker forward (never back). */
@@ -180,6 +257,9 @@ export class Timeline {
       case 'message.edited':
       case 'message.deleted':
         changed = this.applyChange(ev.data, ev.at);
+        break;
+      case 'message.reacted':
+        changed = this.applyReaction(ev.data);
         break;
       case 'conversation.read':
       case 'message.read': {

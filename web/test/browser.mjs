@@ -296,6 +296,93 @@ async function realtime() {
     await waitPast(bob, 'after a lost answer');
     if ((await countOf(bob, 'after a lost answer')) !== 1) fail('bob shows his message twice after the catch-up delta');
   });
+
+  await rich(alice, bob, team, direct);
+}
+
+/** PNG1x1 is a valid one-pixel PNG, to attach. */
+const PNG1x1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+/** msgWith finds the open conversation's message whose body is text. */
+const msgWith = (page, text) => page.locator('#messages .msg', { has: page.locator('.body', { hasText: text }) });
+
+/**
+ * rich: reply, react, mention with autocomplete, attach an image and see
+ * it, pin, mute and archive, and search, as two users.
+ */
+async function rich(alice, bob, team, direct) {
+  await step('reply_and_react', async () => {
+    await openConv(alice, team);
+    await openConv(bob, team);
+    await confirmed(bob, 'Team news');
+    const news = msgWith(bob, 'Team news');
+    await news.hover();
+    await news.locator('button.reply').click();
+    await until(bob, 'the replying bar', () => !document.getElementById('replying').hidden);
+    await send(bob, 'Agreed');
+    await confirmed(alice, 'Agreed');
+    await until(alice, 'the quote of Team news on the reply', () => [...document.querySelectorAll('#messages .msg')]
+      .some((m) => m.querySelector('.body')?.textContent === 'Agreed' && m.querySelector('.quote')?.textContent.includes('Team news')));
+    await until(alice, '"1 reply" on Team news', () => [...document.querySelectorAll('#messages .msg')]
+      .some((m) => m.querySelector('.body')?.textContent === 'Team news' && m.querySelector('.replies-count')?.textContent === '1 reply'));
+    const agreed = msgWith(alice, 'Agreed');
+    await agreed.hover();
+    await agreed.locator('.palette button[data-emoji="👍"]').click();
+    await until(bob, 'alice\'s 👍 on Agreed', () => [...document.querySelectorAll('#messages .msg')]
+      .some((m) => m.querySelector('.body')?.textContent === 'Agreed' && m.querySelector('.reactions button[data-emoji="👍"]')?.dataset.count === '1'));
+    await until(alice, 'her own 👍 marked hers', () => !!document.querySelector('#messages .msg .reactions button.mine[data-emoji="👍"]'));
+    await shot(bob, 'page-reply-react.png');
+  });
+
+  await step('mention_autocomplete', async () => {
+    await bob.fill('#composer-input', 'ping @al');
+    await until(bob, 'the @alice suggestion', () => !!document.querySelector('#mention-suggest:not([hidden]) button[data-user="alice"]'));
+    await bob.click('#mention-suggest button[data-user="alice"]');
+    const v = await bob.$eval('#composer-input', (e) => e.value);
+    if (v !== 'ping @alice ') fail(`the completed composer holds ${JSON.stringify(v)}`);
+    await bob.press('#composer-input', 'End');
+    await bob.keyboard.type('look');
+    await bob.press('#composer-input', 'Enter');
+    await until(alice, 'the mention of her, highlighted', () => [...document.querySelectorAll('#messages .msg .body')]
+      .some((b) => b.textContent === 'ping @alice look' && b.querySelector('.mention.me')?.textContent === '@alice'));
+  });
+
+  await step('attach_an_image', async () => {
+    await alice.setInputFiles('#attach-input', { name: 'dot.png', mimeType: 'image/png', buffer: PNG1x1 });
+    await until(alice, 'the attached file', () => !!document.querySelector('#attached:not([hidden]) [data-attachment-id]'));
+    await send(alice, 'a picture');
+    await until(bob, 'the picture, loaded', () => [...document.querySelectorAll('#messages .msg')]
+      .some((m) => m.querySelector('.body')?.textContent === 'a picture' && m.querySelector('img[data-attachment-id]')?.naturalWidth === 1));
+    await shot(bob, 'page-attachment.png');
+  });
+
+  await step('pin_mute_archive', async () => {
+    await bob.click('#pin');
+    await until(bob, 'team pinned first', (id) => {
+      const first = document.querySelector('#inbox li');
+      return first && first.dataset.conversationId === id && first.dataset.pinned === 'true';
+    }, team);
+    await bob.click('#mute');
+    await until(bob, 'team muted', (id) => document.querySelector(`#inbox li[data-conversation-id="${id}"]`)?.dataset.muted === 'true', team);
+    await openConv(bob, direct);
+    await bob.click('#archive');
+    await until(bob, 'direct archived out of the list', (id) => !document.querySelector(`#inbox li[data-conversation-id="${id}"]`), direct);
+    await openConv(alice, direct);
+    await send(alice, 'come back');
+    await confirmed(alice, 'come back');
+    await until(bob, 'direct back after a new message', (id) => !!document.querySelector(`#inbox li[data-conversation-id="${id}"]`), direct);
+    const order = await bob.$$eval('#inbox li', (ls) => ls.map((l) => l.dataset.conversationId));
+    if (order[0] !== team) fail(`bob's inbox ${order}: the pinned team should lead`);
+  });
+
+  await step('search', async () => {
+    await bob.fill('#search-input', 'news');
+    await bob.press('#search-input', 'Enter');
+    await until(bob, 'a hit with news marked', () => [...document.querySelectorAll('#search-results li mark')].some((m) => m.textContent === 'news'));
+    await shot(bob, 'page-search.png');
+    await bob.click('#search-results li button');
+    await until(bob, 'the team conversation open', () => document.getElementById('room-title').textContent === 'Team');
+  });
 }
 
 async function polling() {

@@ -118,3 +118,40 @@ test('the inbox keeps the newest summary and total, newest activity first', () =
   assert.equal(ib.total, 3);
   assert.equal(ib.setTotal(2, 7), true, 'the same stamp: the later answer wins');
 });
+
+test('message.reacted moves a count by one each, and me follows the user', () => {
+  const tl = new Timeline('c', 'me');
+  tl.applyMessage(msg('M1', 1, 'bob'), 'history');
+  const reacted = (user, emoji, on, seq) => ({ seq, type: 'message.reacted', data: { message_id: 'M1', user_id: user, emoji, reacted: on } });
+  assert.ok(tl.applyEvent(reacted('bob', '👍', true, 2), 'socket'));
+  assert.ok(tl.applyEvent(reacted('me', '👍', true, 3), 'delta'));
+  assert.ok(tl.applyEvent(reacted('bob', '🎉', true, 4), 'socket'));
+  assert.deepEqual(tl.byId('M1').reactions, [{ emoji: '👍', count: 2, me: true }, { emoji: '🎉', count: 1, me: false }]);
+  assert.ok(tl.applyEvent(reacted('me', '👍', false, 5), 'socket'));
+  assert.ok(tl.applyEvent(reacted('bob', '🎉', false, 6), 'socket'));
+  assert.deepEqual(tl.byId('M1').reactions, [{ emoji: '👍', count: 1, me: false }]);
+  // A history page is the truth for reactions; a socket copy of the message is not.
+  tl.applyMessage(msg('M1', 1, 'bob', { reactions: [{ emoji: '👀', count: 3, me: true }] }), 'history');
+  tl.applyMessage(msg('M1', 1, 'bob'), 'socket');
+  assert.deepEqual(tl.byId('M1').reactions, [{ emoji: '👀', count: 3, me: true }]);
+});
+
+test('a live reply counts on its target once; deleting it takes it back', () => {
+  const tl = new Timeline('c', 'me');
+  tl.applyMessage(msg('P', 1, 'bob'), 'history');
+  const reply = msg('R', 2, 'bob', { reply_to: 'P' });
+  assert.ok(tl.applyEvent(sent(reply), 'socket'));
+  assert.equal(tl.applyEvent(sent(reply), 'delta'), false, 'the same reply again');
+  assert.equal(tl.byId('P').reply_count, 1);
+  assert.ok(tl.applyEvent({ seq: 3, type: 'message.deleted', at: 'x', data: { message_id: 'R', deleted_at: '2026-01-01T00:00:01.000000Z' } }, 'socket'));
+  assert.equal(tl.byId('P').reply_count, 0);
+});
+
+test('the inbox puts pinned conversations first and leaves archived ones out', () => {
+  const inbox = new Inbox();
+  inbox.upsert({ id: 'a', last_seq: 1, last_activity_seq: 1 });
+  inbox.upsert({ id: 'b', last_seq: 2, last_activity_seq: 2 });
+  inbox.upsert({ id: 'c', last_seq: 3, last_activity_seq: 3, archived: true });
+  inbox.upsert({ id: 'a', last_seq: 1, last_activity_seq: 1, pinned: true });
+  assert.deepEqual(inbox.sorted().map((s) => s.id), ['a', 'b']);
+});
