@@ -475,7 +475,6 @@ func (s *memStore) Search(context.Context, SearchRequest) ([]SearchHit, bool, er
 
 func (s *memStore) MessageSeq(context.Context, string, string) (uint64, error) { return 0, nil }
 
-func (s *memStore) MutedMembers(context.Context, string) ([]string, error) { return nil, nil }
 
 func (s *memStore) AttachmentUse(context.Context, string) (*AttachmentUse, error) { return nil, nil }
 

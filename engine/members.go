@@ -11,6 +11,7 @@ import (
 type Participation struct {
 	UserID    string
 	JoinedSeq uint64
+	Muted     bool // they muted the conversation
 }
 
 // Members remembers the participants of recently active conversations as
@@ -63,7 +64,7 @@ func (m *Members) Get(ctx context.Context, conversationID string) ([]Participati
 	}
 	members := make([]Participation, len(ps))
 	for i, p := range ps {
-		members[i] = Participation{UserID: p.UserID, JoinedSeq: p.JoinedSeq}
+		members[i] = Participation{UserID: p.UserID, JoinedSeq: p.JoinedSeq, Muted: p.Muted}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -104,10 +105,11 @@ func (m *Members) Reset() {
 }
 
 // keepsMembership reports whether an accepted event of type t leaves its
-// conversation's participants as they were. Unknown types count as changes.
+// conversation's participants as they were. Unknown types count as changes,
+// and so do settings (the entries hold who muted the conversation).
 func keepsMembership(t EventType) bool {
 	switch t {
-	case MessageSent, MessageEdited, MessageDeleted, ConversationRead, MessageReacted, ParticipantSettings:
+	case MessageSent, MessageEdited, MessageDeleted, ConversationRead, MessageReacted:
 		return true
 	}
 	return false

@@ -125,6 +125,9 @@ type Participant struct {
 	LastReadMessageID *string `json:"last_read_message_id"`
 	LastReadSeq       uint64  `json:"last_read_seq"`
 	LastReadAt        *string `json:"last_read_at"`
+	// Muted is the participant's own setting, never shown to others: the
+	// notifier reads it to leave them out.
+	Muted bool `json:"-"`
 }
 
 // ConversationDetail is a conversation with its participants.

@@ -46,8 +46,6 @@ type Store interface {
 	MessageSeq(ctx context.Context, userID, messageID string) (uint64, error)
 	// AttachmentUse says which message carries an attachment; nil when none.
 	AttachmentUse(ctx context.Context, id string) (*AttachmentUse, error)
-	// MutedMembers lists the conversation's participants who muted it.
-	MutedMembers(ctx context.Context, conversationID string) ([]string, error)
 	// PinnedCount is how many conversations userID has pinned.
 	PinnedCount(ctx context.Context, userID string) (int, error)
 	// ParticipantsAmong returns those of userIDs who are participants.

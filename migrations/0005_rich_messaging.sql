@@ -60,4 +60,3 @@ CREATE VIEW unread_summary AS
                 AND d.deleted_at IS NOT NULL AND d.ord > p.read_ord AND d.sender_id <> p.user_id) END AS unread_count,
         p.muted, p.archived_seq, p.pinned_seq
     FROM participants p JOIN conversations c ON c.id = p.conversation_id;
-CREATE INDEX participants_muted ON participants (conversation_id) WHERE muted = 1;

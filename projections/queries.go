@@ -86,7 +86,7 @@ func (db *DB) Participants(ctx context.Context, conversationID string) (r0 []eng
 	return scanParticipants(rows)
 }
 
-const participantsQuery = `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at
+const participantsQuery = `SELECT user_id, joined_at, joined_seq, last_read_message_id, last_read_seq, last_read_at, muted
 		FROM participants WHERE conversation_id = ? ORDER BY joined_seq, user_id`
 
 func scanParticipants(rows *sql.Rows) ([]engine.Participant, error) {
@@ -94,7 +94,7 @@ func scanParticipants(rows *sql.Rows) ([]engine.Participant, error) {
 	out := []engine.Participant{}
 	for rows.Next() {
 		var p engine.Participant
-		if err := rows.Scan(&p.UserID, &p.JoinedAt, &p.JoinedSeq, &p.LastReadMessageID, &p.LastReadSeq, &p.LastReadAt); err != nil {
+		if err := rows.Scan(&p.UserID, &p.JoinedAt, &p.JoinedSeq, &p.LastReadMessageID, &p.LastReadSeq, &p.LastReadAt, &p.Muted); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
@@ -448,15 +448,4 @@ func (db *DB) PinnedCount(ctx context.Context, userID string) (r0 int, qerr erro
 	var n int
 	err := db.lookupRow(ctx, `SELECT count(*) FROM participants WHERE user_id = ? AND pinned_seq > 0`, userID).Scan(&n)
 	return n, err
-}
-
-// MutedMembers lists the conversation's participants who muted it.
-func (db *DB) MutedMembers(ctx context.Context, conversationID string) (r0 []string, qerr error) {
-	defer wrapQuery(&qerr, "muted members of %s", conversationID)
-	rows, err := db.query(ctx, `SELECT user_id FROM participants WHERE conversation_id = ? AND muted = 1 LIMIT ?`,
-		conversationID, maxParticipantRows)
-	if err != nil {
-		return nil, err
-	}
-	return scanStrings(rows)
 }

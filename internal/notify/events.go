@@ -2,6 +2,7 @@ package notify
 
 import (
 	"parley/engine"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -106,12 +107,12 @@ func Preview(body string) string {
 
 // NotificationRecipients are the participants a message notifies, before
 // presence is asked: everyone but the sender who had joined the conversation
-// before the message (seq is the message's stream sequence), in the order
-// given.
-func NotificationRecipients(ps []engine.Participant, senderID string, seq uint64) []string {
+// before the message (seq is the message's stream sequence) and has not
+// muted it, unless the message mentions them, in the order given.
+func NotificationRecipients(ps []engine.Participant, senderID string, seq uint64, mentions []string) []string {
 	out := make([]string, 0, len(ps))
 	for _, p := range ps {
-		if notifies(p.UserID, p.JoinedSeq, senderID, seq) {
+		if notifies(p.UserID, p.JoinedSeq, senderID, seq) && (!p.Muted || slices.Contains(mentions, p.UserID)) {
 			out = append(out, p.UserID)
 		}
 	}

@@ -172,9 +172,6 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) error {
 		}
 		offline = append(offline, user)
 	}
-	if offline, err = n.withoutMuted(ctx, ev, offline); err != nil {
-		return err
-	}
 	if len(offline) > 0 {
 		if err := n.open(ctx, ev, msg, offline); err != nil {
 			return err
@@ -184,30 +181,6 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) error {
 		return n.cfg.AfterAppend(msg.ID)
 	}
 	return nil
-}
-
-// withoutMuted leaves out of offline the members who muted the
-// conversation, but for those the message mentions. One read per message
-// with offline recipients, of the muted members only.
-func (n *Notifier) withoutMuted(ctx context.Context, ev engine.Event, offline []string) ([]string, error) {
-	if len(offline) == 0 {
-		return offline, nil
-	}
-	muted, err := n.store.MutedMembers(ctx, ev.ConversationID)
-	if err != nil || len(muted) == 0 {
-		return offline, err
-	}
-	var d engine.MessageSentData
-	if err := json.Unmarshal(ev.Data, &d); err != nil {
-		return nil, fmt.Errorf("message seq %d: %w", ev.Seq, err)
-	}
-	out := offline[:0]
-	for _, u := range offline {
-		if !slices.Contains(muted, u) || slices.Contains(d.Mentions, u) {
-			out = append(out, u)
-		}
-	}
-	return out, nil
 }
 
 // open appends notification.opened for the offline recipients the memory
@@ -280,7 +253,7 @@ func (n *Notifier) message(ctx context.Context, ev engine.Event) (*engine.Messag
 			}
 			var out []string
 			for _, m := range ms {
-				if notifies(m.UserID, m.JoinedSeq, ev.ActorID, ev.Seq) {
+				if notifies(m.UserID, m.JoinedSeq, ev.ActorID, ev.Seq) && (!m.Muted || slices.Contains(d.Mentions, m.UserID)) {
 					out = append(out, m.UserID)
 				}
 			}
@@ -292,7 +265,7 @@ func (n *Notifier) message(ctx context.Context, ev engine.Event) (*engine.Messag
 	if err != nil || msg == nil || msg.Seq != ev.Seq || msg.DeletedAt != nil {
 		return nil, nil, err
 	}
-	return msg, NotificationRecipients(ps, msg.SenderID, msg.Seq), nil
+	return msg, NotificationRecipients(ps, msg.SenderID, msg.Seq, msg.Mentions), nil
 }
 
 // Dead records a message whose notifications could not be made.
