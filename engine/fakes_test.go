@@ -475,7 +475,6 @@ func (s *memStore) Search(context.Context, SearchRequest) ([]SearchHit, bool, er
 
 func (s *memStore) MessageSeq(context.Context, string, string) (uint64, error) { return 0, nil }
 
-
 func (s *memStore) AttachmentUse(context.Context, string) (*AttachmentUse, error) { return nil, nil }
 
 // The fake holds no replies or reactions: the projections' tests and the
