@@ -60,33 +60,35 @@ type SearchRequest struct {
 	Offset, Limit  int
 }
 
-// MatchExpression turns a user's search text into an FTS5 expression: every
-// term (a run without spaces) quoted, a trailing "*" kept as a prefix search,
-// all of them required. Terms with no letter or digit are left out. ok is
-// false when nothing is left.
+// MatchExpression turns a user's search text into an FTS5 expression: its
+// words (runs of letters and digits, as the index splits bodies) each
+// quoted, a "*" ending a word kept as a prefix search, all of them required.
+// Anything else is a separator, so no query syntax reaches the index. ok is
+// false when no word is left.
 func MatchExpression(text string) (expr string, ok bool) {
 	expr, terms := matchTerms(text)
 	return expr, len(terms) > 0
 }
 
-// matchTerms is MatchExpression with the terms it kept.
+// matchTerms is MatchExpression with the words it kept (at most
+// MaxSearchTerms).
 func matchTerms(text string) (string, []SearchTerm) {
 	var quoted []string
 	var terms []SearchTerm
 	for _, f := range strings.Fields(text) {
 		prefix := strings.HasSuffix(f, "*")
-		f = strings.TrimRight(f, "*")
-		if !strings.ContainsFunc(f, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
-			continue
-		}
-		q := `"` + strings.ReplaceAll(f, `"`, `""`) + `"`
-		if prefix {
-			q += "*"
-		}
-		quoted = append(quoted, q)
-		terms = append(terms, SearchTerm{Text: f, Prefix: prefix})
-		if len(terms) == MaxSearchTerms {
-			break
+		words := strings.FieldsFunc(f, func(r rune) bool { return !wordChar(r) })
+		for i, w := range words {
+			if len(terms) == MaxSearchTerms {
+				break
+			}
+			p := prefix && i == len(words)-1
+			q := `"` + w + `"`
+			if p {
+				q += "*"
+			}
+			quoted = append(quoted, q)
+			terms = append(terms, SearchTerm{Text: w, Prefix: p})
 		}
 	}
 	return strings.Join(quoted, " "), terms

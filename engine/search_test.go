@@ -9,10 +9,12 @@ func TestMatchExpressionQuotesEveryTerm(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{`cafe`, `"cafe"`},
 		{`AND OR (`, `"AND" "OR"`},
-		{`body:cafe`, `"body:cafe"`},
-		{`say "hi"`, `"say" """hi"""`},
+		{`body:cafe`, `"body" "cafe"`},
+		{`say "hi"`, `"say" "hi"`},
 		{`caf*`, `"caf"*`},
-		{`NEAR(a b`, `"NEAR(a" "b"`},
+		{`NEAR(a b`, `"NEAR" "a" "b"`},
+		{`"x*`, `"x"*`},
+		{`Café-crème`, `"Café" "crème"`},
 		{`!!! ???`, ``},
 		{strings.Repeat("w ", 12), strings.TrimSpace(strings.Repeat(`"w" `, MaxSearchTerms))},
 	} {
