@@ -14,10 +14,14 @@ import (
 	"parley/engine"
 )
 
-// maxTransfers bounds the uploads and downloads in progress at once; past
-// it a transfer answers 429 (bounded memory and goroutines whatever the
-// clients do).
-const maxTransfers = 64
+// maxTransfers bounds the uploads and downloads in progress at once, and
+// maxUserTransfers those of one user; past them a transfer answers 429
+// (bounded memory and goroutines whatever the clients do, and one slow
+// client cannot take them all).
+const (
+	maxTransfers     = 64
+	maxUserTransfers = 4
+)
 
 // attachmentTypes are the content types an upload may have, by what its
 // bytes are: images, PDF, plain text, common audio and video. Anything else
@@ -32,19 +36,38 @@ var attachmentTypes = map[string]bool{
 // inlineTypes may be shown in the page (an <img>); the others download.
 var inlineTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
 
-func (s *Server) transfer() (func(), error) {
+func (s *Server) transfer(user string) (func(), error) {
+	busy := engine.Errorf(engine.KindRateLimited, "too_many_transfers", "too many uploads and downloads at once; retry shortly")
+	s.transferMu.Lock()
+	if s.transfers[user] >= maxUserTransfers {
+		s.transferMu.Unlock()
+		return nil, busy
+	}
+	s.transfers[user]++
+	s.transferMu.Unlock()
+	release := func() {
+		s.transferMu.Lock()
+		if s.transfers[user]--; s.transfers[user] <= 0 {
+			delete(s.transfers, user)
+		}
+		s.transferMu.Unlock()
+	}
 	select {
 	case s.uploads <- struct{}{}:
-		return func() { <-s.uploads }, nil
+		return func() { <-s.uploads; release() }, nil
 	default:
-		return nil, engine.Errorf(engine.KindRateLimited, "too_many_transfers", "too many uploads and downloads at once; retry shortly")
+		release()
+		return nil, busy
 	}
 }
 
 // upload stores the request body as an attachment of the caller's: at most
 // --max-attachment-bytes, its content type checked against its bytes.
 func (s *Server) upload(c echo.Context) error {
-	done, err := s.transfer()
+	if !s.uploadLimit.allow(identity(c).UserID) {
+		return errRateLimited
+	}
+	done, err := s.transfer(identity(c).UserID)
 	if err != nil {
 		return err
 	}
@@ -108,7 +131,7 @@ func (s *Server) uploadError(err error) error {
 // byte range when asked, and headers that keep a file from running as a
 // page of this origin.
 func (s *Server) download(c echo.Context) error {
-	done, err := s.transfer()
+	done, err := s.transfer(identity(c).UserID)
 	if err != nil {
 		return err
 	}

@@ -101,9 +101,9 @@ func bearer(r *http.Request, allowQuery bool) string {
 // requireUser is the middleware that guards /api.
 func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		// EventSource and <img> cannot send a header: these two take the
-		// token from the query too.
-		tok := bearer(c.Request(), c.Path() == "/api/stream" || c.Path() == "/api/attachments/:id")
+		// EventSource cannot send a header: the stream takes the token
+		// from the query too.
+		tok := bearer(c.Request(), c.Path() == "/api/stream")
 		if tok == "" {
 			return engine.Errorf(engine.KindUnauthorized, "missing_token", "send Authorization: Bearer <token>")
 		}

@@ -49,6 +49,9 @@ func (s *Server) listConversations(c echo.Context) error {
 }
 
 func (s *Server) updateSettings(c echo.Context) error {
+	if s.sendLimit != nil && !s.sendLimit.allow(identity(c).UserID) {
+		return errRateLimited
+	}
 	var req engine.SettingsPatch
 	if err := decodeJSON(c, &req); err != nil {
 		return err

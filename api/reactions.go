@@ -28,6 +28,9 @@ func (s *Server) unreact(c echo.Context) error { return s.setReaction(c, false) 
 // setReaction puts or takes back the caller's reaction named by the path's
 // last segment (percent-encoded UTF-8) and answers the message.
 func (s *Server) setReaction(c echo.Context, on bool) error {
+	if s.sendLimit != nil && !s.sendLimit.allow(identity(c).UserID) {
+		return errRateLimited
+	}
 	// The router matched the decoded path, unless decoding it would have
 	// changed its segments (an encoded "/"): then its values are encoded.
 	emoji := c.Param("emoji")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -50,8 +51,13 @@ type Server struct {
 	ready     func() error
 
 	maxAttachment int64
-	// uploads bounds the uploads and downloads in progress at once.
-	uploads chan struct{}
+	// uploads bounds the uploads and downloads in progress at once;
+	// transfers counts them per user (at most maxUserTransfers each);
+	// uploadLimit bounds each user's uploads per second.
+	uploads     chan struct{}
+	transferMu  sync.Mutex
+	transfers   map[string]int
+	uploadLimit *keyedLimiter
 
 	rt             *Realtime
 	pusher         *pusher.Server // nil with realtime off
@@ -74,8 +80,9 @@ func New(cfg Config) *Server {
 		cfg.MaxAttachmentBytes = 10 << 20
 	}
 	s := &Server{echo: e, svc: cfg.Service, auth: NewAuthenticator(cfg.JWTSecret), logger: cfg.Logger, ready: cfg.Ready,
-		maxAttachment: cfg.MaxAttachmentBytes, uploads: make(chan struct{}, maxTransfers),
-		rt: cfg.Realtime.withDefaults(), typingLimit: newKeyedLimiter(3, 3, 100000), heartbeatLimit: newKeyedLimiter(1, 5, 100000)}
+		maxAttachment: cfg.MaxAttachmentBytes, uploads: make(chan struct{}, maxTransfers), transfers: map[string]int{},
+		uploadLimit: newKeyedLimiter(2, 20, 100000),
+		rt:          cfg.Realtime.withDefaults(), typingLimit: newKeyedLimiter(3, 3, 100000), heartbeatLimit: newKeyedLimiter(1, 5, 100000)}
 	if s.rt != nil {
 		s.pusher = pusher.New(s.rt.Config, cfg.Service, cfg.Logger.With("part", "pusher"))
 		s.origins = pusher.NewOriginPolicy(s.rt.AllowedOrigins)

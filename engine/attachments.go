@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base32"
 	"io"
 	"strings"
 	"time"
@@ -70,8 +69,6 @@ var ErrAttachmentsOff = Errorf(KindUnavailable, "attachments_unavailable", "atta
 // may not see it.
 var ErrAttachmentNotFound = Errorf(KindNotFound, "attachment_not_found", "attachment not found")
 
-var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
-
 // uploadID is an upload's id: random, or made from the uploader and their
 // key, so a retried upload names the same attachment.
 func uploadID(userID, key string) string {
@@ -79,7 +76,9 @@ func uploadID(userID, key string) string {
 		return ulid.Make().String()
 	}
 	sum := sha256.Sum256([]byte(userID + "\x00" + key))
-	return idEncoding.EncodeToString(sum[:])[:ulid.EncodedSize]
+	var id ulid.ULID
+	copy(id[:], sum[:len(id)])
+	return id.String()
 }
 
 // CleanFileName makes name safe to show and to put in a header: its last
@@ -161,14 +160,20 @@ func (s *Service) OpenAttachment(ctx context.Context, userID, id string) (io.Rea
 			return nil, nil, ErrAttachmentNotFound
 		}
 	}
+	if use == nil { // not carried yet: its uploader's alone
+		info, err := s.blobs.BlobInfo(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if info == nil || info.OwnerID != userID {
+			return nil, nil, ErrAttachmentNotFound
+		}
+	}
 	rc, info, err := s.blobs.OpenBlob(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	if info == nil || (use == nil && info.OwnerID != userID) {
-		if rc != nil {
-			rc.Close()
-		}
+	if info == nil {
 		return nil, nil, ErrAttachmentNotFound
 	}
 	return rc, info, nil
@@ -218,6 +223,11 @@ func (s *Service) checkAttachments(ctx context.Context, userID string, ids []str
 		}
 		if info == nil || info.OwnerID != userID {
 			return nil, ErrInvalidAttachment
+		}
+		// Past three quarters of its TTL an upload may be swept before
+		// the message that carries it is applied everywhere.
+		if s.attachmentTTL > 0 && s.now().Sub(info.CreatedAt) > s.attachmentTTL*3/4 {
+			return nil, Errorf(KindInvalid, "attachment_expired", "attachment %s is too old to attach; upload it again", id)
 		}
 		out = append(out, Attachment{ID: info.ID, Name: info.Name, ContentType: info.ContentType, Size: info.Size})
 	}

@@ -106,6 +106,7 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 				c := *w         // a copy: the memory's form stays as it is
 				deletedAt := at // only a deleted message's time goes to the heap
 				m.Body, m.DeletedAt = "", &deletedAt
+				m.Mentions, m.Attachments = nil, nil // as history shows a deleted message
 				c.Data, w, raw = m, &c, nil
 			}
 		}

@@ -57,6 +57,13 @@ func (s *Service) SendDraft(ctx context.Context, userID, conversationID string, 
 		return nil, false, err
 	}
 	atts, err := s.checkAttachments(ctx, userID, d.Attachments)
+	if e := AsError(err); e != nil && e.Code == "attachment_in_use" {
+		// A retry whose original was applied since the check above: the
+		// original is the answer.
+		if m, merr := s.store.MessageByTempID(ctx, conversationID, userID, clientTempID); merr == nil && m != nil {
+			return m, false, nil
+		}
+	}
 	if err != nil {
 		return nil, false, err
 	}

@@ -61,8 +61,9 @@ type SearchRequest struct {
 }
 
 // MatchExpression turns a user's search text into an FTS5 expression: its
-// words (runs of letters and digits, as the index splits bodies) each
-// quoted, a "*" ending a word kept as a prefix search, all of them required.
+// words (runs of letters and digits) each quoted (a word the index cuts
+// further is a phrase of its parts), a "*" ending a word of 3 characters or
+// more kept as a prefix search, all of them required.
 // Anything else is a separator, so no query syntax reaches the index. ok is
 // false when no word is left.
 func MatchExpression(text string) (expr string, ok bool) {
@@ -82,7 +83,9 @@ func matchTerms(text string) (string, []SearchTerm) {
 			if len(terms) == MaxSearchTerms {
 				break
 			}
-			p := prefix && i == len(words)-1
+			// A prefix needs 3 characters: the index keeps those, and a
+			// shorter one would merge the lists of most of the words.
+			p := prefix && i == len(words)-1 && utf8.RuneCountInString(w) >= 3
 			q := `"` + w + `"`
 			if p {
 				q += "*"

@@ -11,17 +11,18 @@ import (
 // appends events to the Log and then waits until the local read model has
 // applied them, so the caller reads its own writes.
 type Service struct {
-	log          Log
-	store        Store
-	limits       Limits
-	now          func() time.Time
-	applyTimeout time.Duration
-	catchUpWait  time.Duration
-	waiters      chan struct{} // lookups waiting past one catchUpWait
-	seqs         *seqReads     // lookups' reads of the log's last sequence
-	recent       *RecentEvents
-	paused       func() bool
-	blobs        BlobStore
+	log           Log
+	store         Store
+	limits        Limits
+	now           func() time.Time
+	applyTimeout  time.Duration
+	catchUpWait   time.Duration
+	waiters       chan struct{} // lookups waiting past one catchUpWait
+	seqs          *seqReads     // lookups' reads of the log's last sequence
+	recent        *RecentEvents
+	paused        func() bool
+	blobs         BlobStore
+	attachmentTTL time.Duration
 }
 
 // ServiceConfig tunes a Service; zero values take the defaults.
@@ -45,6 +46,9 @@ type ServiceConfig struct {
 	ProjectorPaused func() bool
 	// Blobs, when set, stores attachments; nil turns attachments off.
 	Blobs BlobStore
+	// AttachmentTTL is how long an upload no message carries is kept: a
+	// send may attach it within three quarters of that (0: no bound).
+	AttachmentTTL time.Duration
 }
 
 // NewService returns a Service over the given log and read model.
@@ -65,7 +69,7 @@ func NewService(log Log, store Store, cfg ServiceConfig) *Service {
 		cfg.CatchUpWaiters = catchUpWaiters
 	}
 	return &Service{log: log, store: store, limits: cfg.Limits, now: cfg.Now, applyTimeout: cfg.ApplyTimeout,
-		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent, paused: cfg.ProjectorPaused, blobs: cfg.Blobs,
+		catchUpWait: cfg.CatchUpWait, waiters: make(chan struct{}, cfg.CatchUpWaiters), recent: cfg.Recent, paused: cfg.ProjectorPaused, blobs: cfg.Blobs, attachmentTTL: cfg.AttachmentTTL,
 		seqs: &seqReads{read: log.LastSeq, timeout: cfg.CatchUpWait}}
 }
 

@@ -19,7 +19,9 @@ type SettingsPatch struct {
 // SettingsKey is a settings change's idempotency key: the member's next
 // version and what it sets, so requests racing to make the same change
 // append it once.
-func SettingsKey(conversationID, userID string, version uint64, p SettingsPatch) string {
+// joinedSeq names the membership: a member who left and came back starts
+// counting versions again.
+func SettingsKey(conversationID, userID string, joinedSeq, version uint64, p SettingsPatch) string {
 	flag := func(b *bool) string {
 		switch {
 		case b == nil:
@@ -29,7 +31,8 @@ func SettingsKey(conversationID, userID string, version uint64, p SettingsPatch)
 		}
 		return "0"
 	}
-	return "settings:" + conversationID + ":" + userID + ":" + strconv.FormatUint(version, 10) + ":" + flag(p.Muted) + flag(p.Archived) + flag(p.Pinned)
+	return "settings:" + conversationID + ":" + userID + ":" + strconv.FormatUint(joinedSeq, 10) + ":" + strconv.FormatUint(version, 10) + ":" +
+		flag(p.Muted) + flag(p.Archived) + flag(p.Pinned)
 }
 
 // UpdateSettings changes the caller's settings of a conversation and
@@ -39,7 +42,8 @@ func (s *Service) UpdateSettings(ctx context.Context, userID, conversationID str
 	if p.Muted == nil && p.Archived == nil && p.Pinned == nil {
 		return nil, Errorf(KindInvalid, "settings_required", "give at least one of muted, archived, pinned")
 	}
-	if _, err := s.participant(ctx, conversationID, userID); err != nil {
+	member, err := s.participant(ctx, conversationID, userID)
+	if err != nil {
 		return nil, err
 	}
 	// A change applies only on top of the version it was made from; one
@@ -78,7 +82,7 @@ func (s *Service) UpdateSettings(ctx context.Context, userID, conversationID str
 		if err != nil {
 			return nil, err
 		}
-		key := SettingsKey(conversationID, userID, d.Version, SettingsPatch{Muted: d.Muted, Archived: d.Archived, Pinned: d.Pinned})
+		key := SettingsKey(conversationID, userID, member.JoinedSeq, d.Version, SettingsPatch{Muted: d.Muted, Archived: d.Archived, Pinned: d.Pinned})
 		seq, _, err := s.appendAndWait(ctx, ev, key)
 		if err != nil {
 			return nil, err
@@ -87,5 +91,9 @@ func (s *Service) UpdateSettings(ctx context.Context, userID, conversationID str
 			break
 		}
 	}
-	return s.summary(ctx, conversationID, userID)
+	sum, err := s.summary(ctx, conversationID, userID)
+	if err == nil && p.Pinned != nil && *p.Pinned && !sum.Pinned {
+		return nil, Errorf(KindConflict, "too_many_pins", "at most %d conversations can be pinned", MaxPins)
+	}
+	return sum, err
 }

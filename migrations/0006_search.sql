@@ -8,7 +8,7 @@
 -- (an edit, or a deletion, which empties the body). A large rebuild drops
 -- the index and its triggers and builds them once at its end.
 CREATE VIEW messages_fts_content AS SELECT -seq AS rid, body, conversation_id FROM messages;
-CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages_fts_content', content_rowid='rid', tokenize='unicode61 remove_diacritics 2', prefix='3', detail='column');
+CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages_fts_content', content_rowid='rid', tokenize='unicode61 remove_diacritics 2', prefix='3');
 INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (-new.seq, new.body, new.conversation_id);

@@ -23,6 +23,7 @@ const (
 	skipStaleReaction  = "stale_reaction"
 	skipTooManyKeys    = "too_many_reactions"
 	skipStaleSettings  = "stale_settings"
+	skipTooManyPins    = "too_many_pins"
 )
 
 // Apply applies one event to the read models inside tx and returns "" when

@@ -32,7 +32,7 @@ var searchIndex = struct {
 	triggers []struct{ name, create string }
 }{
 	table:  "messages_fts",
-	create: `CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages_fts_content', content_rowid='rid', tokenize='unicode61 remove_diacritics 2', prefix='3', detail='column')`,
+	create: `CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages_fts_content', content_rowid='rid', tokenize='unicode61 remove_diacritics 2', prefix='3')`,
 	triggers: []struct{ name, create string }{
 		{"messages_fts_insert", `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (-new.seq, new.body, new.conversation_id);

@@ -59,6 +59,11 @@ func (db *DB) Search(ctx context.Context, req engine.SearchRequest) (r0 []engine
 	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
+		if strings.Contains(err.Error(), "fts5") {
+			// The words are quoted, so this should not happen; if the
+			// index still refuses them, the caller hears why, not a 500.
+			return nil, false, engine.Errorf(engine.KindInvalid, "invalid_query", "the search index cannot take this query")
+		}
 		return nil, false, err
 	}
 	var cands []engine.SearchCandidate

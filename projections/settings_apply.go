@@ -19,6 +19,17 @@ func applySettings(tx *Tx, ev engine.Event, d engine.ParticipantSettingsData) (s
 	if d.Version != version+1 {
 		return skipStaleSettings, nil
 	}
+	if d.Pinned != nil && *d.Pinned {
+		// Racing pins each passed the command's count: the cap holds here.
+		var pinned int
+		if _, err := tx.scan(`SELECT count(*) FROM participants WHERE user_id = ? AND pinned_seq > 0 AND conversation_id <> ?`,
+			[]any{ev.ActorID, ev.ConversationID}, &pinned); err != nil {
+			return "", err
+		}
+		if pinned >= engine.MaxPins {
+			return skipTooManyPins, nil
+		}
+	}
 	// An archiving or pinning keeps its sequence: archived until a later
 	// message, pinned in that order.
 	seqIf := func(b *bool) any {

@@ -15,7 +15,7 @@ import (
 // them would make existing rows differ from what a rebuild gives: a server
 // that finds its database built by an older version rebuilds it from the log
 // in the background, keeps serving from the old one meanwhile, and swaps.
-const Version = 2
+const Version = 3
 
 // DefaultFile is the live database's file name until a rebuild replaces it.
 const DefaultFile = "parley.db"

@@ -22,8 +22,10 @@ import (
 var dist embed.FS
 
 // CSP is the page's Content-Security-Policy: its own scripts, styles and
-// connections only (the WebSocket is on the same host), no inline code.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+// connections only (the WebSocket is on the same host), no inline code;
+// images also from blob: URLs (attachments, fetched with the token in a
+// header).
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // file is one servable file with its precomputed headers.

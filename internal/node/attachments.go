@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -52,8 +53,18 @@ func (s *attachmentSweeper) stop() {
 
 // SweepAttachments deletes the uploads no message carried within
 // --attachment-ttl and those of deleted messages, and says how many.
+// It sweeps only once this node's read model has caught up with the log:
+// the object store is the cluster's, and an upload a message carries in an
+// event not applied here yet looks unused.
 func (m *Node) SweepAttachments(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	last, err := m.conn.Log().LastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if m.db.Applied() < last {
+		return 0, fmt.Errorf("the read model is at seq %d of %d: not sweeping until it catches up", m.db.Applied(), last)
+	}
 	return m.svc.SweepAttachments(ctx, m.Config.AttachmentTTL)
 }

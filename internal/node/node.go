@@ -298,7 +298,7 @@ func (m *Node) Run(ctx context.Context) (err error) {
 	}
 	svc := engine.NewService(log, m.db, engine.ServiceConfig{ApplyTimeout: m.Config.ApplyTimeout,
 		CatchUpWait: m.Config.CatchUpWait, CatchUpWaiters: m.Config.CatchUpWaiters, Recent: m.recent,
-		ProjectorPaused: func() bool { return m.health.has(projectorComponent) }, Blobs: blobs})
+		ProjectorPaused: func() bool { return m.health.has(projectorComponent) }, Blobs: blobs, AttachmentTTL: m.Config.AttachmentTTL})
 	m.svc = svc
 	m.startAttachmentSweeper()
 	m.api = api.New(api.Config{Service: svc, JWTSecret: secret, Logger: m.Logger.With("component", "api"), Realtime: rtAPI,

@@ -64,8 +64,15 @@ export function createApi(getToken, onUnauthorized) {
     settings: (id, patch) => call('PATCH', '/api/conversations/' + enc(id) + '/settings', patch),
     search: (q) => call('GET', '/api/search?q=' + enc(q)),
     upload: (file) => call('POST', '/api/attachments?name=' + enc(file.name || 'file'), undefined, file),
-    /** attachmentURL is where an <img> or a link fetches an attachment (the token in the query). */
-    attachmentURL: (attId) => '/api/attachments/' + enc(attId) + '?token=' + enc(getToken()),
+    /**
+     * attachment fetches an attachment's bytes with the token in the header
+     * (never in a URL, where logs and history would keep it) as a Blob.
+     */
+    attachment: async (attId) => {
+      const res = await fetch('/api/attachments/' + enc(attId), { headers: { Authorization: 'Bearer ' + getToken() } });
+      if (!res.ok) throw new ApiError(res.status, 'http_' + res.status, 'attachment ' + res.status);
+      return res.blob();
+    },
     edit: (id, msgId, body) => call('PATCH', msgs(id) + '/' + enc(msgId), { body }),
     remove: (id, msgId) => call('DELETE', msgs(id) + '/' + enc(msgId)),
     read: (id, msgId) => call('POST', msgs(id) + '/read', { message_id: msgId }),

@@ -54,6 +54,7 @@ class App {
     this.readBusy = false;
     this.replyTo = null; // the message the composer answers
     this.attached = []; // uploads the next send carries: {id, name}
+    this.blobs = new Map(); // attachment id -> object URL of its bytes
   }
 
   async run() {
@@ -528,6 +529,32 @@ class App {
       return b;
     }));
     box.hidden = found.length === 0;
+  }
+
+  /** blobURL fetches an attachment once (the token in a header) and keeps its object URL. */
+  blobURL(id) {
+    if (!this.blobs.has(id)) this.blobs.set(id, this.api.attachment(id).then((b) => URL.createObjectURL(b)));
+    return this.blobs.get(id);
+  }
+
+  /** attachmentImage is an <img> of an attachment, filled once its bytes are here. */
+  attachmentImage(a) {
+    const img = document.createElement('img');
+    img.alt = a.name;
+    img.dataset.attachmentId = a.id;
+    this.blobURL(a.id).then((url) => { img.src = url; }, () => { img.alt = a.name + ' (unavailable)'; });
+    return img;
+  }
+
+  async downloadAttachment(a) {
+    try {
+      const link = document.createElement('a');
+      link.href = await this.blobURL(a.id);
+      link.download = a.name;
+      link.click();
+    } catch (e) {
+      this.flash(e);
+    }
   }
 
   async attachFiles(files) {

@@ -107,9 +107,9 @@ function messageItem(app, m, first, seenText) {
   }
   const quote = m.reply_to && !m.deleted_at ? quoteOf(app, m) : null;
   const files = !m.deleted_at && m.attachments && m.attachments.length
-    ? h('div', { class: 'attachments' }, m.attachments.map((a) => a.content_type.startsWith('image/')
-      ? h('a', { href: app.api.attachmentURL(a.id), target: '_blank', rel: 'noopener' }, h('img', { src: app.api.attachmentURL(a.id), alt: a.name, 'data-attachment-id': a.id }))
-      : h('a', { href: app.api.attachmentURL(a.id), download: a.name, 'data-attachment-id': a.id }, '📎 ' + a.name)))
+    ? h('div', { class: 'attachments' }, m.attachments.map((a) => (a.content_type.startsWith('image/')
+      ? app.attachmentImage(a)
+      : h('button', { type: 'button', class: 'link', 'data-attachment-id': a.id, onclick: () => app.downloadAttachment(a) }, '📎 ' + a.name))))
     : null;
   const meta = [h('time', { datetime: m.created_at }, clock(m.created_at))];
   if (m.edited_at && !m.deleted_at) meta.push(h('span', { class: 'edited' }, 'edited'));
