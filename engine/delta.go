@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
+
+	json "github.com/goccy/go-json"
 )
 
 // DeltaCursor says where a delta starts: after a message or after a stream
@@ -84,6 +87,11 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 			return nil, err
 		}
 	}
+	// An edit of a message deleted since carries text the answer must not
+	// either; the message may be older than the delta, so ask for those.
+	if deleted, err = s.deletedEdits(ctx, conversationID, wires, evs, n, cached, deleted); err != nil {
+		return nil, err
+	}
 	d.lists = deltaListsPool.Get().(*deltaLists)
 	d.Events = slices.Grow(d.lists.events[:0], n)
 	if cached {
@@ -110,12 +118,57 @@ func (s *Service) Delta(ctx context.Context, userID, conversationID string, cur 
 				c.Data, w, raw = m, &c, nil
 			}
 		}
+		if ch, ok := w.Data.(MessageChange); ok && ch.Body != nil {
+			if _, gone := deleted[ch.MessageID]; gone {
+				c := *w
+				ch.Body, ch.Mentions = &emptyBody, nil
+				c.Data, w, raw = ch, &c, nil
+			}
+		}
 		d.Events = append(d.Events, w)
 		if cached {
 			d.encoded = append(d.encoded, raw)
 		}
 	}
 	return d, nil
+}
+
+// emptyBody is what an edit of a since-deleted message shows.
+var emptyBody = ""
+
+// deletedEdits adds to deleted the messages that the first n events edit
+// and that are deleted now, when deleted does not say already (one read,
+// only for a delta with edits). deleted may be the memory's: a new map is
+// returned when anything is added.
+func (s *Service) deletedEdits(ctx context.Context, conversationID string, wires []CachedWire, evs []Event, n int, cached bool, deleted map[string]string) (map[string]string, error) {
+	var ids []string
+	for i := range n {
+		var id string
+		if cached {
+			if ch, ok := wires[i].Wire.Data.(MessageChange); ok && ch.Body != nil {
+				id = ch.MessageID
+			}
+		} else if evs[i].Type == MessageEdited {
+			var d MessageEditedData
+			if json.Unmarshal(evs[i].Data, &d) == nil {
+				id = d.MessageID
+			}
+		}
+		if _, known := deleted[id]; id != "" && !known {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return deleted, nil
+	}
+	gone, err := s.store.DeletedAmong(ctx, conversationID, ids)
+	if err != nil || len(gone) == 0 {
+		return deleted, err
+	}
+	out := make(map[string]string, len(deleted)+len(gone))
+	maps.Copy(out, deleted)
+	maps.Copy(out, gone)
+	return out, nil
 }
 
 // recentEvents answers from the node's memory of recent events, appending

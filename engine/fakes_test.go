@@ -477,6 +477,16 @@ func (s *memStore) MessageSeq(context.Context, string, string) (uint64, error) {
 
 func (s *memStore) AttachmentUse(context.Context, string) (*AttachmentUse, error) { return nil, nil }
 
+func (s *memStore) DeletedAmong(ctx context.Context, conversationID string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, id := range ids {
+		if m, _ := s.Message(ctx, conversationID, id); m != nil && m.DeletedAt != nil {
+			out[id] = *m.DeletedAt
+		}
+	}
+	return out, nil
+}
+
 // The fake holds no replies or reactions: the projections' tests and the
 // end-to-end tests cover them on the real read model.
 func (s *memStore) Replies(context.Context, uint64, uint64, int) ([]Message, error) { return nil, nil }

@@ -79,6 +79,9 @@ type Store interface {
 	// Deleted returns the messages of this conversation with a sequence in
 	// (from, to] that are deleted now, by id, with their deletion time.
 	Deleted(ctx context.Context, conversationID string, from, to uint64) (map[string]string, error)
+	// DeletedAmong returns which of the messages ids of this conversation
+	// are deleted now, with their deletion time.
+	DeletedAmong(ctx context.Context, conversationID string, ids []string) (map[string]string, error)
 	// Skipped returns the sequences in (from, to] of this conversation's
 	// events that the projector rejected (duplicates, stale commands).
 	Skipped(ctx context.Context, conversationID string, from, to uint64) (map[uint64]bool, error)

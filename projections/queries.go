@@ -449,3 +449,28 @@ func (db *DB) PinnedCount(ctx context.Context, userID string) (r0 int, qerr erro
 	err := db.lookupRow(ctx, `SELECT count(*) FROM participants WHERE user_id = ? AND pinned_seq > 0`, userID).Scan(&n)
 	return n, err
 }
+
+// DeletedAmong returns which of the messages ids of this conversation are
+// deleted now, with their deletion time.
+func (db *DB) DeletedAmong(ctx context.Context, conversationID string, ids []string) (r0 map[string]string, qerr error) {
+	defer wrapQuery(&qerr, "deleted messages of %s among %d", conversationID, len(ids))
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.query(ctx, `SELECT id, deleted_at FROM messages
+		WHERE conversation_id = ? AND id IN (SELECT value FROM json_each(?)) AND deleted_at IS NOT NULL`, conversationID, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, at string
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		out[id] = at
+	}
+	return out, rows.Err()
+}
