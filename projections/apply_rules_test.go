@@ -154,12 +154,64 @@ type applyCase struct {
 
 // applyCases are the rules of Apply, one case per event type and its
 // reasons. Every reason apply.go defines appears in some step's want.
+// reacted is a message.reacted step.
+func reacted(conv, actor, msg, emoji string, on bool, version uint64) applyStep {
+	return raw(engine.MessageReacted, conv, actor, engine.MessageReactedData{MessageID: msg, Emoji: emoji, Reacted: on, Version: version})
+}
+
+// richCases are the rules of reactions and settings: a change applies only
+// as the next version and only when it changes something; a message holds
+// at most engine.MaxReactionsPerMessage keys and a user engine.MaxPins
+// pins, whatever the commands let through.
+func richCases() []applyCase {
+	const qReactions = `SELECT r.user_id, r.emoji, r.active, r.version, c.count FROM message_reactions r
+		LEFT JOIN reaction_counts c ON c.message_seq = r.message_seq AND c.emoji = r.emoji ORDER BY r.user_id, r.emoji`
+	reactions := []applyStep{
+		created(convG, "alice", "", "alice", "bob"), // seq 1
+		sent(convG, "alice", msg1, "hi", "t1"),      // seq 2
+		reacted(convG, "bob", msg1, "👍", true, 1).then(rowsOf(qReactions, "bob,👍,1,1,1")),
+		reacted(convG, "bob", msg1, "👍", true, 1).skip(skipStaleReaction), // the same change again
+		reacted(convG, "bob", msg1, "👍", true, 2).skip(skipStaleReaction), // changes nothing
+		reacted(convG, "bob", msg1, "👍", false, 2).then(rowsOf(qReactions, "bob,👍,0,2,NULL")),
+		reacted(convG, "bob", msg9, "👍", true, 1).skip(skipUnknownMessage),
+		reacted(convG, "bob", msg1, "a b", true, 3).skip(skipMalformed),
+		reacted(convG, "carol", msg1, "👍", true, 1).skip(skipNotParticipant),
+	}
+	for i := range engine.MaxReactionsPerMessage {
+		reactions = append(reactions, reacted(convG, "alice", msg1, fmt.Sprint("k", i), true, 1))
+	}
+	reactions = append(reactions, reacted(convG, "bob", msg1, "k-extra", true, 1).skip(skipTooManyKeys),
+		reacted(convG, "bob", msg1, "k3", true, 1).then(
+			rowsOf(`SELECT count(*), sum(count) FROM reaction_counts`, fmt.Sprintf("%d,%d", engine.MaxReactionsPerMessage, engine.MaxReactionsPerMessage+1))))
+	yes := true
+	var pins []applyStep
+	for i := range engine.MaxPins + 1 {
+		conv := fmt.Sprintf("01KC00000000000000000000P%d", i%10)
+		if i >= 10 {
+			conv = fmt.Sprintf("01KC00000000000000000000Q%d", i%10)
+		}
+		pins = append(pins, created(conv, "alice", "", "alice", "bob"))
+		step := raw(engine.ParticipantSettings, conv, "alice", engine.ParticipantSettingsData{Pinned: &yes, Version: 1})
+		if i == engine.MaxPins {
+			step = step.skip(skipTooManyPins)
+		}
+		pins = append(pins, step)
+	}
+	pins = append(pins,
+		raw(engine.ParticipantSettings, convD, "alice", engine.ParticipantSettingsData{Muted: &yes, Version: 1}).skip(skipUnknownConv),
+		raw(engine.ParticipantSettings, "01KC00000000000000000000P0", "alice", engine.ParticipantSettingsData{Muted: &yes, Version: 3}).skip(skipStaleSettings),
+		raw(engine.ParticipantSettings, "01KC00000000000000000000P0", "alice", engine.ParticipantSettingsData{Muted: &yes, Version: 2}).then(
+			rowsOf(`SELECT count(*), sum(muted), max(settings_version) FROM participants WHERE user_id = 'alice' AND pinned_seq > 0`,
+				fmt.Sprintf("%d,1,2", engine.MaxPins))))
+	return []applyCase{{"message.reacted", reactions}, {"participant.settings", pins}}
+}
+
 func applyCases() []applyCase {
 	thousand := []string{"alice"}
 	for i := 1; i < 1000; i++ {
 		thousand = append(thousand, fmt.Sprintf("u%03d", i))
 	}
-	return []applyCase{
+	return append(richCases(), []applyCase{
 		{"conversation.created group", []applyStep{
 			created(convG, "alice", "team", "alice", "bob", "carol").then( // seq 1
 				rowsIn(qConv, convG,
@@ -404,7 +456,7 @@ func applyCases() []applyCase {
 				rowsIn(qConvCounters, convG, "5,5,12,3,4"),
 			),
 		}},
-	}
+	}...)
 }
 
 // TestApplyRules drives Apply through every rule and every reason it
@@ -420,7 +472,8 @@ func TestApplyRules(t *testing.T) {
 		}
 	}
 	for _, r := range []string{skipMalformed, skipUnknownConv, skipExists, skipNotParticipant, skipAlreadyMember,
-		skipDuplicate, skipUnknownMessage, skipNotSender, skipDeleted, skipNotForward, skipTooMany} {
+		skipDuplicate, skipUnknownMessage, skipNotSender, skipDeleted, skipNotForward, skipTooMany,
+		skipStaleReaction, skipTooManyKeys, skipStaleSettings, skipTooManyPins} {
 		if !reasons[r] {
 			t.Errorf("no case expects the reason %q", r)
 		}
