@@ -203,13 +203,9 @@ func (s *Service) History(ctx context.Context, userID, conversationID, beforeID 
 	if _, err := s.participant(ctx, conversationID, userID); err != nil {
 		return nil, err
 	}
-	var before uint64
-	if beforeID != "" {
-		m, err := s.message(ctx, conversationID, beforeID)
-		if err != nil {
-			return nil, cursorError(err)
-		}
-		before = m.Seq
+	before, err := s.pageCursor(ctx, conversationID, beforeID)
+	if err != nil {
+		return nil, err
 	}
 	msgs, err := s.store.Messages(ctx, conversationID, before, limit+1)
 	if err != nil {

@@ -39,19 +39,28 @@ func (s *Service) Replies(ctx context.Context, userID, conversationID, messageID
 	if err != nil {
 		return nil, err
 	}
-	var before uint64
-	if beforeID != "" {
-		m, err := s.message(ctx, conversationID, beforeID)
-		if err != nil {
-			return nil, cursorError(err)
-		}
-		before = m.Seq
+	before, err := s.pageCursor(ctx, conversationID, beforeID)
+	if err != nil {
+		return nil, err
 	}
 	msgs, err := s.store.Replies(ctx, parent.Seq, before, limit+1)
 	if err != nil {
 		return nil, err
 	}
 	return s.page(ctx, userID, msgs, limit)
+}
+
+// pageCursor resolves a page's before_id to its message's sequence (0 for
+// none).
+func (s *Service) pageCursor(ctx context.Context, conversationID, beforeID string) (uint64, error) {
+	if beforeID == "" {
+		return 0, nil
+	}
+	m, err := s.message(ctx, conversationID, beforeID)
+	if err != nil {
+		return 0, cursorError(err)
+	}
+	return m.Seq, nil
 }
 
 // page makes a history page of up to limit+1 messages read oldest first,

@@ -269,11 +269,18 @@ func (db *DB) SendCheck(ctx context.Context, conversationID, userID, clientTempI
 // oldest first.
 func (db *DB) Messages(ctx context.Context, conversationID string, beforeSeq uint64, limit int) (r0 []engine.Message, qerr error) {
 	defer wrapQuery(&qerr, "messages of %s before seq %d", conversationID, beforeSeq)
+	return db.messagesBefore(ctx, "conversation_id", conversationID, beforeSeq, limit)
+}
+
+// messagesBefore returns up to limit messages whose column key is value
+// (a conversation, or a replied-to message), before beforeSeq (0: the
+// newest), oldest first.
+func (db *DB) messagesBefore(ctx context.Context, key string, value any, beforeSeq uint64, limit int) ([]engine.Message, error) {
 	if beforeSeq == 0 {
 		beforeSeq = 1<<63 - 1
 	}
 	rows, err := db.query(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, conversationID, beforeSeq, limit)
+		WHERE `+key+` = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, value, beforeSeq, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -381,8 +388,12 @@ func (db *DB) Skipped(ctx context.Context, conversationID string, from, to uint6
 // Deleted returns the deleted messages of a conversation in (from, to].
 func (db *DB) Deleted(ctx context.Context, conversationID string, from, to uint64) (r0 map[string]string, qerr error) {
 	defer wrapQuery(&qerr, "deleted messages of %s in (%d, %d]", conversationID, from, to)
-	rows, err := db.query(ctx, `SELECT id, deleted_at FROM messages
-		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND deleted_at IS NOT NULL`, conversationID, from, to)
+	return scanDeletedAt(db.query(ctx, `SELECT id, deleted_at FROM messages
+		WHERE conversation_id = ? AND seq > ? AND seq <= ? AND deleted_at IS NOT NULL`, conversationID, from, to))
+}
+
+// scanDeletedAt reads (id, deleted_at) rows into a map, and closes them.
+func scanDeletedAt(rows *sql.Rows, err error) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -458,19 +469,6 @@ func (db *DB) DeletedAmong(ctx context.Context, conversationID string, ids []str
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.query(ctx, `SELECT id, deleted_at FROM messages
-		WHERE conversation_id = ? AND id IN (SELECT value FROM json_each(?)) AND deleted_at IS NOT NULL`, conversationID, string(list))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, at string
-		if err := rows.Scan(&id, &at); err != nil {
-			return nil, err
-		}
-		out[id] = at
-	}
-	return out, rows.Err()
+	return scanDeletedAt(db.query(ctx, `SELECT id, deleted_at FROM messages
+		WHERE conversation_id = ? AND id IN (SELECT value FROM json_each(?)) AND deleted_at IS NOT NULL`, conversationID, string(list)))
 }

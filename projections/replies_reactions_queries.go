@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -14,25 +13,7 @@ import (
 // beforeSeq (0: the newest), oldest first.
 func (db *DB) Replies(ctx context.Context, parentSeq, beforeSeq uint64, limit int) (r0 []engine.Message, qerr error) {
 	defer wrapQuery(&qerr, "replies to seq %d before seq %d", parentSeq, beforeSeq)
-	if beforeSeq == 0 {
-		beforeSeq = 1<<63 - 1
-	}
-	rows, err := db.query(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE reply_to_seq = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, parentSeq, beforeSeq, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []engine.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *m)
-	}
-	slices.Reverse(out)
-	return out, rows.Err()
+	return db.messagesBefore(ctx, "reply_to_seq", parentSeq, beforeSeq, limit)
 }
 
 // Reactions returns the standing reactions of the messages at seqs, in the
