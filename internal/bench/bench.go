@@ -36,6 +36,9 @@ run's tail on a shared VM.
 
 Workloads:
   send      N keep-alive HTTP clients sending 200-byte messages into 100 conversations
+            (with ceiling in the same run, send and fanout also carry extra.cpu_over_floor:
+            send over the log's append plus a row insert, fanout over the transport
+            floor, and the open loop's extra.p99_over_floor)
   delta     reconnect deltas of 100 events on a conversation with H messages of history
   inbox     the conversation list of a user in 1,000 conversations with unread messages
             (both measure once the server's CPU has settled after their fill: --quiet-wait)
@@ -46,8 +49,9 @@ Workloads:
   connections  K idle sockets on presence-messaging and a private channel: the join storm's
             server CPU, RSS per socket; --contacts C first puts the users in group
             conversations so each shares one with about C others (whose joins they hear)
-  ceiling   raw JetStream publish (sync, async) and SQLite insert rates on this machine,
-            and the fanout transport floor: fanout's closed and open loops (each for
+  ceiling   raw JetStream publish (sync, async), the log's append as serve makes it
+            (--sync, --group-commit: by default group commit, fsynced before the ack)
+            and SQLite insert rates on this machine, and the fanout transport floor: fanout's closed and open loops (each for
             --duration, at most 3 s) against a server that only forwards each send to
             its room's sockets
   bigroom   closed-loop sends from 1, then 8 HTTP senders (each for --duration, at most 5 s)
@@ -240,17 +244,70 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if c.URL == "" && x.Params != nil { // the server the harness started
 				x.Params["sync"], x.Params["group_commit"] = c.Sync, c.GroupCommit
 			}
-			if c.JSON {
-				b, _ := json.Marshal(x)
-				fmt.Fprintln(stdout, string(b))
-			}
 			results = append(results, x)
 		}
 	}
+	overFloor(results)
 	if !c.JSON {
 		printBenchTable(stdout, results)
+		return nil
+	}
+	for _, x := range results {
+		b, _ := json.Marshal(x)
+		fmt.Fprintln(stdout, string(b))
 	}
 	return nil
+}
+
+// overFloor holds send and fanout to the floors ceiling measured in the same
+// run, when it ran: send's extra.cpu_over_floor is its server CPU per send
+// over the floor's (the log's append as serve makes it, plus a message
+// row's insert: floor_cpu_us_per_send); each fanout loop's is its CPU per
+// delivery over the transport floor's in the same mode, and the open loop's
+// extra.p99_over_floor its send-to-receive p99 over the floor's.
+func overFloor(rs []Result) {
+	var appendCPU, insertCPU float64
+	floors := map[any]Result{}
+	for _, r := range rs {
+		if r.Workload != "ceiling" {
+			continue
+		}
+		cpu, _ := r.Extra["process_cpu_us_per_msg"].(float64)
+		switch r.Params["what"] {
+		case "log_append":
+			appendCPU = cpu
+		case "sqlite_insert_message_rows":
+			insertCPU = cpu
+		case "fanout_transport_floor":
+			floors[r.Params["mode"]] = r
+		}
+	}
+	for i := range rs {
+		r := &rs[i]
+		switch {
+		case r.Workload == "send" && appendCPU > 0 && insertCPU > 0 && r.ServerCPUUsPerSend > 0:
+			floor := appendCPU + insertCPU
+			if r.Extra == nil {
+				r.Extra = map[string]any{}
+			}
+			r.Extra["floor_cpu_us_per_send"] = floor
+			r.Extra["cpu_over_floor"] = r.ServerCPUUsPerSend / floor
+		case r.Workload == "fanout":
+			f, ok := floors[r.Params["mode"]]
+			if !ok {
+				continue
+			}
+			if r.Extra == nil {
+				r.Extra = map[string]any{}
+			}
+			if f.ServerCPUUsPerDelivery > 0 && r.ServerCPUUsPerDelivery > 0 {
+				r.Extra["cpu_over_floor"] = r.ServerCPUUsPerDelivery / f.ServerCPUUsPerDelivery
+			}
+			if r.Params["mode"] == "open-loop" && f.P99Ms > 0 && r.P99Ms > 0 {
+				r.Extra["p99_over_floor"] = r.P99Ms / f.P99Ms
+			}
+		}
+	}
 }
 
 func isFlagSet(fs *flag.FlagSet, name string) bool {

@@ -17,7 +17,6 @@ import (
 
 	"parley/engine"
 	"parley/internal/node"
-	"parley/projections"
 	"parley/streams"
 )
 
@@ -169,78 +168,3 @@ func benchReplay(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result
 
 // peakRSSLine finds the peak memory in parley replay's summary line.
 var peakRSSLine = regexp.MustCompile(`peak RSS (\d+) MiB`)
-
-// benchCeiling measures this machine's raw limits in the same run: JetStream
-// publishes with no HTTP and no projection, sync (c.Clients publishers) and
-// async, SQLite inserts of message rows in batches, and the fanout transport
-// floor (bench_floor.go).
-func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result, error) {
-	tmp, err := os.MkdirTemp("", "parley-ceiling-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	conn, err := streams.Open(ctx, streams.Config{DataDir: tmp, SyncAlways: c.Sync == "always"})
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	n := c.CeilingMsgs
-	mk := func(i int) engine.Event {
-		ev, _ := engine.NewEvent(engine.MessageSent, fmt.Sprintf("%026d", i%100), "u", time.Now(), engine.MessageSentData{Body: body200, ClientTempID: fmt.Sprint(i)})
-		return ev
-	}
-	var out []Result
-	// Sync: c.Clients publishers, each waiting for its ack, with a Msg-Id as sends use.
-	// Each figure also carries this process's CPU time per message: the
-	// embedded server and its client both run here, as in parley serve.
-	self := os.Getpid()
-	cpuPer := func(since time.Duration, msgs int) map[string]any {
-		return map[string]any{"process_cpu_us_per_msg": float64(procCPU(self)-since) / float64(time.Microsecond) / float64(msgs)}
-	}
-	// Events are made before the clock starts, for both figures.
-	syncEvs := make([]engine.Event, n)
-	for i := range syncEvs {
-		syncEvs[i] = mk(i)
-	}
-	var wg sync.WaitGroup
-	cpu0 := procCPU(self)
-	start := time.Now()
-	for w := range c.Clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += c.Clients {
-				if _, _, err := conn.Log().Append(ctx, syncEvs[i], fmt.Sprint("sync-", i)); err != nil {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	out = append(out, Result{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(), Extra: cpuPer(cpu0, n),
-		Params: map[string]any{"what": "jetstream_publish_sync", "publishers": c.Clients, "messages": n, "sync": c.Sync}})
-	evs := make([]engine.Event, n)
-	for i := range evs {
-		evs[i] = mk(n + i)
-	}
-	cpu0, start = procCPU(self), time.Now()
-	if err := conn.Log().AppendAsync(ctx, evs, 4000); err != nil {
-		return nil, err
-	}
-	out = append(out, Result{Workload: "ceiling", EventsPerS: float64(n) / time.Since(start).Seconds(), Extra: cpuPer(cpu0, n),
-		Params: map[string]any{"what": "jetstream_publish_async", "window": 4000, "messages": n, "sync": c.Sync}})
-	cpu0 = procCPU(self)
-	d, err := projections.InsertCeiling(ctx, filepath.Join(tmp, "ceiling.db"), n)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, Result{Workload: "ceiling", EventsPerS: float64(n) / d.Seconds(), Extra: cpuPer(cpu0, n),
-		Params: map[string]any{"what": "sqlite_insert_message_rows", "per_transaction": 10000, "rows": n}})
-	floor, err := benchFloor(ctx, c, stderr)
-	if err != nil {
-		return nil, fmt.Errorf("fanout transport floor: %w", err)
-	}
-	out = append(out, floor...)
-	return out, nil
-}
