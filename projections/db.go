@@ -28,6 +28,13 @@ type DB struct {
 
 	applied *watermark // the projector's checkpoint
 
+	// The search index (search_index.go): searched is the sequence through
+	// which every applied message is indexed, moved by the live projector
+	// while searchKept; searchNudge asks it to index now.
+	searched    *watermark
+	searchKept  atomic.Bool
+	searchNudge chan struct{}
+
 	rmu     sync.Mutex
 	retired []*pools // replaced by Swap, closing after a grace period
 
@@ -102,6 +109,7 @@ func open(ctx context.Context, path string, bulk bool) (*DB, error) {
 		return nil, err
 	}
 	db.applied = newWatermark(cp)
+	db.searched, db.searchNudge = newWatermark(0), make(chan struct{}, 1)
 	db.floor, db.skipped = cp, map[uint64]struct{}{}
 	return db, nil
 }

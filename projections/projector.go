@@ -26,6 +26,9 @@ type Projector struct {
 	// st is what the projector remembers of counters and markers between
 	// batches; nil after a failed batch.
 	st *batchState
+	// search is the live projector's account of the search index's
+	// backlog (nil in a rebuild, which indexes at its end).
+	search *searchFollow
 }
 
 // ProjectorConfig configures a Projector.
@@ -60,7 +63,12 @@ func NewProjector(db *DB, tail TailFunc, cfg ProjectorConfig) *Projector {
 // when ctx ends is committed before Run returns.
 func (p *Projector) Run(ctx context.Context) error {
 	defer p.cache.close()
-	return tailBatches(ctx, p.tail, p.db.Applied()+1, p.batchMax, nil, p.ApplyBatch)
+	if err := p.startSearch(ctx); err != nil {
+		return err
+	}
+	defer p.db.searchKept.Store(false)
+	side := &sideWork{due: p.searchDue, run: p.indexSearch, nudge: p.db.searchNudge}
+	return tailBatches(ctx, p.tail, p.db.Applied()+1, p.batchMax, nil, side, p.ApplyBatch)
 }
 
 // ApplyBatch applies events in one transaction, skipping those at or below
@@ -125,6 +133,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err 
 	}
 	p.db.noteOutcomes(skipped, last)
 	p.db.setApplied(last)
+	p.searchApplied(last, sentCount(accepted))
 	if err := p.cache.promote(ctx); err != nil {
 		return err
 	}

@@ -21,11 +21,12 @@ var deferredIndexes = []struct{ name, create string }{
 // variable so tests can defer them on small logs.
 var deferIndexMin uint64 = 50000
 
-// searchIndex is the full-text index and the triggers that keep it, as the
-// migrations define them: a large rebuild drops them and builds the index
+// searchIndex is the full-text index and the trigger that keeps it as
+// bodies change, as the migrations define them (new messages reach it in
+// batches: search_index.go): a large rebuild drops them and builds the index
 // once at its end from the messages (FTS5's rebuild, through the view
-// messages_fts_content, which stays), in one transaction with its triggers,
-// so an interruption leaves all or none.
+// messages_fts_content, which stays), in one transaction with its trigger
+// and the search mark, so an interruption leaves all or none.
 var searchIndex = struct {
 	table    string
 	create   string
@@ -34,10 +35,7 @@ var searchIndex = struct {
 	table:  "messages_fts",
 	create: `CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id, content='messages_fts_content', content_rowid='rid', tokenize='unicode61 remove_diacritics 2', prefix='3')`,
 	triggers: []struct{ name, create string }{
-		{"messages_fts_insert", `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (-new.seq, new.body, new.conversation_id);
-END`},
-		{"messages_fts_update", `CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+		{"messages_fts_update", `CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages WHEN old.seq <= (SELECT seq FROM search_progress WHERE id = 1) BEGIN
     INSERT INTO messages_fts(messages_fts, rowid, body, conversation_id) VALUES ('delete', -old.seq, old.body, old.conversation_id);
     INSERT INTO messages_fts(rowid, body, conversation_id) VALUES (-new.seq, new.body, new.conversation_id);
 END`},
@@ -79,9 +77,13 @@ func createSearchIndex(ctx context.Context, db *DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	stmts := []string{searchIndex.create, `INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')`}
+	// Every message is in the index after the rebuild: the mark moves to
+	// the last, and the triggers (a migration may have made them meanwhile)
+	// are made anew.
+	stmts := []string{searchIndex.create, `INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')`,
+		`UPDATE search_progress SET seq = coalesce((SELECT max(seq) FROM messages), 0) WHERE id = 1`}
 	for _, tr := range searchIndex.triggers {
-		stmts = append(stmts, tr.create)
+		stmts = append(stmts, "DROP TRIGGER IF EXISTS "+tr.name, tr.create)
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -107,5 +109,8 @@ func createDeferredIndexes(ctx context.Context, db *DB) error {
 			return fmt.Errorf("build index %s: %w", ix.name, err)
 		}
 	}
-	return createSearchIndex(ctx, db)
+	if err := createSearchIndex(ctx, db); err != nil {
+		return err
+	}
+	return catchUpSearch(ctx, db)
 }

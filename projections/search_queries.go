@@ -26,6 +26,7 @@ const searchConversations = 500
 // candidates follow.
 func (db *DB) Search(ctx context.Context, req engine.SearchRequest) (r0 []engine.SearchHit, r1 bool, qerr error) {
 	defer wrapQuery(&qerr, "search of %s", req.UserID)
+	db.awaitSearch(ctx)
 	before := -int64(req.BeforeSeq)
 	if req.BeforeSeq == 0 {
 		before = -(1<<63 - 1)

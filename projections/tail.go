@@ -16,22 +16,25 @@ type TailFunc func(ctx context.Context, from uint64, out chan<- engine.Event) er
 // arrives.
 const idleCheck = 500 * time.Millisecond
 
+// sideWork is work a projector does on its goroutine between batches: run
+// when due says it is due (at once, when it is due now and no event waits or
+// the last turn applied a batch; after due's wait otherwise), or when nudge
+// asks.
+type sideWork struct {
+	due   func() (time.Duration, bool)
+	run   func(context.Context) error
+	nudge <-chan struct{}
+}
+
 // tailBatches is the loop both projectors run: it tails the log from seq
 // from and hands apply each batch of the events that have arrived, at most
-// max at a time, in order. It returns nil when ctx ends or stop (optional,
-// asked every idleCheck while idle) says so; an error when the tail ends or
-// apply fails. apply runs without ctx's cancellation, so a batch in hand
-// when ctx ends is still committed.
-// ApplyError is a batch that failed to apply and was rolled back (SQLite
-// could not write it), as opposed to a failure of the log's tail.
-type ApplyError struct{ Err error }
-
-func (e *ApplyError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the apply function's error.
-func (e *ApplyError) Unwrap() error { return e.Err }
-
-func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop func() bool, apply func(context.Context, []engine.Event) error) error {
+// max at a time, in order, doing side's work (optional) between batches.
+// It returns nil when ctx ends or stop (optional, asked every idleCheck
+// while idle) says so; an error when the tail ends, or apply or side's work
+// fails. apply and side's work run without ctx's cancellation, so a batch
+// in hand when ctx ends is still committed.
+func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop func() bool, side *sideWork,
+	apply func(context.Context, []engine.Event) error) error {
 	tailCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in := make(chan engine.Event, 2*max)
@@ -43,9 +46,32 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop 
 		defer t.Stop()
 		tick = t.C
 	}
+	var sideTimer *time.Timer
+	var nudge <-chan struct{}
+	if side != nil {
+		sideTimer = time.NewTimer(time.Hour)
+		sideTimer.Stop()
+		defer sideTimer.Stop()
+		nudge = side.nudge
+	}
+	applied := false // the last turn applied a batch
 	batch := make([]engine.Event, 0, max)
 	for {
 		batch = batch[:0]
+		var sideDue <-chan time.Time
+		if side != nil && ctx.Err() == nil {
+			if wait, ok := side.due(); ok {
+				if wait <= 0 && (applied || len(in) == 0) {
+					applied = false
+					if err := side.run(context.WithoutCancel(ctx)); err != nil {
+						return &ApplyError{Err: err}
+					}
+					continue
+				}
+				sideTimer.Reset(wait)
+				sideDue = sideTimer.C
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -62,8 +88,19 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop 
 				return nil
 			}
 			continue
+		case <-sideDue:
+			applied = true // let the work run now, events waiting or not
+			continue
+		case <-nudge:
+			if err := side.run(context.WithoutCancel(ctx)); err != nil {
+				return &ApplyError{Err: err}
+			}
+			continue
 		case ev := <-in:
 			batch = append(batch, ev)
+		}
+		if sideDue != nil {
+			sideTimer.Stop()
 		}
 	drain:
 		for len(batch) < max {
@@ -77,5 +114,15 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop 
 		if err := apply(context.WithoutCancel(ctx), batch); err != nil {
 			return &ApplyError{Err: err}
 		}
+		applied = true
 	}
 }
+
+// ApplyError is a batch that failed to apply and was rolled back (SQLite
+// could not write it), as opposed to a failure of the log's tail.
+type ApplyError struct{ Err error }
+
+func (e *ApplyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the apply function's error.
+func (e *ApplyError) Unwrap() error { return e.Err }
