@@ -183,6 +183,7 @@ func applyRemoved(tx *Tx, ev engine.Event, d engine.ParticipantData) (string, er
 		return "", err
 	}
 	delete(c.members, d.UserID)
+	tx.removed = append(tx.removed, memberKey(ev.ConversationID, d.UserID))
 	c.partDelta--
 	c.touch(ev.Seq)
 	return "", nil
@@ -214,6 +215,7 @@ func applySent(tx *Tx, ev engine.Event, d engine.MessageSentData) (string, error
 	if err != nil || n == 0 {
 		return skipDuplicate, err
 	}
+	tx.sentKeys = append(tx.sentKeys, sendKeyHash(ev.ConversationID, ev.ActorID, d.ClientTempID))
 	if err := insertMentions(tx, ev.ConversationID, ev.Seq, mentioned); err != nil {
 		return "", err
 	}

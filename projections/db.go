@@ -35,6 +35,8 @@ type DB struct {
 	searchKept  atomic.Bool
 	searchNudge chan struct{}
 
+	sends sendIndex // the send check's memory (send_index.go)
+
 	rmu     sync.Mutex
 	retired []*pools // replaced by Swap, closing after a grace period
 

@@ -29,6 +29,7 @@ type Projector struct {
 	// search is the live projector's account of the search index's
 	// backlog (nil in a rebuild, which indexes at its end).
 	search *searchFollow
+	runCtx context.Context // Run's
 }
 
 // ProjectorConfig configures a Projector.
@@ -63,6 +64,8 @@ func NewProjector(db *DB, tail TailFunc, cfg ProjectorConfig) *Projector {
 // when ctx ends is committed before Run returns.
 func (p *Projector) Run(ctx context.Context) error {
 	defer p.cache.close()
+	p.runCtx = ctx
+	p.db.sends.ensureBuilt(ctx, p.db, p.logger)
 	if err := p.startSearch(ctx); err != nil {
 		return err
 	}
@@ -132,6 +135,10 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err 
 		p.onBatch(cp, last, events, skipped)
 	}
 	p.db.noteOutcomes(skipped, last)
+	p.db.sends.committed(t.sentKeys, t.removed)
+	if p.search != nil { // the live projector
+		p.db.sends.ensureBuilt(p.runCtx, p.db, p.logger)
+	}
 	p.db.setApplied(last)
 	p.searchApplied(last, sentCount(accepted))
 	if err := p.cache.promote(ctx); err != nil {

@@ -14,6 +14,10 @@ type Tx struct {
 	cache *stmtCache
 	bound map[string]*sql.Stmt
 	st    *batchState
+	// What the send index learns once the transaction commits: the hashes
+	// of the new messages' send keys, and the removed members.
+	sentKeys []uint64
+	removed  []string
 }
 
 // stmtCache holds the writer connection's prepared statements by SQL text.
