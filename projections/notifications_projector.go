@@ -123,7 +123,7 @@ func (n *Notifications) follow(ctx context.Context, tail TailFunc) error {
 	n.setApplied(cp)
 	path := n.db.Path()
 	swapped := func() bool { return n.db.Path() != path } // start again from the new file's checkpoint
-	return tailBatches(ctx, tail, cp+1, notificationsBatch, swapped, nil, func(ctx context.Context, batch []engine.Event) error {
+	return tailBatches(ctx, tail, cp+1, tailLoop{max: notificationsBatch, stop: swapped}, func(ctx context.Context, batch []engine.Event) error {
 		n.pause.Lock() // a swap in progress holds it: this batch then finds the new file
 		defer n.pause.Unlock()
 		expect := n.applied.Load()

@@ -26,15 +26,27 @@ type sideWork struct {
 	nudge <-chan struct{}
 }
 
+// tailLoop shapes tailBatches' loop.
+type tailLoop struct {
+	max  int           // the most events in one batch
+	stop func() bool   // optional: asked every idleCheck while idle; true ends the loop
+	side *sideWork     // optional: work between batches
+	gap  time.Duration // the least time from one batch's start to the next's, while busy
+}
+
 // tailBatches is the loop both projectors run: it tails the log from seq
 // from and hands apply each batch of the events that have arrived, at most
-// max at a time, in order, doing side's work (optional) between batches.
-// It returns nil when ctx ends or stop (optional, asked every idleCheck
-// while idle) says so; an error when the tail ends, or apply or side's work
-// fails. apply and side's work run without ctx's cancellation, so a batch
+// opts.max at a time, in order, doing opts.side's work (optional) between
+// batches. With opts.gap, a batch that would start within gap of the last
+// one's start gathers the events arriving until then: while events arrive
+// faster than the batches commit, each commit carries more of them (a
+// commit's cost is mostly its pages, not its events), and the first event
+// after a quiet spell is applied at once. It returns nil when ctx ends or
+// opts.stop says so; an error when the tail ends, or apply or the side work
+// fails. apply and the side work run without ctx's cancellation, so a batch
 // in hand when ctx ends is still committed.
-func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop func() bool, side *sideWork,
-	apply func(context.Context, []engine.Event) error) error {
+func tailBatches(ctx context.Context, tail TailFunc, from uint64, opts tailLoop, apply func(context.Context, []engine.Event) error) error {
+	max, stop, side := opts.max, opts.stop, opts.side
 	tailCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in := make(chan engine.Event, 2*max)
@@ -54,7 +66,8 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop 
 		defer sideTimer.Stop()
 		nudge = side.nudge
 	}
-	applied := false // the last turn applied a batch
+	applied := false        // the last turn applied a batch
+	var lastStart time.Time // when the last batch started
 	batch := make([]engine.Event, 0, max)
 	for {
 		batch = batch[:0]
@@ -111,11 +124,30 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, max int, stop 
 				break drain
 			}
 		}
+		if wait := opts.gap - time.Since(lastStart); len(batch) < max && wait > 0 {
+			batch = gather(in, batch, max, wait)
+		}
+		lastStart = time.Now()
 		if err := apply(context.WithoutCancel(ctx), batch); err != nil {
 			return &ApplyError{Err: err}
 		}
 		applied = true
 	}
+}
+
+// gather adds to batch the events arriving on in within wait, up to max.
+func gather(in <-chan engine.Event, batch []engine.Event, max int, wait time.Duration) []engine.Event {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(batch) < max {
+		select {
+		case ev := <-in:
+			batch = append(batch, ev)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // ApplyError is a batch that failed to apply and was rolled back (SQLite

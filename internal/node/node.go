@@ -39,6 +39,9 @@ type Config struct {
 	Replicas        int
 	DuplicateWindow time.Duration
 	ApplyTimeout    time.Duration
+	// CommitGap is the projector's least time between two batches' starts
+	// while events keep arriving (0: none).
+	CommitGap time.Duration
 	// AppendTimeout bounds a write's wait for the log's ack: past it the
 	// request answers 503 log_unavailable.
 	AppendTimeout time.Duration
@@ -81,11 +84,14 @@ type Config struct {
 	OpsConfig
 }
 
+// maxCommitGap bounds --commit-gap: every send may wait for it.
+const maxCommitGap = 50 * time.Millisecond
+
 // DefaultConfig is what `parley serve` runs with when told nothing.
 func DefaultConfig() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DataDir: "./data", Sync: "always", GroupCommit: true,
-		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, AppendTimeout: time.Second, LogLevel: "info",
+		DuplicateWindow: 2 * time.Minute, ApplyTimeout: 10 * time.Second, CommitGap: projections.DefaultCommitGap, AppendTimeout: time.Second, LogLevel: "info",
 		NATSListen: "127.0.0.1:0", SendRate: 20, SendBurst: 50,
 		MaxAttachmentBytes: 10 << 20, AttachmentTTL: 24 * time.Hour,
 		RealtimeConfig: DefaultRealtimeConfig(),
@@ -116,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.ApplyTimeout <= 0 {
 		errs = append(errs, errors.New("--apply-timeout must be positive"))
+	}
+	if c.CommitGap < 0 || c.CommitGap > maxCommitGap {
+		errs = append(errs, fmt.Errorf("--commit-gap must be between 0 and %v", maxCommitGap))
 	}
 	if c.MaxAttachmentBytes <= 0 {
 		errs = append(errs, errors.New("--max-attachment-bytes must be positive"))
@@ -148,6 +157,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "stream replicas (0: 1 embedded)")
 	fs.DurationVar(&c.DuplicateWindow, "dup-window", c.DuplicateWindow, "JetStream duplicate window for idempotent sends")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a command waits for its own projection")
+	fs.DurationVar(&c.CommitGap, "commit-gap", c.CommitGap, "while events keep arriving, the projector's least time between two commits' starts: more events per commit, less CPU (0: commit as soon as an event arrives)")
 	fs.DurationVar(&c.AppendTimeout, "append-timeout", c.AppendTimeout, "how long a write waits for the log's ack before it answers 503 log_unavailable")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve HTTPS and wss directly, without a proxy; reloaded when the file changes")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert; reloaded when the file changes")

@@ -34,6 +34,7 @@ func (m *Node) startProjector() {
 		for {
 			proj := projections.NewProjector(m.db, m.conn.Log().Tail, projections.ProjectorConfig{
 				OnCommit: m.projectorCommitted, OnBatch: m.feedMemory, Logger: m.Logger.With("component", "projector"),
+				CommitGap: m.commitGap(),
 			})
 			err := proj.Run(ctx)
 			if ctx.Err() != nil {
@@ -173,4 +174,13 @@ func (m *Node) stopProjector() {
 		<-m.proj.done
 		m.proj = nil
 	}
+}
+
+// commitGap is the projector's commit gap: --commit-gap 0 asks for none,
+// which the projector's configuration spells as a negative gap.
+func (m *Node) commitGap() time.Duration {
+	if m.Config.CommitGap <= 0 {
+		return -1
+	}
+	return m.Config.CommitGap
 }
