@@ -27,6 +27,9 @@ func Rebuild(ctx context.Context, db *DB, read RangeReader, from, to uint64, pro
 	if start > to {
 		return createDeferredIndexes(ctx, db)
 	}
+	if err := dropOrphanSearchTrigger(ctx, db); err != nil {
+		return err
+	}
 	total := to - start + 1
 	// A large rebuild (larger than what the database holds already) builds
 	// the secondary indexes no apply reads once, at its end.

@@ -61,6 +61,23 @@ func dropDeferredIndexes(ctx context.Context, db *DB) error {
 	return nil
 }
 
+// dropOrphanSearchTrigger drops the body trigger of a file whose search
+// index an interrupted rebuild dropped, which a migration may have made
+// again since: its edits would fail on the missing index. The rebuild's end
+// makes both.
+func dropOrphanSearchTrigger(ctx context.Context, db *DB) error {
+	var n int
+	if err := db.wr().QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, searchIndex.table).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	for _, tr := range searchIndex.triggers {
+		if _, err := db.wr().ExecContext(ctx, "DROP TRIGGER IF EXISTS "+tr.name); err != nil {
+			return fmt.Errorf("drop search trigger %s: %w", tr.name, err)
+		}
+	}
+	return nil
+}
+
 // createSearchIndex builds the search index from the messages and its
 // triggers when a rebuild dropped them (or an interruption stopped it
 // before it built them).

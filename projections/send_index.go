@@ -2,10 +2,12 @@ package projections
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // sendIndex answers a send's check (is the sender a member, has it sent
@@ -29,19 +31,26 @@ type sendIndex struct {
 	mu       sync.Mutex
 	building *bloom // being filled by a scan; fed by the projector too
 	members  map[string]struct{}
-	removals uint64 // counts removals, so a lookup that raced one is not cached
-	started  bool
+	removals uint64    // counts removals, so a lookup that raced one is not cached
+	inFlight bool      // a build runs
+	retryAt  time.Time // a failed build's next try
+	epoch    uint64    // counts resets; a build of an older one is discarded
 
-	// Checks answered from memory, and checks that asked SQLite.
-	fast, slow atomic.Int64
+	// Checks answered from memory, checks that asked SQLite, builds begun.
+	fast, slow, builds atomic.Int64
 }
 
 // Bounds of the memory: at most sendMembersMax cached memberships (the cache
-// empties when full), and a filter sized for at least sendFilterMin keys,
-// rebuilt at twice the size when it holds more than it was sized for.
+// empties when full), and a filter sized for twice the messages (at least
+// sendFilterMin keys, at most sendFilterMax: 80 MiB), rebuilt at twice the
+// size when it holds more than it was sized for; past sendFilterMax keys
+// there is no filter and every send asks SQLite. A failed build is retried
+// after sendRetry.
 const (
 	sendMembersMax = 1 << 17
 	sendFilterMin  = 1 << 20
+	sendFilterMax  = 1 << 26
+	sendRetry      = time.Minute
 )
 
 var sendSeed = maphash.MakeSeed()
@@ -118,47 +127,73 @@ func (s *sendIndex) committed(sent []uint64, removed []string) {
 			building.add(h)
 		}
 	}
-	if f != nil && f.full() {
-		s.mu.Lock()
-		s.started = false // build a larger one
-		s.mu.Unlock()
-	}
 }
 
-// ensureBuilt starts building the filter from the messages table in the
-// background, unless it is built (and not full) or being built. The build
-// ends with ctx.
+// reset forgets everything: the database under it was swapped for another
+// file, whose commits this index did not see. A build in flight is
+// discarded when it ends.
+func (s *sendIndex) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.epoch++
+	s.sent.Store(nil)
+	s.building, s.members, s.retryAt = nil, nil, time.Time{}
+	s.removals++
+}
+
+// ensureBuilt starts building a filter from the messages table in the
+// background when there is none or the one there is full, unless a build
+// is in flight or a failed one waits for its retry. The build ends with
+// ctx.
 func (s *sendIndex) ensureBuilt(ctx context.Context, db *DB, logger *slog.Logger) {
 	s.mu.Lock()
-	if s.started {
+	f := s.sent.Load()
+	if f != nil && !f.full() || s.inFlight || time.Now().Before(s.retryAt) {
 		s.mu.Unlock()
 		return
 	}
-	s.started = true
+	s.inFlight = true
+	epoch := s.epoch
 	s.mu.Unlock()
 	go func() {
-		if err := s.build(ctx, db); err != nil && ctx.Err() == nil {
+		if err := s.build(ctx, db, epoch); err != nil && ctx.Err() == nil {
 			logger.Warn("send index: sends check SQLite until it is built", "err", err)
 		}
 	}()
 }
 
-// build fills a new filter: the projector feeds it from before the scan's
-// snapshot, so every key is in it, by the scan or by the projector.
-func (s *sendIndex) build(ctx context.Context, db *DB) (err error) {
+// build fills a new filter for epoch: the projector feeds it from before
+// the scan's snapshot, so every key is in it, by the scan or by the
+// projector. A messages table larger than sendFilterMax keys gets none.
+func (s *sendIndex) build(ctx context.Context, db *DB, epoch uint64) (err error) {
+	var b *bloom
+	retry := sendRetry
 	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.inFlight = false
+		if s.building == b {
+			s.building = nil
+		}
 		if err != nil {
-			s.mu.Lock()
-			s.building, s.started = nil, false
-			s.mu.Unlock()
+			s.retryAt = time.Now().Add(retry)
 		}
 	}()
+	s.builds.Add(1)
 	var n int
 	if err := db.rd().QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil {
 		return err
 	}
-	b := newBloom(max(sendFilterMin, 2*n))
+	if n >= sendFilterMax {
+		retry = time.Hour // counting such a table is not free
+		return fmt.Errorf("%d messages, more than the filter's bound of %d", n, sendFilterMax)
+	}
+	b = newBloom(min(sendFilterMax, max(sendFilterMin, 2*n)))
 	s.mu.Lock()
+	if s.epoch != epoch {
+		s.mu.Unlock()
+		return nil
+	}
 	s.building = b
 	s.mu.Unlock()
 	rows, err := db.rd().QueryContext(ctx, `SELECT conversation_id, sender_id, client_temp_id FROM messages`)
@@ -177,8 +212,9 @@ func (s *sendIndex) build(ctx context.Context, db *DB) (err error) {
 		return err
 	}
 	s.mu.Lock()
-	s.sent.Store(b)
-	s.building = nil
+	if s.epoch == epoch && s.building == b {
+		s.sent.Store(b)
+	}
 	s.mu.Unlock()
 	return nil
 }

@@ -3,6 +3,8 @@ package projections
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,4 +97,98 @@ func TestBloomFilter(t *testing.T) {
 	if !b.full() {
 		t.Fatal("not full past its capacity")
 	}
+}
+
+// A full filter is replaced by one larger build, however many commits ask
+// meanwhile, holding every key; a swap to another file forgets it all.
+func TestSendIndexGrowsOnceAndForgetsOnSwap(t *testing.T) {
+	ctx := context.Background()
+	db := openApplyDB(t)
+	var seq uint64
+	conv := "01KM00000000000000000000C3"
+	evs := []engine.Event{nextEvent(t, &seq, engine.ConversationCreated, conv, "alice", engine.ConversationCreatedData{Kind: "group", ParticipantIDs: []string{"alice", "bob"}})}
+	for i := range 50 {
+		evs = append(evs, nextEvent(t, &seq, engine.MessageSent, conv, "alice", engine.MessageSentData{Body: "hi", ClientTempID: fmt.Sprint("k", i)}))
+	}
+	p := NewProjector(db, nil, ProjectorConfig{})
+	if err := p.ApplyBatch(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	p.cache.close()
+	s := &db.sends
+	full := newBloom(1)
+	full.add(1)
+	full.add(2)
+	s.sent.Store(full)
+	logger := slog.New(slog.DiscardHandler)
+	for range 20 {
+		s.ensureBuilt(ctx, db, logger)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.sent.Load() == full {
+		if time.Now().After(deadline) {
+			t.Fatal("the full filter was not replaced")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := s.builds.Load(); n != 1 {
+		t.Fatalf("%d builds for one full filter", n)
+	}
+	f := s.sent.Load()
+	for i := range 50 {
+		if !f.has(sendKeyHash(conv, "alice", fmt.Sprint("k", i))) {
+			t.Fatalf("key k%d missing from the new filter", i)
+		}
+	}
+	if f.full() {
+		t.Fatal("the new filter is full")
+	}
+	s.rememberMember(conv, "alice", s.removalCount())
+	if !s.check(conv, "alice", "new") {
+		t.Fatal("a member's new key is not answered from memory")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rebuilt.db")
+	nb, err := OpenBulk(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Rebuild(ctx, nb, sliceReader(evs), 1, uint64(len(evs)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := nb.CloseBuilt(ctx, Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Swap(ctx, dir, path); err != nil {
+		t.Fatal(err)
+	}
+	if s.check(conv, "alice", "new") || s.sent.Load() != nil {
+		t.Fatal("answered from memory after a swap")
+	}
+}
+
+// A rebuild resumed on a file whose search index an interrupted rebuild
+// dropped, while a migration made the body trigger again, applies edits
+// and ends with the index whole.
+func TestRebuildAfterTheSearchIndexWasDropped(t *testing.T) {
+	ctx := context.Background()
+	evs := mixedEvents(600, 11)
+	db, err := OpenBulk(ctx, filepath.Join(t.TempDir(), "rebuilt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := Rebuild(ctx, db, sliceReader(evs), 1, 300, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := dropDeferredIndexes(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.wr().Exec(searchIndex.triggers[0].create); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rebuild(ctx, db, sliceReader(evs), 1, uint64(len(evs)), nil); err != nil {
+		t.Fatal(err)
+	}
+	checkSearchIndex(t, db, true)
 }

@@ -74,15 +74,19 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, opts tailLoop,
 		var sideDue <-chan time.Time
 		if side != nil && ctx.Err() == nil {
 			if wait, ok := side.due(); ok {
-				if wait <= 0 && (applied || len(in) == 0) {
+				switch {
+				case wait <= 0 && (applied || len(in) == 0):
 					applied = false
 					if err := side.run(context.WithoutCancel(ctx)); err != nil {
 						return &ApplyError{Err: err}
 					}
 					continue
+				case wait > 0:
+					sideTimer.Reset(wait)
+					sideDue = sideTimer.C
 				}
-				sideTimer.Reset(wait)
-				sideDue = sideTimer.C
+				// Due, but events wait and the last turn was side work:
+				// the events go first, and the work after them.
 			}
 		}
 		select {
@@ -108,6 +112,7 @@ func tailBatches(ctx context.Context, tail TailFunc, from uint64, opts tailLoop,
 			if err := side.run(context.WithoutCancel(ctx)); err != nil {
 				return &ApplyError{Err: err}
 			}
+			applied = false
 			continue
 		case ev := <-in:
 			batch = append(batch, ev)

@@ -88,6 +88,7 @@ func (db *DB) Swap(ctx context.Context, dataDir, path string) error {
 	db.floor = max(db.floor, cp)
 	clear(db.skipped)
 	db.omu.Unlock()
+	db.sends.reset() // the new file's last commits never reached it
 	if cp > db.Applied() {
 		db.setApplied(cp)
 	}
