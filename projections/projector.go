@@ -152,11 +152,11 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []engine.Event) (err 
 	}
 	p.db.noteOutcomes(skipped, last)
 	p.db.sends.committed(t.sentKeys, t.removed)
-	if p.search != nil { // the live projector
+	if p.runCtx != nil { // the live projector: a full filter grows
 		p.db.sends.ensureBuilt(p.runCtx, p.db, p.logger)
 	}
 	p.db.setApplied(last)
-	p.searchApplied(last, sentCount(accepted))
+	p.searchApplied(last, len(t.sentKeys)) // the new messages
 	if err := p.cache.promote(ctx); err != nil {
 		return err
 	}

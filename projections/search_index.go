@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"parley/engine"
 )
 
 // The search index follows the messages in batches, on the projector's
@@ -39,9 +37,8 @@ type searchFollow struct {
 // or a swap to a rebuilt file) and tells searches that this projector keeps
 // the index.
 func (p *Projector) startSearch(ctx context.Context) error {
-	w := p.db.cur.Load().w
 	var n int
-	err := w.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE seq > (SELECT seq FROM search_progress WHERE id = 1)`).Scan(&n)
+	err := p.db.wr().QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE seq > (SELECT seq FROM search_progress WHERE id = 1)`).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("search index backlog: %w", err)
 	}
@@ -91,7 +88,7 @@ func (p *Projector) indexSearch(ctx context.Context) error {
 		return nil
 	}
 	upTo := p.db.Applied()
-	n, mark, err := indexSearchChunk(ctx, p.db.cur.Load().w, upTo, searchChunk)
+	n, mark, err := indexSearchChunk(ctx, p.db.wr(), upTo, searchChunk)
 	if err != nil {
 		return err
 	}
@@ -174,15 +171,4 @@ func (db *DB) awaitSearch(ctx context.Context) {
 	wctx, cancel := context.WithTimeout(ctx, searchWait)
 	defer cancel()
 	_ = db.searched.Wait(wctx, target)
-}
-
-// sentCount counts the message.sent events among events.
-func sentCount(events []engine.Event) int {
-	n := 0
-	for _, ev := range events {
-		if ev.Type == engine.MessageSent {
-			n++
-		}
-	}
-	return n
 }
