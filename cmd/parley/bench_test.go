@@ -119,23 +119,30 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	if mib, ok := got["replay"][0].Extra["peak_rss_mib"].(float64); !ok || mib <= 0 {
 		t.Fatalf("replay without its peak memory: %+v", got["replay"][0].Extra)
 	}
-	if c := got["ceiling"]; len(c) != 6 || c[2].Params["what"] != "log_append" || c[2].EventsPerS <= 0 {
+	if c := got["ceiling"]; len(c) != 7 || c[2].Params["what"] != "log_append" || c[2].EventsPerS <= 0 {
 		t.Fatalf("ceiling results = %+v", c)
+	}
+	// The projector's figure: every send applied, in transactions of the
+	// live projector's size (8 by default).
+	if p := got["ceiling"][4]; p.Params["what"] != "projector_apply" || p.Params["messages"] != float64(2000) ||
+		p.Params["per_transaction"] != float64(8) || p.EventsPerS <= 0 {
+		t.Fatalf("projector figure = %+v", p)
 	}
 	// The fanout transport floor: fanout's closed and open loops against a
 	// server that only forwards, every delivery made.
 	for i, mode := range []string{"closed-loop", "open-loop"} {
-		floor := got["ceiling"][4+i]
+		floor := got["ceiling"][5+i]
 		if floor.Params["what"] != "fanout_transport_floor" || floor.Params["mode"] != mode ||
 			floor.SendsPerS <= 0 || floor.DeliveriesPerS <= 0 || floor.Lost != 0 || floor.P99Ms <= 0 {
 			t.Fatalf("fanout transport floor, %s = %+v", mode, floor)
 		}
 	}
-	if got["ceiling"][5].Params["rate_per_s"] != float64(50) {
-		t.Fatalf("the open-loop floor ran at %v, not --rate", got["ceiling"][5].Params["rate_per_s"])
+	if got["ceiling"][6].Params["rate_per_s"] != float64(50) {
+		t.Fatalf("the open-loop floor ran at %v, not --rate", got["ceiling"][6].Params["rate_per_s"])
 	}
 	// Send and fanout are held to the floors of the same run: send's is the
-	// log's append plus a row insert, as ceiling measured them; fanout's the
+	// log's append plus a row insert, as ceiling measured them, and its
+	// design floor the append plus the projector's apply; fanout's the
 	// transport floor's in the same mode.
 	la, ins := got["ceiling"][2].Extra["process_cpu_us_per_msg"].(float64), got["ceiling"][3].Extra["process_cpu_us_per_msg"].(float64)
 	if f, ok := send[0].Extra["floor_cpu_us_per_send"].(float64); !ok || f != la+ins {
@@ -144,19 +151,26 @@ func TestBenchHarnessRunsEveryWorkload(t *testing.T) {
 	if r, ok := send[0].Extra["cpu_over_floor"].(float64); la+ins > 0 && (!ok || r != send[0].ServerCPUUsPerSend/(la+ins)) {
 		t.Fatalf("send's cpu_over_floor %v, want %v / %v", send[0].Extra["cpu_over_floor"], send[0].ServerCPUUsPerSend, la+ins)
 	}
+	pa := got["ceiling"][4].Extra["process_cpu_us_per_msg"].(float64)
+	if f, ok := send[0].Extra["design_floor_cpu_us_per_send"].(float64); !ok || f != la+pa {
+		t.Fatalf("send's design floor %v, want the append's %v plus the projector's %v", send[0].Extra["design_floor_cpu_us_per_send"], la, pa)
+	}
+	if r, ok := send[0].Extra["cpu_over_design_floor"].(float64); la+pa > 0 && (!ok || r != send[0].ServerCPUUsPerSend/(la+pa)) {
+		t.Fatalf("send's cpu_over_design_floor %v, want %v / %v", send[0].Extra["cpu_over_design_floor"], send[0].ServerCPUUsPerSend, la+pa)
+	}
 	for i, r := range fan {
-		floor := got["ceiling"][4+i]
+		floor := got["ceiling"][5+i]
 		if v, ok := r.Extra["cpu_over_floor"].(float64); !ok || v != r.ServerCPUUsPerDelivery/floor.ServerCPUUsPerDelivery {
 			t.Fatalf("fanout %v: cpu_over_floor %v, want %v / %v", r.Params["mode"], r.Extra["cpu_over_floor"], r.ServerCPUUsPerDelivery, floor.ServerCPUUsPerDelivery)
 		}
 	}
-	if v, ok := fan[1].Extra["p99_over_floor"].(float64); !ok || v != fan[1].P99Ms/got["ceiling"][5].P99Ms {
-		t.Fatalf("open-loop fanout: p99_over_floor %v, want %v / %v", fan[1].Extra["p99_over_floor"], fan[1].P99Ms, got["ceiling"][5].P99Ms)
+	if v, ok := fan[1].Extra["p99_over_floor"].(float64); !ok || v != fan[1].P99Ms/got["ceiling"][6].P99Ms {
+		t.Fatalf("open-loop fanout: p99_over_floor %v, want %v / %v", fan[1].Extra["p99_over_floor"], fan[1].P99Ms, got["ceiling"][6].P99Ms)
 	}
 	// Every other figure carries its CPU time per message; /proc counts it
 	// in 10 ms ticks, so only the sync publishes (about 100 ms of CPU for
 	// 2,000) are sure to show a positive figure on any machine.
-	for _, c := range got["ceiling"][:4] {
+	for _, c := range got["ceiling"][:5] {
 		cpu, ok := c.Extra["process_cpu_us_per_msg"].(float64)
 		if !ok || cpu < 0 || (c.Params["what"] == "jetstream_publish_sync" && cpu <= 0) {
 			t.Fatalf("ceiling %v without its CPU time per message: %+v", c.Params["what"], c.Extra)

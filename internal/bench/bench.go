@@ -50,8 +50,10 @@ Workloads:
             server CPU, RSS per socket; --contacts C first puts the users in group
             conversations so each shares one with about C others (whose joins they hear)
   ceiling   raw JetStream publish (sync, async), the log's append as serve makes it
-            (--sync, --group-commit: by default group commit, fsynced before the ack)
-            and SQLite insert rates on this machine, and the fanout transport floor: fanout's closed and open loops (each for
+            (--sync, --group-commit: by default group commit, fsynced before the ack),
+            SQLite insert rates, the projector applying sends in transactions of
+            --ceiling-batch events (send's extra.cpu_over_design_floor is over the
+            append plus this), and the fanout transport floor: fanout's closed and open loops (each for
             --duration, at most 3 s) against a server that only forwards each send to
             its room's sockets
   bigroom   closed-loop sends from 1, then 8 HTTP senders (each for --duration, at most 5 s)
@@ -130,20 +132,22 @@ type benchConfig struct {
 	// AttachmentKiB is the attachments workload's file size.
 	AttachmentKiB int
 	CeilingMsgs   int
-	Sync          string
-	GroupCommit   bool
-	FanConvs      int
-	Subscribers   int
-	Senders       int
-	Rate          int
-	Connections   int
-	Contacts      int
-	BigMembers    int
-	BigConnected  int
-	Settle        time.Duration
-	QuietWait     time.Duration
-	Profiles      string
-	serveArgs     []string // extra flags for a server the harness starts
+	// CeilingBatch is the events per transaction of ceiling's projector figure.
+	CeilingBatch int
+	Sync         string
+	GroupCommit  bool
+	FanConvs     int
+	Subscribers  int
+	Senders      int
+	Rate         int
+	Connections  int
+	Contacts     int
+	BigMembers   int
+	BigConnected int
+	Settle       time.Duration
+	QuietWait    time.Duration
+	Profiles     string
+	serveArgs    []string // extra flags for a server the harness starts
 }
 
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -172,6 +176,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.SearchMessages, "search-messages", 1000000, "search: messages in the read model searched")
 	fs.IntVar(&c.AttachmentKiB, "attachment-kib", 1024, "attachments: the size of each file, KiB")
 	fs.IntVar(&c.CeilingMsgs, "ceiling-msgs", 50000, "ceiling: messages per measurement")
+	fs.IntVar(&c.CeilingBatch, "ceiling-batch", 8, "ceiling: events per transaction of the projector figure (what the live projector commits under send)")
 	fs.StringVar(&c.Sync, "sync", "always", "log durability of the server the harness starts: always (fsync before the ack) or interval")
 	fs.BoolVar(&c.GroupCommit, "group-commit", true, "the started server batches appends into atomic publishes (one fsync each)")
 	fs.IntVar(&c.FanConvs, "fanout-conversations", 100, "fanout: conversations")
@@ -262,11 +267,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // overFloor holds send and fanout to the floors ceiling measured in the same
 // run, when it ran: send's extra.cpu_over_floor is its server CPU per send
 // over the floor's (the log's append as serve makes it, plus a message
-// row's insert: floor_cpu_us_per_send); each fanout loop's is its CPU per
-// delivery over the transport floor's in the same mode, and the open loop's
+// row's insert: floor_cpu_us_per_send), and its extra.cpu_over_design_floor
+// is over the append plus the projector's apply of a send at the live batch
+// size (design_floor_cpu_us_per_send: the two writes the design makes of
+// every send, with no HTTP); each fanout loop's is its CPU per delivery over
+// the transport floor's in the same mode, and the open loop's
 // extra.p99_over_floor its send-to-receive p99 over the floor's.
 func overFloor(rs []Result) {
-	var appendCPU, insertCPU float64
+	var appendCPU, insertCPU, applyCPU float64
 	floors := map[any]Result{}
 	for _, r := range rs {
 		if r.Workload != "ceiling" {
@@ -278,6 +286,8 @@ func overFloor(rs []Result) {
 			appendCPU = cpu
 		case "sqlite_insert_message_rows":
 			insertCPU = cpu
+		case "projector_apply":
+			applyCPU = cpu
 		case "fanout_transport_floor":
 			floors[r.Params["mode"]] = r
 		}
@@ -292,6 +302,10 @@ func overFloor(rs []Result) {
 			}
 			r.Extra["floor_cpu_us_per_send"] = floor
 			r.Extra["cpu_over_floor"] = r.ServerCPUUsPerSend / floor
+			if applyCPU > 0 {
+				r.Extra["design_floor_cpu_us_per_send"] = appendCPU + applyCPU
+				r.Extra["cpu_over_design_floor"] = r.ServerCPUUsPerSend / (appendCPU + applyCPU)
+			}
 		case r.Workload == "fanout":
 			f, ok := floors[r.Params["mode"]]
 			if !ok {

@@ -17,8 +17,9 @@ import (
 
 // benchCeiling measures this machine's raw limits in the same run: JetStream
 // publishes with no HTTP and no projection, sync (c.Clients publishers) and
-// async, SQLite inserts of message rows in batches, and the fanout transport
-// floor (bench_floor.go).
+// async, the log's append as serve makes it, SQLite inserts of message rows
+// in batches, the projector applying sends (ceiling_projector.go), and the
+// fanout transport floor (floor.go).
 func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]Result, error) {
 	tmp, err := os.MkdirTemp("", "parley-ceiling-")
 	if err != nil {
@@ -89,6 +90,11 @@ func benchCeiling(ctx context.Context, c benchConfig, stderr io.Writer) ([]Resul
 	}
 	out = append(out, Result{Workload: "ceiling", EventsPerS: float64(n) / d.Seconds(), Extra: cpuPer(cpu0, n),
 		Params: map[string]any{"what": "sqlite_insert_message_rows", "per_transaction": 10000, "rows": n}})
+	pa, err := ceilingProjector(ctx, c, filepath.Join(tmp, "projector.db"), n)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, pa)
 	floor, err := benchFloor(ctx, c, stderr)
 	if err != nil {
 		return nil, fmt.Errorf("fanout transport floor: %w", err)
