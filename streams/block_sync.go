@@ -37,9 +37,11 @@ type blockSyncer struct {
 	counted uint64 // waits counted into a round so far
 
 	// Used by the round in progress only.
-	cur    *os.File
-	curIdx int
-	stats  commitStats
+	cur     *os.File
+	curIdx  int
+	watch   *dirWatch // the directory's entries (nil: look every round)
+	watched time.Time // when the last watch was made
+	stats   commitStats
 }
 
 func newBlockSyncer(dir string) *blockSyncer {
@@ -98,9 +100,16 @@ func (s *blockSyncer) sync(ctx context.Context) error {
 
 // syncBlocks fsyncs the last block file, and each block the server moved
 // on from since the last round (with the directory that names the new
-// ones).
+// ones). When the directory's watch saw no entry created, removed or
+// renamed since the last round, the open block is still the last one.
 func (s *blockSyncer) syncBlocks() error {
-	if s.cur == nil || s.replaced() {
+	moved := s.watch.changed()
+	if !s.watch.usable() && time.Since(s.watched) > time.Second {
+		// Watch before looking, so no change after the look goes unseen.
+		s.watch.close()
+		s.watch, s.watched, moved = watchDir(s.dir), time.Now(), true
+	}
+	if s.cur == nil || (moved && s.replaced()) {
 		if err := s.openLast(); err != nil {
 			return err
 		}
@@ -109,7 +118,7 @@ func (s *blockSyncer) syncBlocks() error {
 		}
 	}
 	newBlock := false
-	for {
+	for moved {
 		next, err := os.Open(filepath.Join(s.dir, strconv.Itoa(s.curIdx+1)+".blk"))
 		if err != nil {
 			break
@@ -196,4 +205,6 @@ func (s *blockSyncer) close() {
 		s.cur.Close()
 		s.cur = nil
 	}
+	s.watch.close()
+	s.watch = nil
 }

@@ -1,0 +1,76 @@
+package streams
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// The syncer's directory watch: a round after a quiet spell looks at
+// nothing but the open block, and every block created, replaced or
+// removed shows in the next round.
+func TestBlockSyncerWatchesItsDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	blk := func(i int) string { return filepath.Join(dir, strconv.Itoa(i)+".blk") }
+	if err := os.WriteFile(blk(1), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newBlockSyncer(dir)
+	defer s.close()
+	if err := s.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.curIdx != 1 || !s.watch.usable() {
+		t.Fatalf("after the first round: block %d, watching %v", s.curIdx, s.watch.usable())
+	}
+	if s.watch.changed() {
+		t.Fatal("the watch reports a change nobody made")
+	}
+	// New blocks, each synced by the first round after it appeared.
+	for i := 2; i <= 40; i++ {
+		if err := os.WriteFile(blk(i), []byte("b"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s.curIdx != i {
+			t.Fatalf("block %d was created, the syncer holds %d", i, s.curIdx)
+		}
+	}
+	// Writes into the open block are no change of the directory.
+	f, err := os.OpenFile(blk(40), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("more"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if s.watch.changed() {
+		t.Fatal("a write into a block counts as a change of the directory")
+	}
+	// A block rewritten under its name (as a compaction does): the next
+	// round fsyncs the new file.
+	tmp := filepath.Join(dir, "40.blk.tmp")
+	if err := os.WriteFile(tmp, []byte("c"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, blk(40)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.cur.Stat()
+	b, _ := os.Stat(blk(40))
+	if !os.SameFile(a, b) {
+		t.Fatal("the syncer still holds the block that was replaced")
+	}
+	if s.watch.changed() {
+		t.Fatal("the round left events unread")
+	}
+}
