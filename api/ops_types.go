@@ -227,6 +227,9 @@ type QueueStats struct {
 	Acked   uint64 `json:"acked"`
 	Retried uint64 `json:"retried"`
 	Dead    uint64 `json:"dead"`
+	// Extended counts the jobs that waited for a worker long enough to be
+	// marked in progress before their handling.
+	Extended uint64 `json:"extended"`
 }
 
 // StatsPoint is one stored snapshot, as the history serves it: the figures

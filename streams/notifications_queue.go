@@ -89,6 +89,7 @@ type WorkQueue struct {
 	handler notify.WorkHandler
 
 	acked, retried, dead atomic.Uint64
+	extended             atomic.Uint64 // jobs marked in progress before their handling
 }
 
 // WorkQueueStats are a queue's counters on this node.
@@ -96,6 +97,9 @@ type WorkQueueStats struct {
 	Acked   uint64 `json:"acked"`
 	Retried uint64 `json:"retried"`
 	Dead    uint64 `json:"dead"`
+	// Extended counts the jobs that waited for a worker long enough to be
+	// marked in progress before their handling.
+	Extended uint64 `json:"extended"`
 }
 
 // WorkQueue creates (or updates) the durable consumer. A consumer made
@@ -127,19 +131,25 @@ func (c *Conn) WorkQueue(ctx context.Context, cfg WorkConfig, h notify.WorkHandl
 
 // Stats returns the queue's counters on this node.
 func (q *WorkQueue) Stats() WorkQueueStats {
-	return WorkQueueStats{Acked: q.acked.Load(), Retried: q.retried.Load(), Dead: q.dead.Load()}
+	return WorkQueueStats{Acked: q.acked.Load(), Retried: q.retried.Load(), Dead: q.dead.Load(), Extended: q.extended.Load()}
+}
+
+// job is a fetched message and when its fetch began.
+type job struct {
+	m       jetstream.Msg
+	fetched time.Time
 }
 
 // Run pulls and handles jobs until ctx ends, then waits for the jobs in hand.
 func (q *WorkQueue) Run(ctx context.Context) error {
-	jobs := make(chan jetstream.Msg)
+	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range q.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for m := range jobs {
-				q.handle(ctx, m)
+			for j := range jobs {
+				q.handle(ctx, j)
 			}
 		}()
 	}
@@ -150,6 +160,7 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 		// (A long-lived Messages iterator could lose track of its pull
 		// request under load and idle until the request expired, 30 s, with
 		// jobs pending.)
+		fetched := time.Now()
 		batch, err := q.cons.Fetch(q.cfg.Workers, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			q.cfg.Logger.Warn("pull", "err", err)
@@ -158,7 +169,7 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if !q.feed(ctx, batch.Messages(), jobs) {
+		if !q.feed(ctx, batch.Messages(), fetched, jobs) {
 			return nil
 		}
 		if err := batch.Error(); err != nil && ctx.Err() == nil {
@@ -178,7 +189,7 @@ func (q *WorkQueue) Run(ctx context.Context) error {
 // feed hands the fetched jobs to the workers until the fetch ends (true) or
 // ctx does (false). Jobs fetched but not handed on are redelivered after
 // AckWait.
-func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, jobs chan<- jetstream.Msg) bool {
+func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, fetched time.Time, jobs chan<- job) bool {
 	for {
 		select {
 		case m, ok := <-msgs:
@@ -186,7 +197,7 @@ func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, jobs ch
 				return true
 			}
 			select {
-			case jobs <- m:
+			case jobs <- job{m: m, fetched: fetched}:
 			case <-ctx.Done():
 				_ = m.Nak()
 				return false
@@ -201,13 +212,25 @@ func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, jobs ch
 // long Run takes to notice that its context ended.
 const fetchWait = time.Second
 
-func (q *WorkQueue) handle(ctx context.Context, m jetstream.Msg) {
+// inProgressAfter: a job that waited for a worker more than AckWait over
+// this since its fetch began tells the server it is in progress before it
+// is handled (the handler may take 80 % of AckWait). One that did not is
+// handled well inside its ack wait, and is spared the extra message.
+const inProgressAfter = 10
+
+func (q *WorkQueue) handle(ctx context.Context, j job) {
+	m := j.m
 	md, err := m.Metadata()
 	if err != nil {
 		_ = m.Term()
 		return
 	}
-	_ = m.InProgress() // the job may have waited in the buffer
+	if time.Since(j.fetched) > q.cfg.AckWait/inProgressAfter {
+		// The job waited for a worker long enough that its handling might
+		// outlast the ack wait: the server's clock for it starts again.
+		_ = m.InProgress()
+		q.extended.Add(1)
+	}
 	attempt := int(md.NumDelivered)
 	ev := decode(m.Data(), md.Sequence.Stream)
 	hctx, cancel := context.WithTimeout(ctx, q.cfg.AckWait*8/10)
