@@ -227,8 +227,8 @@ type QueueStats struct {
 	Acked   uint64 `json:"acked"`
 	Retried uint64 `json:"retried"`
 	Dead    uint64 `json:"dead"`
-	// Extended counts the jobs that waited for a worker long enough to be
-	// marked in progress before their handling.
+	// Extended counts the jobs handled more than a tenth of the ack wait
+	// after their fetch began, which were marked in progress first.
 	Extended uint64 `json:"extended"`
 }
 

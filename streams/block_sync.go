@@ -2,7 +2,9 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,6 +43,10 @@ type blockSyncer struct {
 	curIdx  int
 	watch   *dirWatch // the directory's entries (nil: look every round)
 	watched time.Time // when the last watch was made
+	look    bool      // the next round looks at the directory
+	looked  time.Time // when a round last completed a look
+	looks   uint64    // rounds that looked
+	closed  bool
 	stats   commitStats
 }
 
@@ -100,16 +106,30 @@ func (s *blockSyncer) sync(ctx context.Context) error {
 
 // syncBlocks fsyncs the last block file, and each block the server moved
 // on from since the last round (with the directory that names the new
-// ones). When the directory's watch saw no entry created, removed or
-// renamed since the last round, the open block is still the last one.
-func (s *blockSyncer) syncBlocks() error {
-	moved := s.watch.changed()
+// ones). A round looks at the directory when its watch saw an entry
+// created, removed or renamed, when no round has looked for lookEvery, or
+// when an earlier look failed; otherwise the open block is still the last
+// one.
+func (s *blockSyncer) syncBlocks() (err error) {
+	if s.closed {
+		return errSyncerClosed
+	}
+	// A look owed stays owed until a round completes one: the watch's
+	// events are gone once read.
+	s.look = s.watch.changed() || s.look || time.Since(s.looked) > lookEvery
 	if !s.watch.usable() && time.Since(s.watched) > time.Second {
 		// Watch before looking, so no change after the look goes unseen.
 		s.watch.close()
-		s.watch, s.watched, moved = watchDir(s.dir), time.Now(), true
+		s.watch, s.watched, s.look = watchDir(s.dir), time.Now(), true
 	}
-	if s.cur == nil || (moved && s.replaced()) {
+	look := s.look
+	defer func() {
+		if err == nil && look {
+			s.look, s.looked = false, time.Now()
+			s.looks++
+		}
+	}()
+	if s.cur == nil || (look && s.replaced()) {
 		if err := s.openLast(); err != nil {
 			return err
 		}
@@ -118,10 +138,14 @@ func (s *blockSyncer) syncBlocks() error {
 		}
 	}
 	newBlock := false
-	for moved {
-		next, err := os.Open(filepath.Join(s.dir, strconv.Itoa(s.curIdx+1)+".blk"))
-		if err != nil {
+	for look {
+		name := filepath.Join(s.dir, strconv.Itoa(s.curIdx+1)+".blk")
+		next, err := openBlock(name)
+		if errors.Is(err, fs.ErrNotExist) {
 			break
+		}
+		if err != nil {
+			return fmt.Errorf("open %s: %w", name, err)
 		}
 		if err := syncData(s.cur); err != nil {
 			next.Close()
@@ -138,6 +162,16 @@ func (s *blockSyncer) syncBlocks() error {
 	}
 	return nil
 }
+
+// lookEvery bounds the time between two rounds that look at the directory
+// whatever its watch says.
+const lookEvery = time.Second
+
+// openBlock opens a block file (a variable for tests that make it fail).
+var openBlock = os.Open
+
+// errSyncerClosed answers a round asked for after close.
+var errSyncerClosed = errors.New("the log is closed")
 
 // replaced reports whether the open block is no longer the file of its
 // name (the server rewrote or removed it).
@@ -206,5 +240,5 @@ func (s *blockSyncer) close() {
 		s.cur = nil
 	}
 	s.watch.close()
-	s.watch = nil
+	s.watch, s.closed = nil, true
 }

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,14 @@ func TestBlockSyncerWatchesItsDirectory(t *testing.T) {
 	}
 	if s.watch.changed() {
 		t.Fatal("the watch reports a change nobody made")
+	}
+	// A quiet round does not look at the directory.
+	looks := s.looks
+	if err := s.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.looks != looks {
+		t.Fatal("a round looked at the directory although nothing changed in it")
 	}
 	// New blocks, each synced by the first round after it appeared.
 	for i := 2; i <= 40; i++ {
@@ -72,5 +81,43 @@ func TestBlockSyncerWatchesItsDirectory(t *testing.T) {
 	}
 	if s.watch.changed() {
 		t.Fatal("the round left events unread")
+	}
+	// After close a round is refused instead of watching again.
+	s.close()
+	if err := s.sync(ctx); err != errSyncerClosed {
+		t.Fatalf("a round after close: %v", err)
+	}
+}
+
+// A round whose look fails keeps the look owed: the watch's events are
+// gone, and the next round still finds the block that the failed look
+// missed, instead of fsyncing the old one.
+func TestBlockSyncerLookFailureIsNotForgotten(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	blk := func(i int) string { return filepath.Join(dir, strconv.Itoa(i)+".blk") }
+	if err := os.WriteFile(blk(1), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newBlockSyncer(dir)
+	defer s.close()
+	if err := s.sync(ctx); err != nil || s.curIdx != 1 {
+		t.Fatalf("first round: block %d, %v", s.curIdx, err)
+	}
+	if err := os.WriteFile(blk(2), []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("too many open files")
+	openBlock = func(string) (*os.File, error) { return nil, failed }
+	err := s.sync(ctx)
+	openBlock = os.Open
+	if !errors.Is(err, failed) {
+		t.Fatalf("a round whose probe failed answered %v", err)
+	}
+	if err := s.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.curIdx != 2 {
+		t.Fatalf("after the failed look the syncer holds block %d, the server writes block 2", s.curIdx)
 	}
 }

@@ -89,7 +89,7 @@ type WorkQueue struct {
 	handler notify.WorkHandler
 
 	acked, retried, dead atomic.Uint64
-	extended             atomic.Uint64 // jobs marked in progress before their handling
+	extended             atomic.Uint64 // jobs marked in progress before their handling (Stats)
 }
 
 // WorkQueueStats are a queue's counters on this node.
@@ -97,8 +97,8 @@ type WorkQueueStats struct {
 	Acked   uint64 `json:"acked"`
 	Retried uint64 `json:"retried"`
 	Dead    uint64 `json:"dead"`
-	// Extended counts the jobs that waited for a worker long enough to be
-	// marked in progress before their handling.
+	// Extended counts the jobs handled more than a tenth of the ack wait
+	// after their fetch began, which were marked in progress first.
 	Extended uint64 `json:"extended"`
 }
 
@@ -196,9 +196,7 @@ func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, fetched
 			if !ok {
 				return true
 			}
-			select {
-			case jobs <- job{m: m, fetched: fetched}:
-			case <-ctx.Done():
+			if !q.handOff(ctx, job{m: m, fetched: fetched}, jobs) {
 				_ = m.Nak()
 				return false
 			}
@@ -208,14 +206,36 @@ func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, fetched
 	}
 }
 
+// handOff waits until a worker takes j (true) or ctx ends (false). While it
+// waits, the job tells the server every tenth of the ack wait since its
+// fetch that it is in progress, so a job behind busy workers is never
+// handed out again meanwhile.
+func (q *WorkQueue) handOff(ctx context.Context, j job, jobs chan<- job) bool {
+	every := q.cfg.AckWait / inProgressAfter
+	t := time.NewTimer(max(0, every-time.Since(j.fetched)))
+	defer t.Stop()
+	for {
+		select {
+		case jobs <- j:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			_ = j.m.InProgress()
+			t.Reset(every)
+		}
+	}
+}
+
 // fetchWait is how long one pull request waits for jobs; it also bounds how
 // long Run takes to notice that its context ended.
 const fetchWait = time.Second
 
-// inProgressAfter: a job that waited for a worker more than AckWait over
-// this since its fetch began tells the server it is in progress before it
-// is handled (the handler may take 80 % of AckWait). One that did not is
-// handled well inside its ack wait, and is spared the extra message.
+// inProgressAfter: a job handled more than AckWait over this after its
+// fetch began tells the server it is in progress before it is handled (the
+// handler may take 80 % of AckWait), and one waiting for a worker tells it
+// that as often. One handled sooner is handled well inside its ack wait,
+// and is spared the extra message.
 const inProgressAfter = 10
 
 func (q *WorkQueue) handle(ctx context.Context, j job) {
@@ -226,8 +246,9 @@ func (q *WorkQueue) handle(ctx context.Context, j job) {
 		return
 	}
 	if time.Since(j.fetched) > q.cfg.AckWait/inProgressAfter {
-		// The job waited for a worker long enough that its handling might
-		// outlast the ack wait: the server's clock for it starts again.
+		// The job waited long enough since its fetch that its handling
+		// might outlast the ack wait: the server's clock for it starts
+		// again.
 		_ = m.InProgress()
 		q.extended.Add(1)
 	}

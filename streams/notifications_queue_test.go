@@ -28,8 +28,8 @@ func (h *slowJobs) Handle(ctx context.Context, ev engine.Event, attempt int) err
 func (h *slowJobs) Dead(context.Context, engine.Event, int, error) {}
 
 // A job handed to a worker as soon as it is fetched is not marked in
-// progress; one that waited for a busy worker is, before its handling, and
-// every job is handled once.
+// progress; one that waits for a busy worker longer than the ack wait is,
+// while it waits and before its handling, and is never handed out again.
 func TestWorkQueueMarksOnlyJobsThatWaited(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -38,10 +38,12 @@ func TestWorkQueueMarksOnlyJobsThatWaited(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// Two workers, each job 1.5 s of work, an ack wait of 5 s: the two jobs
-	// of the first fetch start at once; the next fetch's two wait about
-	// 1.5 s for a worker, more than a tenth of the ack wait (0.5 s).
-	h := &slowJobs{hold: 1500 * time.Millisecond, attempts: map[uint64][]int{}}
+	// Two workers, each job 3 s of work (within the handler's 80 % of the
+	// ack wait), an ack wait of 5 s: the two jobs of the first fetch start
+	// at once; the next fetch's two wait about 3 s for a worker and are
+	// done about 6 s after their delivery, past the ack wait the server
+	// would give them without the marks.
+	h := &slowJobs{hold: 3 * time.Second, attempts: map[uint64][]int{}}
 	q, err := conn.WorkQueue(ctx, WorkConfig{Stream: StreamName, Durable: "slow", FilterSubject: "conv.>",
 		Workers: 2, AckWait: 5 * time.Second}, h)
 	if err != nil {
@@ -66,8 +68,15 @@ func TestWorkQueueMarksOnlyJobsThatWaited(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	info, err := q.cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cancel()
 	<-done
+	if info.Delivered.Consumer != 4 {
+		t.Fatalf("the server made %d deliveries of 4 jobs", info.Delivered.Consumer)
+	}
 	if st := q.Stats(); st.Extended != 2 || st.Retried != 0 || st.Dead != 0 {
 		t.Fatalf("stats %+v: want the two jobs that waited marked in progress, and nothing retried", st)
 	}

@@ -295,13 +295,14 @@ func overFloor(rs []Result) {
 	for i := range rs {
 		r := &rs[i]
 		switch {
-		case r.Workload == "send" && appendCPU > 0 && insertCPU > 0 && r.ServerCPUUsPerSend > 0:
-			floor := appendCPU + insertCPU
+		case r.Workload == "send" && appendCPU > 0 && r.ServerCPUUsPerSend > 0:
 			if r.Extra == nil {
 				r.Extra = map[string]any{}
 			}
-			r.Extra["floor_cpu_us_per_send"] = floor
-			r.Extra["cpu_over_floor"] = r.ServerCPUUsPerSend / floor
+			if insertCPU > 0 {
+				r.Extra["floor_cpu_us_per_send"] = appendCPU + insertCPU
+				r.Extra["cpu_over_floor"] = r.ServerCPUUsPerSend / (appendCPU + insertCPU)
+			}
 			if applyCPU > 0 {
 				r.Extra["design_floor_cpu_us_per_send"] = appendCPU + applyCPU
 				r.Extra["cpu_over_design_floor"] = r.ServerCPUUsPerSend / (appendCPU + applyCPU)

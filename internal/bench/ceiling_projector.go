@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -15,8 +16,8 @@ import (
 // checkpoints), c.CeilingBatch events per transaction, with the checkpoint
 // in each: what the read model costs per send at the batch size the live
 // projector commits under the send workload, with nothing else running.
-// Like the send workload, it sends into c.Convs direct conversations, each
-// message from one member. The search index is not built (the live
+// Like the send workload, it sends into c.Convs (--conversations) direct
+// conversations, each message from one member. The search index is not built (the live
 // projector builds it beside the batches).
 func ceilingProjector(ctx context.Context, c benchConfig, path string, n int) (Result, error) {
 	db, err := projections.Open(ctx, path)
@@ -28,9 +29,11 @@ func ceilingProjector(ctx context.Context, c benchConfig, path string, n int) (R
 	at := time.Now().UTC()
 	convs := max(1, c.Convs)
 	var seq uint64
+	var made error
 	next := func(ev engine.Event, err error) engine.Event {
 		seq++
 		ev.Seq = seq
+		made = cmp.Or(made, err)
 		return ev
 	}
 	setup := make([]engine.Event, 0, convs)
@@ -38,14 +41,17 @@ func ceilingProjector(ctx context.Context, c benchConfig, path string, n int) (R
 		setup = append(setup, next(engine.NewEvent(engine.ConversationCreated, fmt.Sprintf("%026d", k), fmt.Sprint("a", k), at,
 			engine.ConversationCreatedData{Kind: engine.KindDirect, DirectKey: fmt.Sprint("a", k, "|b", k), ParticipantIDs: []string{fmt.Sprint("a", k), fmt.Sprint("b", k)}})))
 	}
-	if err := p.ApplyBatch(ctx, setup); err != nil {
-		return Result{}, fmt.Errorf("projector ceiling: %w", err)
-	}
 	evs := make([]engine.Event, n)
 	for i := range evs {
 		k := i % convs
 		evs[i] = next(engine.NewEvent(engine.MessageSent, fmt.Sprintf("%026d", k), fmt.Sprint("a", k), at.Add(time.Duration(i)*time.Microsecond),
 			engine.MessageSentData{Body: body200, ClientTempID: fmt.Sprint("p", i)}))
+	}
+	if made != nil {
+		return Result{}, fmt.Errorf("projector ceiling: %w", made)
+	}
+	if err := p.ApplyBatch(ctx, setup); err != nil {
+		return Result{}, fmt.Errorf("projector ceiling: %w", err)
 	}
 	batch := max(1, c.CeilingBatch)
 	self := os.Getpid()
