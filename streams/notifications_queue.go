@@ -211,6 +211,11 @@ func (q *WorkQueue) feed(ctx context.Context, msgs <-chan jetstream.Msg, fetched
 // fetch that it is in progress, so a job behind busy workers is never
 // handed out again meanwhile.
 func (q *WorkQueue) handOff(ctx context.Context, j job, jobs chan<- job) bool {
+	select {
+	case jobs <- j: // a worker was waiting
+		return true
+	default:
+	}
 	every := q.cfg.AckWait / inProgressAfter
 	t := time.NewTimer(max(0, every-time.Since(j.fetched)))
 	defer t.Stop()
