@@ -10,22 +10,13 @@ import (
 )
 
 // The syncer's directory watch: a round after a quiet spell looks at
-// nothing but the open block, and every block created, replaced or
-// removed shows in the next round.
+// nothing but the open block, and every block created or replaced shows in
+// the next round.
 func TestBlockSyncerWatchesItsDirectory(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	blk := func(i int) string { return filepath.Join(dir, strconv.Itoa(i)+".blk") }
-	if err := os.WriteFile(blk(1), []byte("a"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := newBlockSyncer(dir)
-	defer s.close()
-	if err := s.sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if s.curIdx != 1 || !s.watch.usable() {
-		t.Fatalf("after the first round: block %d, watching %v", s.curIdx, s.watch.usable())
+	s, blk := syncerOnOneBlock(t)
+	if !s.watch.usable() {
+		t.Fatal("after the first round the syncer does not watch its directory")
 	}
 	if s.watch.changed() {
 		t.Fatal("the watch reports a change nobody made")
@@ -64,7 +55,7 @@ func TestBlockSyncerWatchesItsDirectory(t *testing.T) {
 	}
 	// A block rewritten under its name (as a compaction does): the next
 	// round fsyncs the new file.
-	tmp := filepath.Join(dir, "40.blk.tmp")
+	tmp := blk(40) + ".tmp"
 	if err := os.WriteFile(tmp, []byte("c"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -94,16 +85,7 @@ func TestBlockSyncerWatchesItsDirectory(t *testing.T) {
 // missed, instead of fsyncing the old one.
 func TestBlockSyncerLookFailureIsNotForgotten(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	blk := func(i int) string { return filepath.Join(dir, strconv.Itoa(i)+".blk") }
-	if err := os.WriteFile(blk(1), []byte("a"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := newBlockSyncer(dir)
-	defer s.close()
-	if err := s.sync(ctx); err != nil || s.curIdx != 1 {
-		t.Fatalf("first round: block %d, %v", s.curIdx, err)
-	}
+	s, blk := syncerOnOneBlock(t)
 	if err := os.WriteFile(blk(2), []byte("b"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -120,4 +102,21 @@ func TestBlockSyncerLookFailureIsNotForgotten(t *testing.T) {
 	if s.curIdx != 2 {
 		t.Fatalf("after the failed look the syncer holds block %d, the server writes block 2", s.curIdx)
 	}
+}
+
+// syncerOnOneBlock is a syncer over a temp directory holding block 1, after
+// its first round; blk names block i there.
+func syncerOnOneBlock(t *testing.T) (*blockSyncer, func(int) string) {
+	t.Helper()
+	dir := t.TempDir()
+	blk := func(i int) string { return filepath.Join(dir, strconv.Itoa(i)+".blk") }
+	if err := os.WriteFile(blk(1), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newBlockSyncer(dir)
+	t.Cleanup(s.close)
+	if err := s.sync(context.Background()); err != nil || s.curIdx != 1 {
+		t.Fatalf("first round: block %d, %v", s.curIdx, err)
+	}
+	return s, blk
 }

@@ -17,8 +17,8 @@ import (
 // in each: what the read model costs per send at the batch size the live
 // projector commits under the send workload, with nothing else running.
 // Like the send workload, it sends into c.Convs (--conversations) direct
-// conversations, each message from one member. The search index is not built (the live
-// projector builds it beside the batches).
+// conversations, each message from one member. The search index is not
+// built (the live projector builds it beside the batches).
 func ceilingProjector(ctx context.Context, c benchConfig, path string, n int) (Result, error) {
 	db, err := projections.Open(ctx, path)
 	if err != nil {
